@@ -1,0 +1,52 @@
+"""Write outputs atomically (temp file in the same folder + rename) so a crash never leaves half a file."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it over ``path``, else delete it.
+
+    The temp name keeps the real suffix so writers that pick a format by extension (PyAV, PNG) work.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix or final.suffix, dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, obj) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def refuse_overwrite(output: str | os.PathLike, *inputs: str | os.PathLike) -> None:
+    """Raise when an output path is one of the inputs: never overwrite a user's input."""
+    from mecore.errors import MexError
+
+    out = Path(output).resolve()
+    for inp in inputs:
+        if inp is not None and Path(inp).exists() and Path(inp).resolve() == out:
+            raise MexError(f"{output}: output would overwrite the input; choose another path")

@@ -1,0 +1,1 @@
+"""Face core: tracking (MediaPipe FaceLandmarker), alignment, FGRMER regions of interest, action units."""
