@@ -1,0 +1,54 @@
+"""The one definition of what the magnifier and the classifier see, used by training and serving.
+
+FGRMER's preprocessing: aligned onset and apex faces at 256x256 RGB in [-1, 1] go into MagNet; its
+manipulated shape representation (C x 128 x 128) is min-max normalised per channel, averaged over
+channels into one 128x128 map; the magnified apex is turned grey at 128x128; 7x7 patches of the shape
+map around the 30 graph nodes (apex landmarks in the 128x128 frame) are the classifier's input.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from mecore.face.roi import PATCH_SIZE, extract_patches, node_points
+
+MAGNET_SIZE = 256
+MAP_SIZE = 128
+EPS = 1e-6
+
+
+def to_magnet_input(rgb: np.ndarray, size: int = MAGNET_SIZE) -> np.ndarray:
+    """RGB uint8 (H, W, 3) -> float32 (3, size, size) in [-1, 1]."""
+    if rgb.shape[:2] != (size, size):
+        rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray((rgb.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1))
+
+
+def from_magnet_output(out: np.ndarray) -> np.ndarray:
+    """float (3, H, W) in [-1, 1] -> RGB uint8 (H, W, 3)."""
+    img = (np.clip(out, -1.0, 1.0) + 1.0) * 127.5
+    return np.ascontiguousarray(np.rint(img).astype(np.uint8).transpose(1, 2, 0))
+
+
+def shape_to_map(shape: np.ndarray, size: int = MAP_SIZE) -> np.ndarray:
+    """(C, h, w) shape representation -> (size, size) float32 in [0, 1]: per-channel min-max, channel mean."""
+    shape = np.asarray(shape, dtype=np.float32)
+    lo = shape.min(axis=(1, 2), keepdims=True)
+    hi = shape.max(axis=(1, 2), keepdims=True)
+    fmap = ((shape - lo) / np.maximum(hi - lo, EPS)).mean(axis=0)
+    if fmap.shape != (size, size):
+        fmap = cv2.resize(fmap, (size, size), interpolation=cv2.INTER_LINEAR)
+    return fmap.astype(np.float32)
+
+
+def magnified_to_grey(out: np.ndarray, size: int = MAP_SIZE) -> np.ndarray:
+    """(3, H, W) magnifier output in [-1, 1] -> (size, size) uint8 grey."""
+    grey = cv2.cvtColor(from_magnet_output(out), cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def classifier_input(shape_map: np.ndarray, crop_landmarks: np.ndarray, crop_size: int = MAGNET_SIZE) -> np.ndarray:
+    """(30, 7, 7) float32 patches of the shape map at the 30 nodes; landmarks are in the aligned crop's pixels."""
+    scale = shape_map.shape[0] / float(crop_size)
+    return extract_patches(shape_map, node_points(crop_landmarks, scale), PATCH_SIZE).astype(np.float32)
