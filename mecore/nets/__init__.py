@@ -1,0 +1,23 @@
+"""Network definitions shared by training (train/) and the PyTorch backend (engines/).
+
+Checkpoints name an architecture and its constructor kwargs; ``build`` turns that back into a module.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# arch name -> "module:Class"; imported lazily so a light import of mecore never pulls torch.
+ARCHS: dict[str, str] = {
+    "magnet": "mecore.nets.magnet:MagNet",
+    "fgrmer": "mecore.nets.fgrmer:FGRMER",
+}
+
+
+def build(arch: str, kwargs: dict | None = None):
+    """Construct the module for ``arch`` with its stored constructor arguments."""
+    if arch not in ARCHS:
+        raise KeyError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHS))}")
+    module_name, cls_name = ARCHS[arch].split(":")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    return cls(**(kwargs or {}))
