@@ -8,6 +8,9 @@ map around the 30 graph nodes (apex landmarks in the 128x128 frame) are the clas
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -52,3 +55,42 @@ def classifier_input(shape_map: np.ndarray, crop_landmarks: np.ndarray, crop_siz
     """(30, 7, 7) float32 patches of the shape map at the 30 nodes; landmarks are in the aligned crop's pixels."""
     scale = shape_map.shape[0] / float(crop_size)
     return extract_patches(shape_map, node_points(crop_landmarks, scale), PATCH_SIZE).astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class MotionFeatures:
+    """What one (onset, apex, amplification) gives the classifier and the display."""
+
+    amplification: float
+    shape_map: np.ndarray  # (128, 128) float32 in [0, 1]
+    grey: np.ndarray  # (128, 128) uint8, the magnified apex in grey
+    patches: np.ndarray  # (30, 7, 7) float32, the classifier's input
+    magnified: np.ndarray  # (256, 256, 3) uint8 RGB, the magnified apex face
+
+
+def motion_features(magnifier, onset: np.ndarray, apex: np.ndarray, apex_landmarks: np.ndarray,
+                    amplifications: Sequence[float]) -> list[MotionFeatures]:
+    """Magnify one aligned (onset, apex) pair at each amplification and cut the classifier's patches.
+
+    ``magnifier`` is a callable on named arrays (an ``engines`` Engine or anything with its
+    contract: onset, apex (N, 3, H, W) in [-1, 1], amplification (N,) -> magnified, shape).
+    ``onset``/``apex`` are aligned RGB uint8 crops (MAGNET_SIZE square); ``apex_landmarks`` (478, >=2)
+    are in that crop's pixels. All factors go through the magnifier in one batched call. Training
+    (train/cache.py) and serving (stream/) both call this, so the classifier sees the same thing.
+    """
+    amps = np.asarray(list(amplifications), dtype=np.float32).reshape(-1)
+    if amps.size == 0:
+        raise ValueError("no amplification factors given")
+    a, b = to_magnet_input(onset), to_magnet_input(apex)
+    n = amps.size
+    out = magnifier(onset=np.repeat(a[None], n, axis=0), apex=np.repeat(b[None], n, axis=0), amplification=amps)
+    shapes, mags = out["shape"], out["magnified"]
+    crop_size = onset.shape[0]
+    features = []
+    for i, amp in enumerate(amps):
+        fmap = shape_to_map(shapes[i])
+        features.append(MotionFeatures(
+            amplification=float(amp), shape_map=fmap, grey=magnified_to_grey(mags[i]),
+            patches=classifier_input(fmap, apex_landmarks, crop_size), magnified=from_magnet_output(mags[i]),
+        ))
+    return features

@@ -1,0 +1,157 @@
+"""FGRMER (Lei et al., CVPRW 2021): facial graph representation + AU graph fusion, official dimensions.
+
+Input: (N, 30, 7, 7) patches of the magnifier's shape map at the 30 graph nodes (10 brow, 20 mouth;
+order of mecore.face.roi.NODES). Pipeline:
+
+- node learning: depthwise 3x3 conv (30 groups) + BatchNorm + ReLU, each node flattened to 49;
+- edge learning: one 6-layer transformer encoder for the brow nodes and one for the mouth nodes
+  (8 heads, d_k = d_v = 16, d_model 49, d_inner 128, dropout 0.5, post-norm), each followed by a
+  head 490 / 980 -> 320 -> 160;
+- AU graph: a learned (9, 40) embedding through a 2-layer GCN 40 -> 80 -> 160 over the normalised
+  AU adjacency (a buffer; it is counted on the training subjects of each fold, see train/adjacency.py);
+- fusion: brow features x the 3 brow-AU columns and mouth features x the 6 mouth-AU columns of the
+  GCN output -> (N, 9) -> LayerNorm(9) -> Linear(9 -> classes).
+
+Constructor arguments are plain Python values (the adjacency as a nested list), so a checkpoint's
+``kwargs`` rebuild the exact network, adjacency included.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mecore.face.au import BROW_AUS, GRAPH_AUS
+from mecore.face.roi import N_BROW, N_MOUTH, N_NODES, PATCH_SIZE
+
+
+class MultiHeadAttention(nn.Module):
+    """Scaled dot-product attention with separate d_k/d_v (d_model = 49 is not divisible by 8 heads)."""
+
+    def __init__(self, d_model: int, n_head: int, d_k: int, d_v: int, dropout: float):
+        super().__init__()
+        self.n_head, self.d_k, self.d_v = n_head, d_k, d_v
+        self.w_q = nn.Linear(d_model, n_head * d_k, bias=False)
+        self.w_k = nn.Linear(d_model, n_head * d_k, bias=False)
+        self.w_v = nn.Linear(d_model, n_head * d_v, bias=False)
+        self.fc = nn.Linear(n_head * d_v, d_model, bias=False)
+        self.attn_drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, t, _ = x.shape
+        q = self.w_q(x).view(n, t, self.n_head, self.d_k).transpose(1, 2)
+        k = self.w_k(x).view(n, t, self.n_head, self.d_k).transpose(1, 2)
+        v = self.w_v(x).view(n, t, self.n_head, self.d_v).transpose(1, 2)
+        attn = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(self.d_k), dim=-1)
+        out = (self.attn_drop(attn) @ v).transpose(1, 2).reshape(n, t, self.n_head * self.d_v)
+        return self.fc(out)
+
+
+class EncoderLayer(nn.Module):
+    """Post-norm transformer layer (as in "Attention is all you need", which FGRMER builds on)."""
+
+    def __init__(self, d_model: int, d_inner: int, n_head: int, d_k: int, d_v: int, dropout: float):
+        super().__init__()
+        self.attn = MultiHeadAttention(d_model, n_head, d_k, d_v, dropout)
+        self.norm1 = nn.LayerNorm(d_model, eps=1e-6)
+        self.ff = nn.Sequential(nn.Linear(d_model, d_inner), nn.ReLU(), nn.Linear(d_inner, d_model))
+        self.norm2 = nn.LayerNorm(d_model, eps=1e-6)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm1(x + self.drop(self.attn(x)))
+        return self.norm2(x + self.drop(self.ff(x)))
+
+
+class NodeEncoder(nn.Module):
+    """A stack of encoder layers over one facial region's nodes, then a head to a 160-d feature."""
+
+    def __init__(self, n_nodes: int, d_model: int, n_layers: int, n_head: int, d_k: int, d_v: int,
+                 d_inner: int, dropout: float, hidden: int, out: int):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            EncoderLayer(d_model, d_inner, n_head, d_k, d_v, dropout) for _ in range(n_layers)
+        )
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(n_nodes * d_model, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, out), nn.ReLU(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return self.head(x)
+
+
+class GraphConv(nn.Module):
+    """Kipf & Welling graph convolution: adj @ (x @ W)."""
+
+    def __init__(self, d_in: int, d_out: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(d_in, d_out))
+        nn.init.uniform_(self.weight, -1.0 / math.sqrt(d_out), 1.0 / math.sqrt(d_out))
+
+    def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        return adj @ (x @ self.weight)
+
+
+class FGRMER(nn.Module):
+    def __init__(
+        self,
+        num_classes: int = 5,
+        adjacency: list[list[float]] | None = None,
+        n_layers: int = 6,
+        n_head: int = 8,
+        d_k: int = 16,
+        d_v: int = 16,
+        d_inner: int = 128,
+        dropout: float = 0.5,
+        au_embed: int = 40,
+        gcn_hidden: int = 80,
+        feat: int = 160,
+        head_hidden: int = 320,
+    ):
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        n_aus = len(GRAPH_AUS)
+        adj = torch.eye(n_aus) if adjacency is None else torch.as_tensor(adjacency, dtype=torch.float32)
+        if adj.shape != (n_aus, n_aus):
+            raise ValueError(f"adjacency must be {n_aus}x{n_aus} (GRAPH_AUS order), got {tuple(adj.shape)}")
+        self.num_classes = num_classes
+        d_model = PATCH_SIZE * PATCH_SIZE
+        self.node = nn.Sequential(
+            nn.Conv2d(N_NODES, N_NODES, 3, padding=1, groups=N_NODES),
+            nn.BatchNorm2d(N_NODES),
+            nn.ReLU(),
+        )
+        enc = dict(d_model=d_model, n_layers=n_layers, n_head=n_head, d_k=d_k, d_v=d_v, d_inner=d_inner,
+                   dropout=dropout, hidden=head_hidden, out=feat)
+        self.brow = NodeEncoder(N_BROW, **enc)
+        self.mouth = NodeEncoder(N_MOUTH, **enc)
+        self.au_embedding = nn.Parameter(torch.empty(n_aus, au_embed))
+        nn.init.normal_(self.au_embedding, std=1.0)
+        self.gc1 = GraphConv(au_embed, gcn_hidden)
+        self.gc2 = GraphConv(gcn_hidden, feat)
+        self.register_buffer("adjacency", adj.clone())
+        self.norm = nn.LayerNorm(n_aus)
+        self.fc = nn.Linear(n_aus, num_classes)
+        self._n_brow_aus = len(BROW_AUS)
+
+    def au_features(self) -> torch.Tensor:
+        """(feat, 9): one column per graph AU, in GRAPH_AUS order."""
+        h = F.leaky_relu(self.gc1(self.au_embedding, self.adjacency), 0.2)
+        return self.gc2(h, self.adjacency).transpose(0, 1)
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        n = patches.shape[0]
+        nodes = self.node(patches).reshape(n, N_NODES, -1)  # (N, 30, 49)
+        brow = self.brow(nodes[:, :N_BROW])  # (N, 160)
+        mouth = self.mouth(nodes[:, N_BROW:])  # (N, 160)
+        au = self.au_features()
+        k = self._n_brow_aus
+        fused = torch.cat([brow @ au[:, :k], mouth @ au[:, k:]], dim=1)  # (N, 9)
+        return self.fc(self.norm(fused))

@@ -1,0 +1,73 @@
+"""CAS(ME)^3 part A (Li et al., 2022): ``cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx``, sheet ``label``,
+columns Subject, Filename, Onset, Apex, Offset, AU, Objective class, emotion; frames
+``spNO.1/a/color/123.jpg`` (the RGB stream; depth frames sit beside it) under the part A data folder.
+
+One Filename can hold several micro-expressions, so a sample's clip id includes its onset. The
+labels write ``spNO.1`` and some folders ``spNo.1``: subject folders are matched case-insensitively.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mecore.errors import MexError
+from train.datasets.base import (
+    ReadResult,
+    RowLog,
+    col,
+    find_dir,
+    find_sheet,
+    index_frames,
+    make_sample,
+    read_sheet,
+)
+
+NAME = "casme3"
+CLASS_SET = "casme3-7"
+COLUMNS = ("Subject", "Filename", "Onset", "Apex", "Offset", "AU", "emotion")
+SHEET_PATTERNS = ("cas(me)3_part_A_ME_label*.xlsx", "*part_A_ME_label*.xlsx", "*part_A*.csv")
+
+
+def _clip_frames(root: Path, subject: str, clip: str) -> tuple[Path, dict]:
+    sub_dir = find_dir(root, subject, depth=3)
+    base = (sub_dir or root / subject) / clip
+    for folder in (base / "color", base):
+        frames = index_frames(folder)
+        if frames:
+            return folder, frames
+    return base, {}
+
+
+def read(root: str | Path, sheet: str | Path | None = None, class_set: str = CLASS_SET, strict: bool = False,
+         dataset: str = NAME) -> ReadResult:
+    root = Path(root)
+    if not root.is_dir():
+        raise MexError(f"{root}: dataset root is not a folder")
+    sheet = Path(sheet) if sheet else find_sheet(root, SHEET_PATTERNS, "CAS(ME)^3 part A label sheet")
+    sheet_name = "label" if sheet.suffix.lower() != ".csv" else None
+    try:
+        df = read_sheet(sheet, COLUMNS, sheet_name=sheet_name)
+    except MexError:
+        df = read_sheet(sheet, COLUMNS, sheet_name=0)  # a re-saved copy may have lost the sheet name
+    c = {name: col(df, name) for name in COLUMNS}
+    result = ReadResult()
+    log = RowLog(result, strict)
+    cache: dict[tuple[str, str], tuple[Path, dict]] = {}
+    for _, row in df.iterrows():
+        where = f"{sheet.name} row {row['_row']}"
+        subject = str(row[c["Subject"]]).strip()
+        clip = str(row[c["Filename"]]).strip()
+        if (subject, clip) not in cache:
+            cache[(subject, clip)] = _clip_frames(root, subject, clip)
+        folder, frames = cache[(subject, clip)]
+        if not frames:
+            log.bad(where, f"no frames in {folder}")
+            continue
+        sample = make_sample(
+            log, where, dataset=dataset, subject=subject, clip=clip, frames=frames,
+            onset=row[c["Onset"]], apex=row[c["Apex"]], offset=row[c["Offset"]],
+            aus=row[c["AU"]], emotion=row[c["emotion"]], class_set=class_set,
+        )
+        if sample is not None:
+            result.samples.append(sample)
+    return result

@@ -1,0 +1,83 @@
+"""SMIC-HS (Li et al., 2013): no sheet; one folder per class.
+
+Layout ``HS/s1/micro/negative/s1_ne_01/reg_image046438.bmp`` (the ``HS`` level is optional).
+Classes are the folder names (positive, negative, surprise). SMIC codes neither an apex nor AUs:
+the onset is the first frame, the offset the last, and the apex either the middle frame
+(``apex="middle"``, the common choice) or the frame that differs most from the onset
+(``apex="motion"``, mean absolute grey difference at low resolution). AUs are empty.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mecore.errors import MexError
+from train.datasets.base import ReadResult, RowLog, Sample, find_dir, index_frames, map_emotion
+
+NAME = "smic"
+CLASS_SET = "smic-3"
+APEX_MODES = ("middle", "motion")
+_SUBJECT = re.compile(r"^s\d+$", re.IGNORECASE)
+
+
+def _grey(path: Path) -> np.ndarray | None:
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    return None if img is None else cv2.resize(img, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def motion_apex(numbers: list[int], frames: dict[int, Path]) -> int:
+    """The frame number whose image differs most from the first frame's."""
+    ref = _grey(frames[numbers[0]])
+    best, best_d = numbers[len(numbers) // 2], -1.0
+    if ref is None:
+        return best
+    for n in numbers[1:]:
+        img = _grey(frames[n])
+        if img is not None and (d := float(np.abs(img - ref).mean())) > best_d:
+            best, best_d = n, d
+    return best
+
+
+def read(root: str | Path, class_set: str = CLASS_SET, strict: bool = False, apex: str = "middle",
+         dataset: str = NAME) -> ReadResult:
+    if apex not in APEX_MODES:
+        raise MexError(f"unknown SMIC apex mode {apex!r}; choose one of {', '.join(APEX_MODES)}")
+    root = Path(root)
+    if not root.is_dir():
+        raise MexError(f"{root}: dataset root is not a folder")
+    base = find_dir(root, "HS", depth=2) or root
+    subjects = sorted((d for d in base.iterdir() if d.is_dir() and _SUBJECT.match(d.name)),
+                      key=lambda d: int(d.name[1:]))
+    if not subjects:
+        raise MexError(f"{base}: no SMIC subject folders (s1, s2, ...) found")
+    result = ReadResult()
+    log = RowLog(result, strict)
+    for sub in subjects:
+        micro = find_dir(sub, "micro", depth=1) or sub
+        for cls_dir in sorted(d for d in micro.iterdir() if d.is_dir()):
+            for clip_dir in sorted(d for d in cls_dir.iterdir() if d.is_dir()):
+                where = f"{clip_dir.relative_to(root)}"
+                try:
+                    label = map_emotion(cls_dir.name, class_set)
+                except KeyError:
+                    log.bad(where, f"unknown class folder {cls_dir.name!r} for class set {class_set}")
+                    continue
+                if label is None:
+                    result.excluded += 1
+                    continue
+                frames = index_frames(clip_dir)
+                if len(frames) < 2:
+                    log.bad(where, f"{len(frames)} frame file(s); need at least onset and apex")
+                    continue
+                numbers = sorted(frames)
+                ap = numbers[len(numbers) // 2] if apex == "middle" else motion_apex(numbers, frames)
+                result.samples.append(Sample(
+                    dataset=dataset, subject=sub.name.lower(), clip=clip_dir.name, onset=numbers[0], apex=ap,
+                    offset=numbers[-1], onset_path=frames[numbers[0]], apex_path=frames[ap], aus=frozenset(),
+                    label=label, emotion=cls_dir.name, where=where,
+                ))
+    return result
