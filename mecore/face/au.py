@@ -47,6 +47,7 @@ class AUCode:
 
 _TOKEN = re.compile(r"^(?P<side>[LRBT])?\s*(?:AU)?\s*(?P<side2>[LR])?(?P<num>\d{1,2})(?P<int>[A-Ea-e])?$", re.I)
 _SPLIT = re.compile(r"[+,;/&\s]+")
+_AU_SPACE = re.compile(r"AU\s+(?=\d)", re.I)
 
 
 def parse_aus(text: object, where: str = "") -> tuple[AUCode, ...]:
@@ -60,7 +61,7 @@ def parse_aus(text: object, where: str = "") -> tuple[AUCode, ...]:
         if text != text:  # NaN from pandas
             return ()
         text = int(text) if text.is_integer() else text
-    s = str(text).strip().replace("(", "").replace(")", "")
+    s = _AU_SPACE.sub("AU", str(text).strip().replace("(", "").replace(")", ""))  # "AU 4" -> "AU4"
     if s in ("", "?", "-", "None", "nan"):
         return ()
     out: list[AUCode] = []
