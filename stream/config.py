@@ -1,0 +1,100 @@
+"""The streaming analyser's options: one typed dataclass, validated on creation, frame counts scaled by fps.
+
+Durations are given in seconds and turned into frame counts with the source's frame rate, so the same
+config means the same thing for a 30 fps webcam and a 200 fps dataset clip.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+
+FEATURES = ("lbp", "intensity")
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    fps: float = 30.0  # the source's frame rate; every frame count below derives from it
+
+    # face core
+    max_faces: int = 2
+    face_model: str | None = None  # MediaPipe .task file; None: the installed one
+    landmark_scale: float = 1.0  # run landmarks on a frame downscaled by this factor (landmarks are rescaled)
+    align_size: int = 256  # aligned crop fed to the magnifier (the engines' input size)
+    track_timeout_s: float = 1.0  # forget a face's spotting state after this long unseen
+
+    # spotting (Moilanen et al. 2014, on the aligned face)
+    feature: str = "lbp"  # block feature: "lbp" (uniform LBP histograms, chi-squared) or "intensity"
+    spot_size: int = 128  # grey aligned crop the block features are computed on
+    grid: int = 8  # grid x grid blocks
+    me_length_s: float = 0.3  # expected micro-expression length; k = half of it in frames
+    threshold_p: float = 0.4  # T = mean + p * (max - mean) of the contrast over the rolling window
+    noise_sigmas: float = 6.0  # and at least median + this many robust sigmas of the contrast
+    window_s: float = 10.0  # rolling window of the threshold statistics
+    warmup_s: float = 1.5  # no events before this much signal per face
+    min_event_s: float = 0.1  # shorter excursions above T are noise
+    max_event_s: float = 1.0  # longer ones are cut here (a macro-expression or head turn)
+    refractory_s: float = 0.3  # no new event of a face this soon after the last one's offset
+    mask_eyes: bool = True  # leave the eye blocks out of F so blinks do not count
+    blink_gate: float = 0.45  # drop an event when eyeBlink (blendshape) goes above this inside it
+    motion_gate: float = 0.08  # drop an event when the face moved more than this (face widths) inside it
+
+    # magnify + classify
+    classify: bool = True  # False: spotting only, no engines needed
+    amplification: float | None = None  # None: the magnifier's default (artifact metadata)
+    max_pending: int = 4  # events waiting for the worker; older ones are skipped when more arrive
+
+    # overlay
+    overlay: bool = True
+    timeline_s: float = 6.0
+    label_fade_s: float = 2.5
+
+    def __post_init__(self):
+        def need(cond: bool, msg: str):
+            if not cond:
+                raise ValueError(f"StreamConfig: {msg}")
+
+        need(math.isfinite(self.fps) and 1.0 <= self.fps <= 1000.0, f"fps must be in [1, 1000], got {self.fps}")
+        need(1 <= self.max_faces <= 8, f"max_faces must be in [1, 8], got {self.max_faces}")
+        need(0.1 <= self.landmark_scale <= 1.0, f"landmark_scale must be in [0.1, 1], got {self.landmark_scale}")
+        need(self.align_size >= 64 and self.align_size % 2 == 0, f"align_size must be even and >= 64, got {self.align_size}")
+        need(self.feature in FEATURES, f"feature must be one of {FEATURES}, got {self.feature!r}")
+        need(32 <= self.spot_size <= self.align_size, f"spot_size must be in [32, align_size], got {self.spot_size}")
+        need(2 <= self.grid <= 16 and self.spot_size // self.grid >= 4, f"grid {self.grid} too fine or coarse for spot_size {self.spot_size}")
+        need(0.04 <= self.me_length_s <= 2.0, f"me_length_s must be in [0.04, 2], got {self.me_length_s}")
+        need(0.0 <= self.threshold_p < 1.0, f"threshold_p must be in [0, 1), got {self.threshold_p}")
+        need(self.noise_sigmas >= 0.0, f"noise_sigmas must be >= 0, got {self.noise_sigmas}")
+        need(self.window_s >= 1.0, f"window_s must be >= 1, got {self.window_s}")
+        need(0.0 < self.min_event_s < self.max_event_s, "need 0 < min_event_s < max_event_s")
+        need(self.refractory_s >= 0.0 and self.warmup_s >= 0.0, "refractory_s and warmup_s must be >= 0")
+        need(0.0 < self.blink_gate <= 1.0, f"blink_gate must be in (0, 1], got {self.blink_gate}")
+        need(self.motion_gate > 0.0, f"motion_gate must be > 0, got {self.motion_gate}")
+        need(self.amplification is None or 0.0 < self.amplification <= 100.0,
+             f"amplification must be in (0, 100], got {self.amplification}")
+        need(self.max_pending >= 1, "max_pending must be >= 1")
+        need(self.timeline_s > 0 and self.label_fade_s > 0, "timeline_s and label_fade_s must be > 0")
+        need(self.track_timeout_s > 0, "track_timeout_s must be > 0")
+
+    # -- frame counts ------------------------------------------------------------------------------
+    def frames(self, seconds: float, minimum: int = 1) -> int:
+        return max(minimum, int(round(seconds * self.fps)))
+
+    @property
+    def k(self) -> int:
+        """Moilanen's k: half the expected micro-expression length, in frames (N = 2k + 1)."""
+        return max(1, int(round(self.me_length_s * self.fps / 2)))
+
+    @property
+    def history(self) -> int:
+        """Frames of aligned crops kept per face: enough to reach an event's onset when it is emitted."""
+        return self.frames(self.max_event_s) + 4 * self.k + 4
+
+    def with_fps(self, fps: float) -> StreamConfig:
+        return replace(self, fps=float(fps))
+
+    def updated(self, **changes) -> StreamConfig:
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"StreamConfig: unknown option(s) {sorted(unknown)}")
+        return replace(self, **changes)

@@ -1,0 +1,149 @@
+"""Draw the analyser's state on a frame: face boxes and ids, the fading label, the magnified face inset,
+a timeline of the spotting signal with its threshold and detected intervals, fps and stage latencies.
+
+Drawing works on frame indices, not wall time, so an annotated file looks the same however fast it
+was processed. Colours are RGB (frames are RGB throughout the pipeline).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from mecore.types import FaceTrack, Prediction, SpotEvent
+from stream.config import StreamConfig
+from stream.spotting import SignalPoint
+
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+COLOURS = [(60, 220, 60), (60, 170, 255), (255, 170, 40), (230, 80, 230)]  # per face id
+WHITE, GREY, RED, YELLOW = (255, 255, 255), (150, 150, 150), (255, 70, 70), (255, 220, 60)
+STAGES = ("decode", "landmarks", "align", "spot", "overlay", "encode", "magnify", "classify")
+
+
+@dataclass
+class FaceView:
+    """What the overlay remembers about one face."""
+
+    signal: deque = field(default_factory=lambda: deque(maxlen=600))  # SignalPoint
+    intervals: deque = field(default_factory=lambda: deque(maxlen=32))  # SpotEvent
+    prediction: Prediction | None = None
+    prediction_at: int = 0  # analyser frame count when it arrived
+
+    def add_signal(self, sig: SignalPoint, keep: int) -> None:
+        if self.signal.maxlen != keep:
+            self.signal = deque(self.signal, maxlen=keep)
+        self.signal.append(sig)
+
+    def add_event(self, ev: SpotEvent) -> None:
+        self.intervals.append(ev)
+
+    def add_prediction(self, pred: Prediction, at: int) -> None:
+        self.prediction, self.prediction_at = pred, at
+
+
+def _colour(face_id: int) -> tuple[int, int, int]:
+    return COLOURS[face_id % len(COLOURS)]
+
+
+def _text(img, s, org, scale=0.5, colour=WHITE, thick=1):
+    cv2.putText(img, s, org, FONT, scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
+    cv2.putText(img, s, org, FONT, scale, colour, thick, cv2.LINE_AA)
+
+
+def _blend(dst: np.ndarray, layer: np.ndarray, mask: np.ndarray, alpha: float) -> None:
+    if alpha <= 0 or not mask.any():
+        return
+    dst[mask] = (alpha * layer[mask] + (1 - alpha) * dst[mask]).astype(np.uint8)
+
+
+def draw(rgb: np.ndarray, faces: list[FaceTrack], views: dict[int, FaceView], index: int,
+         cfg: StreamConfig, fps: float, timings: dict[str, float], frame_count: int | None = None) -> np.ndarray:
+    img = rgb.copy()
+    h, w = img.shape[:2]
+    unit = max(0.35, min(w, h) / 720.0)  # text scale follows the frame size
+    now = frame_count if frame_count is not None else index
+    fade = cfg.frames(cfg.label_fade_s)
+    for tr in faces:
+        c = _colour(tr.track_id)
+        x0, y0, x1, y1 = (int(round(v)) for v in tr.bbox)
+        cv2.rectangle(img, (x0, y0), (x1, y1), c, max(1, int(2 * unit)))
+        _text(img, f"face {tr.track_id}", (x0, min(h - 4, y1 + int(18 * unit))), 0.5 * unit, c)
+        view = views.get(tr.track_id)
+        if view and view.prediction is not None and (age := _age(view, now, frame_count)) < fade:
+            p = view.prediction
+            layer = np.zeros_like(img)
+            mask = np.zeros(img.shape[:2], dtype=np.uint8)
+            s = f"{p.label} {100 * p.confidence:.0f}%"
+            org = (x0, max(int(24 * unit), y0 - int(8 * unit)))
+            for target, col in ((layer, YELLOW), (mask, 255)):
+                cv2.putText(target, s, org, FONT, 0.8 * unit, col if target is layer else (255,), max(1, int(2 * unit)),
+                            cv2.LINE_AA)
+            _blend(img, layer, mask > 0, 1.0 - age / fade)
+    _inset(img, views, unit)
+    _timeline(img, views, index, cfg, unit)
+    parts = [f"{fps:5.1f} fps"] + [f"{k} {timings[k]:.1f}" for k in STAGES if k in timings]
+    _text(img, "  ".join(parts[:5]), (6, int(18 * unit)), 0.45 * unit)
+    if len(parts) > 5:
+        _text(img, "  ".join(parts[5:]) + " ms", (6, int(36 * unit)), 0.45 * unit)
+    return img
+
+
+def _age(view: FaceView, now: int, frame_count: int | None) -> int:
+    return max(0, now - view.prediction_at) if frame_count is not None else 0
+
+
+def _inset(img: np.ndarray, views: dict[int, FaceView], unit: float) -> None:
+    """The newest magnified face, top right."""
+    preds = [v.prediction for v in views.values() if v.prediction is not None and v.prediction.magnified is not None]
+    if not preds:
+        return
+    pred = max(preds, key=lambda p: p.event.apex_frame)
+    h, w = img.shape[:2]
+    side = max(48, min(h, w) // 4)
+    face = cv2.resize(pred.magnified, (side, side), interpolation=cv2.INTER_AREA)
+    x0, y0 = w - side - 6, 6
+    img[y0:y0 + side, x0:x0 + side] = face
+    cv2.rectangle(img, (x0 - 1, y0 - 1), (x0 + side, y0 + side), WHITE, 1)
+    _text(img, f"magnified ({pred.label})", (x0, y0 + side + int(14 * unit)), 0.4 * unit)
+
+
+def _timeline(img: np.ndarray, views: dict[int, FaceView], index: int, cfg: StreamConfig, unit: float) -> None:
+    """Contrast signal per face over the last timeline_s, threshold dashed, detected intervals shaded."""
+    h, w = img.shape[:2]
+    ph = max(40, h // 6)
+    y0, y1 = h - ph, h - 1
+    panel = img[y0:y1]
+    panel[:] = (panel.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darken
+    span = cfg.frames(cfg.timeline_s)
+    first = index - span
+
+    def px(frame: int) -> int:
+        return int(round((frame - first) / span * (w - 1)))
+
+    top = 1e-6
+    for v in views.values():
+        for s in v.signal:
+            top = max(top, s.contrast, s.threshold if np.isfinite(s.threshold) else 0.0)
+    top *= 1.15
+
+    def py(value: float) -> int:
+        return int(round((ph - 4) * (1 - min(value, top) / top))) + 2
+
+    for fid, v in views.items():
+        c = _colour(fid)
+        for ev in v.intervals:
+            if ev.offset_frame >= first:
+                xa, xb = max(0, px(ev.onset_frame)), min(w - 1, px(ev.offset_frame))
+                region = panel[:, xa:xb + 1]
+                region[:] = (region.astype(np.uint16) // 2 + np.array(c, np.uint16) // 3).astype(np.uint8)
+        pts = [(px(s.frame), py(s.contrast)) for s in v.signal if s.frame >= first]
+        if len(pts) >= 2:
+            cv2.polylines(panel, [np.array(pts, np.int32)], False, c, 1, cv2.LINE_AA)
+        thr = [(px(s.frame), py(s.threshold)) for s in v.signal if s.frame >= first and np.isfinite(s.threshold)]
+        for a, b in zip(thr[::2], thr[1::2]):  # dashed
+            cv2.line(panel, a, b, RED, 1)
+    _text(panel, f"spotting contrast, last {cfg.timeline_s:g} s (red: threshold)", (6, int(14 * unit)),
+          0.4 * unit, GREY)

@@ -1,0 +1,285 @@
+"""The Analyzer: one frame in, one FrameResult out. Face core -> aligned crops -> spotting -> (worker)
+magnify + classify -> overlay.
+
+    with Analyzer(StreamConfig(fps=30)) as an:
+        for frame in source:
+            result = an.process(frame)      # faces, annotated image, new events, finished predictions
+        leftovers = an.finish()             # events still open at the end + the last predictions
+
+Magnify + classify run in one worker thread with a small queue of pending events, so capture and
+tracking never wait for the models; a prediction comes back in the ``predictions`` of a later
+``process`` call (or ``finish``). Each face keeps a deque of its aligned crops long enough to reach
+back to an event's onset when the spotter emits it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mecore.errors import MexError
+from mecore.face.align import AlignedFace, Aligner
+from mecore.face.tracker import FaceTracker
+from mecore.types import FaceTrack, Frame, Prediction, SpotEvent
+from stream.config import StreamConfig
+from stream.overlay import FaceView, draw
+from stream.predictor import Predictor
+from stream.spotting import SignalPoint, Spotter, blink_score
+
+log = logging.getLogger("stream")
+
+
+@dataclass(frozen=True, eq=False)
+class FrameResult:
+    frame: Frame
+    faces: list[FaceTrack]
+    image: np.ndarray  # RGB uint8: annotated when the overlay is on, else the frame itself
+    events: list[SpotEvent]  # spotted in this call (their predictions come later)
+    predictions: list[Prediction]  # finished since the previous call
+    signals: dict[int, SignalPoint]  # newest contrast value per face (lags the frame by 2k)
+    timings: dict[str, float] = field(default_factory=dict)  # ms per stage of this frame (+ worker's last)
+
+
+@dataclass
+class _Face:
+    spotter: Spotter
+    crops: deque  # (frame index, AlignedFace, read time)
+    view: FaceView
+    last_seen: int = 0
+
+
+class Analyzer:
+    """Options in ``__init__``; ``process(frame)`` per frame; ``finish()`` at the end; ``close()``.
+
+    ``engines_dir``: where the magnifier and classifier artifacts are (None: the project's engines/);
+    ``backend``: engines backend ("auto", "onnxruntime", "torch", ...). With ``config.classify`` off no
+    engine is loaded and only spotting runs.
+    """
+
+    def __init__(self, config: StreamConfig | None = None, engines_dir: str | Path | None = None,
+                 backend: str = "auto"):
+        self.config = config or StreamConfig()
+        self.predictor: Predictor | None = None
+        if self.config.classify:
+            self.predictor = Predictor(engines_dir, backend, self.config.amplification,
+                                         max_pending=self.config.max_pending)
+        self.crop_size = self.predictor.crop_size if self.predictor else self.config.align_size
+        self.aligner = Aligner(self.crop_size)
+        self.tracker = FaceTracker(self.config.face_model, mode="video", max_faces=self.config.max_faces)
+        self._faces: dict[int, _Face] = {}
+        self.events: list[SpotEvent] = []  # every event so far
+        self.predictions: list[Prediction] = []  # every prediction so far
+        self.frames = 0
+        self.fps = 0.0  # measured processing rate (EMA)
+        self._last_t: float | None = None
+        self._lock = threading.Lock()  # setters may come from a UI thread
+
+    # -- settings a UI can change while running ---------------------------------------------------
+    @property
+    def amplification(self) -> float | None:
+        return self.predictor.amplification if self.predictor else None
+
+    def set_amplification(self, value: float) -> float:
+        """Clamp to the magnifier's range; returns the value in use."""
+        if self.predictor is None:
+            return float(value)
+        return self.predictor.set_amplification(value)
+
+    def set_threshold(self, p: float | None = None, noise_sigmas: float | None = None) -> None:
+        """Spotting threshold: T = max(mean + p (max - mean), median + noise_sigmas robust sigmas)."""
+        changes = {}
+        if p is not None:
+            changes["threshold_p"] = float(p)
+        if noise_sigmas is not None:
+            changes["noise_sigmas"] = float(noise_sigmas)
+        self.update_config(**changes)
+
+    def update_config(self, **changes) -> StreamConfig:
+        """Change options that are safe mid-stream (thresholds, gates, overlay); validated like new."""
+        allowed = {"threshold_p", "noise_sigmas", "blink_gate", "motion_gate", "overlay", "label_fade_s",
+                   "timeline_s", "min_event_s", "max_event_s", "refractory_s"}
+        bad = set(changes) - allowed
+        if bad:
+            raise ValueError(f"cannot change {sorted(bad)} while running; make a new Analyzer")
+        with self._lock:
+            self.config = self.config.updated(**changes)
+            for face in self._faces.values():
+                face.spotter.cfg = self.config
+        return self.config
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.predictor.labels) if self.predictor else []
+
+    @property
+    def backend(self) -> str:
+        return self.predictor.backend if self.predictor else "none"
+
+    # -- the verb --------------------------------------------------------------------------------
+    def process(self, frame: Frame) -> FrameResult:
+        cfg = self.config
+        t = {}
+        now = time.perf_counter()
+        if self._last_t is not None:
+            dt = max(now - self._last_t, 1e-6)
+            self.fps = 1.0 / dt if self.fps == 0 else 0.9 * self.fps + 0.1 / dt
+        self._last_t = now
+        rgb = frame.image
+
+        t0 = time.perf_counter()
+        faces = self._track(rgb, frame.timestamp_s)
+        t1 = time.perf_counter()
+        t["landmarks"] = (t1 - t0) * 1e3
+
+        aligned: dict[int, AlignedFace] = {}
+        for tr in faces:
+            try:
+                aligned[tr.track_id] = self.aligner.align(rgb, tr.landmarks)
+            except ValueError:
+                continue  # degenerate landmarks (a face at the border): skip this face this frame
+        t2 = time.perf_counter()
+        t["align"] = (t2 - t1) * 1e3
+
+        events: list[SpotEvent] = []
+        signals: dict[int, SignalPoint] = {}
+        with self._lock:
+            for tr in faces:
+                if tr.track_id not in aligned:
+                    continue
+                events += self._spot(frame, tr, aligned[tr.track_id], now, signals)
+            events += self._expire(frame.index)
+        t3 = time.perf_counter()
+        t["spot"] = (t3 - t2) * 1e3
+
+        for ev in events:
+            self._submit(ev)
+        predictions = self._collect()
+
+        image = rgb
+        if cfg.overlay:
+            views = {fid: f.view for fid, f in self._faces.items()}
+            image = draw(rgb, faces, views, frame.index, cfg, self.fps, self.stage_ms(t), self.frames)
+        t["overlay"] = (time.perf_counter() - t3) * 1e3
+        self.frames += 1
+        return FrameResult(frame, faces, image, events, predictions, signals, self.stage_ms(t))
+
+    def finish(self, timeout: float = 30.0) -> tuple[list[SpotEvent], list[Prediction]]:
+        """End of stream: close open events and wait (up to ``timeout`` s) for all predictions."""
+        events: list[SpotEvent] = []
+        with self._lock:
+            for face in self._faces.values():
+                events += self._emitted(face, face.spotter.flush())
+        for ev in events:
+            self._submit(ev)
+        if self.predictor:
+            self.predictor.wait(timeout)
+        return events, self._collect()
+
+    def close(self) -> None:
+        if self.predictor:
+            self.predictor.close()
+        self.tracker.close()
+
+    def __enter__(self) -> Analyzer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def stage_ms(self, frame_timings: dict[str, float] | None = None) -> dict[str, float]:
+        out = dict(frame_timings or {})
+        if self.predictor:
+            out.update(self.predictor.timings)
+        return out
+
+    # -- internals -------------------------------------------------------------------------------
+    def _track(self, rgb: np.ndarray, timestamp_s: float) -> list[FaceTrack]:
+        s = self.config.landmark_scale
+        if s >= 1.0:
+            return self.tracker.track(rgb, int(round(timestamp_s * 1000)))
+        small = cv2.resize(rgb, (max(16, round(rgb.shape[1] * s)), max(16, round(rgb.shape[0] * s))),
+                           interpolation=cv2.INTER_AREA)
+        sx, sy = rgb.shape[1] / small.shape[1], rgb.shape[0] / small.shape[0]
+        scale = np.array([sx, sy, sx], dtype=np.float32)
+        return [FaceTrack(f.track_id, f.landmarks * scale,
+                          (f.bbox[0] * sx, f.bbox[1] * sy, f.bbox[2] * sx, f.bbox[3] * sy), f.blendshapes)
+                for f in self.tracker.track(small, int(round(timestamp_s * 1000)))]
+
+    def _spot(self, frame: Frame, tr: FaceTrack, al: AlignedFace, now: float,
+              signals: dict[int, SignalPoint]) -> list[SpotEvent]:
+        face = self._faces.get(tr.track_id)
+        if face is None:
+            face = _Face(Spotter(self.config, tr.track_id), deque(maxlen=self.config.history), FaceView())
+            self._faces[tr.track_id] = face
+        face.last_seen = frame.index
+        face.crops.append((frame.index, al, now))
+        grey = cv2.cvtColor(al.image, cv2.COLOR_RGB2GRAY)
+        x0, y0, x1, y1 = tr.bbox
+        evs, sig = face.spotter.update(frame.index, grey, al.landmarks, self.crop_size,
+                                       blink=blink_score(tr.blendshapes, tr.landmarks),
+                                       centre=(0.5 * (x0 + x1), 0.5 * (y0 + y1)), face_width=x1 - x0)
+        if sig is not None:
+            signals[tr.track_id] = sig
+            face.view.add_signal(sig, self.config.frames(self.config.timeline_s))
+        return self._emitted(face, evs)
+
+    def _emitted(self, face: _Face, evs: list[SpotEvent]) -> list[SpotEvent]:
+        for ev in evs:
+            face.view.add_event(ev)
+            self.events.append(ev)
+            log.info("face %d: event frames %d-%d-%d (score %.2f)", ev.face_id, ev.onset_frame,
+                     ev.apex_frame, ev.offset_frame, ev.score)
+        return evs
+
+    def _expire(self, index: int) -> list[SpotEvent]:
+        """Forget faces unseen for track_timeout_s, closing their open events."""
+        gone = [fid for fid, f in self._faces.items()
+                if index - f.last_seen > self.config.frames(self.config.track_timeout_s)]
+        events: list[SpotEvent] = []
+        for fid in gone:
+            events += self._emitted(self._faces[fid], self._faces[fid].spotter.flush())
+            del self._faces[fid]
+        return events
+
+    def _submit(self, ev: SpotEvent) -> None:
+        if self.predictor is None:
+            return
+        face = self._faces.get(ev.face_id)
+        crops = {i: (al, t) for i, al, t in face.crops} if face else {}
+        onset = _nearest(crops, ev.onset_frame, ev.apex_frame)
+        apex = _nearest(crops, ev.apex_frame, ev.onset_frame)
+        if onset is None or apex is None:
+            log.warning("face %d: event at frame %d: crops no longer held; not classified", ev.face_id,
+                        ev.apex_frame)
+            return
+        self.predictor.submit(ev, onset[0], apex[0], apex[1])
+
+    def _collect(self) -> list[Prediction]:
+        if self.predictor is None:
+            return []
+        preds = self.predictor.collect()
+        for p in preds:
+            self.predictions.append(p)
+            face = self._faces.get(p.event.face_id)
+            if face is not None:
+                face.view.add_prediction(p, self.frames)
+        return preds
+
+
+def _nearest(crops: dict, want: int, towards: int):
+    """The crop at frame ``want``, or the closest one held between it and ``towards``."""
+    step = 1 if towards >= want else -1
+    for i in range(want, towards + step, step):
+        if i in crops:
+            return crops[i]
+    return None
+
+
+__all__ = ["Analyzer", "FrameResult", "MexError", "StreamConfig"]

@@ -1,0 +1,149 @@
+"""Magnify + classify one spotted event, in a worker thread: (onset crop, apex crop) -> Prediction.
+
+The engines are the only contract with training: input size, amplification range and labels come from
+the artifacts' metadata, and the preprocessing is mecore.preprocess's, the same code training uses.
+Pending events wait in a small drop-oldest queue: when events come faster than the models run, the
+freshest are classified and the skipped ones come back labelled ``UNCLASSIFIED``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from mecore import preprocess
+from mecore.errors import MexError
+from mecore.face.align import AlignedFace
+from mecore.types import Prediction, SpotEvent
+
+log = logging.getLogger("stream")
+UNCLASSIFIED = "unclassified"
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+class Predictor:
+    def __init__(self, engines_dir: str | Path | None = None, backend: str = "auto",
+                 amplification: float | None = None, max_pending: int = 4):
+        import engines
+
+        opts = {"engines_dir": Path(engines_dir)} if engines_dir is not None else {}
+        self.magnifier = engines.load("magnifier", backend, **opts)
+        self.classifier = engines.load("classifier", backend, **opts)
+        mm, cm = self.magnifier.meta, self.classifier.meta
+        if mm.get("model") != "magnifier" or cm.get("model") != "classifier":
+            raise MexError(f"{self.magnifier.path}, {self.classifier.path}: expected a magnifier and a "
+                           f"classifier, got {mm.get('model')!r} and {cm.get('model')!r}")
+        self.labels: list[str] = [str(x) for x in cm["labels"]]
+        amp = mm["amplification"]
+        self.amp_range = (float(amp.get("min", 1.0)), float(amp.get("max", 50.0)))
+        self.amplification = self._clamp(amplification if amplification is not None else amp.get("default", 10.0))
+        self.crop_size = preprocess.MAGNET_SIZE  # what motion_features expects
+        self.backend = self.magnifier.name if self.magnifier.name == self.classifier.name else \
+            f"{self.magnifier.name}+{self.classifier.name}"
+        self.timings: dict[str, float] = {}
+        self.skipped = 0
+        self.failed = 0
+        self._jobs: deque = deque()
+        self._max_pending = max_pending
+        self._done: list[Prediction] = []
+        self._busy = False
+        self._cv = threading.Condition()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="mex-predictor", daemon=True)
+        self._thread.start()
+
+    def _clamp(self, value: float) -> float:
+        lo, hi = self.amp_range
+        return float(min(max(float(value), lo), hi))
+
+    def set_amplification(self, value: float) -> float:
+        self.amplification = self._clamp(value)
+        return self.amplification
+
+    # -- synchronous ------------------------------------------------------------------------------
+    def predict(self, onset: AlignedFace, apex: AlignedFace, amplification: float | None = None,
+                ) -> tuple[str, dict[str, float], np.ndarray]:
+        """label, probabilities, magnified apex (RGB uint8) for one (onset, apex) pair of aligned crops."""
+        amp = self._clamp(self.amplification if amplification is None else amplification)
+        t0 = time.perf_counter()
+        feats = preprocess.motion_features(self.magnifier, onset.image, apex.image, apex.landmarks, [amp])[0]
+        t1 = time.perf_counter()
+        logits = self.classifier(patches=feats.patches[None])["logits"][0]
+        t2 = time.perf_counter()
+        self.timings = {"magnify": (t1 - t0) * 1e3, "classify": (t2 - t1) * 1e3}
+        if logits.shape[-1] != len(self.labels):
+            raise MexError(f"{self.classifier.path}: {logits.shape[-1]} logits but {len(self.labels)} labels")
+        probs = _softmax(logits.astype(np.float64))
+        label = self.labels[int(np.argmax(probs))]
+        return label, {k: float(v) for k, v in zip(self.labels, probs)}, feats.magnified
+
+    # -- the worker -------------------------------------------------------------------------------
+    def submit(self, event: SpotEvent, onset: AlignedFace, apex: AlignedFace, apex_read_t: float) -> None:
+        """Queue one event; ``apex_read_t`` (time.perf_counter) is when its apex frame was read."""
+        with self._cv:
+            self._jobs.append((event, onset, apex, apex_read_t, self.amplification))
+            while len(self._jobs) > self._max_pending:
+                ev, *_rest, t = self._jobs.popleft()
+                self.skipped += 1
+                self._done.append(self._unclassified(ev, t))
+            self._cv.notify_all()
+
+    def collect(self) -> list[Prediction]:
+        with self._cv:
+            done, self._done = self._done, []
+        return done
+
+    @property
+    def pending(self) -> int:
+        with self._cv:
+            return len(self._jobs) + int(self._busy)
+
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Block until every queued event is done (or ``timeout`` s); True when none is left."""
+        end = time.monotonic() + timeout
+        with self._cv:
+            while (self._jobs or self._busy) and time.monotonic() < end:
+                self._cv.wait(timeout=max(0.0, min(0.1, end - time.monotonic())))
+            return not (self._jobs or self._busy)
+
+    def close(self) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify_all()
+        self._thread.join(timeout=10)
+        for eng in (self.magnifier, self.classifier):
+            eng.close()
+
+    def _unclassified(self, ev: SpotEvent, apex_read_t: float) -> Prediction:
+        return Prediction(ev, UNCLASSIFIED, {}, self.backend, (time.perf_counter() - apex_read_t) * 1e3)
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._jobs and not self._stop:
+                    self._cv.wait()
+                if self._stop:
+                    return
+                ev, onset, apex, t_read, amp = self._jobs.popleft()
+                self._busy = True
+            try:
+                label, probs, magnified = self.predict(onset, apex, amp)
+                pred = Prediction(ev, label, probs, self.backend, (time.perf_counter() - t_read) * 1e3, magnified)
+            except Exception as exc:  # a model failing at run time must not stop the stream
+                self.failed += 1
+                if self.failed <= 3:
+                    log.error("event at frame %d not classified: %s", ev.apex_frame, exc)
+                pred = self._unclassified(ev, t_read)
+            with self._cv:
+                self._done.append(pred)
+                self._busy = False
+                self._cv.notify_all()

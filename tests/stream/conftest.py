@@ -1,0 +1,44 @@
+"""Stand-in engines (tiny real networks with the artifacts' names and metadata) and media for stream tests.
+
+The real trained artifacts live in engines/; tests use these so they never depend on a training run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+LABELS = ["negative", "positive", "surprise"]
+
+
+def make_standin_engines(folder: Path) -> Path:
+    """Export and publish a tiny magnifier and classifier into ``folder`` (an engines dir)."""
+    import torch
+
+    from engines.export import export_onnx, publish
+    from tests.engines.nets import TinyClassifier, TinyMagnifier
+
+    torch.manual_seed(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    loose = folder / "loose"
+    loose.mkdir(exist_ok=True)
+    img = {0: "N", 2: "H", 3: "W"}
+    mag_meta = {"model": "magnifier", "version": "0.0.1", "normalisation": "rgb/127.5-1",
+                "amplification": {"min": 1.0, "max": 20.0, "default": 8.0}, "dataset": "stand-in", "metrics": {}}
+    cls_meta = {"model": "classifier", "version": "0.0.1", "normalisation": "shape-map patches",
+                "labels": LABELS, "dataset": "stand-in", "metrics": {}}
+    x = torch.zeros(1, 3, 32, 32)
+    export_onnx(TinyMagnifier(4).eval(), (x, x, torch.ones(1)), loose / "magnifier.onnx",
+                ["onset", "apex", "amplification"], ["magnified", "shape"],
+                {"onset": img, "apex": img, "amplification": {0: "N"}, "magnified": img,
+                 "shape": {0: "N", 2: "h", 3: "w"}}, mag_meta)
+    export_onnx(TinyClassifier(len(LABELS)).eval(), (torch.zeros(1, 30, 7, 7),), loose / "classifier.onnx",
+                ["patches"], ["logits"], {"patches": {0: "N"}, "logits": {0: "N"}}, cls_meta)
+    publish({"magnifier": loose / "magnifier.onnx", "classifier": loose / "classifier.onnx"}, folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def standin_engines(tmp_path_factory) -> Path:
+    return make_standin_engines(tmp_path_factory.mktemp("engines"))
