@@ -234,25 +234,30 @@ def verify(path: Path, entry: dict | None) -> tuple[bytes, dict]:
     else:
         from engines.plan import unpack
 
-        meta = unpack(data, path)[0]
+        meta = check_meta(unpack(data, path)[0]["meta"], path)
     if entry is not None and entry.get("model") not in (None, meta.get("model")):
         raise MexError(f"{path}: metadata says model {meta.get('model')!r} but the manifest lists "
                        f"{entry.get('model')!r}")
     return data, meta
 
 
-def _find(manifest: dict, name: str, kind: str) -> str | None:
+def _find(manifest: dict, name: str, kinds: str | tuple[str, ...]) -> str | None:
+    """File name listed for ``name`` (a file name, or a model name with the first of ``kinds`` found)."""
     if name in manifest["artifacts"]:
         return name
-    hits = [f for f, e in manifest["artifacts"].items() if e.get("model") == name and e.get("kind") == kind]
-    return sorted(hits)[0] if hits else None
+    for kind in (kinds,) if isinstance(kinds, str) else kinds:
+        hits = [f for f, e in manifest["artifacts"].items() if e.get("model") == name and e.get("kind") == kind]
+        if hits:
+            return sorted(hits)[0]
+    return None
 
 
-def resolve(name_or_path: str | Path, kind: str = "onnx", engines_dir: str | Path | None = None) -> Artifact:
+def resolve(name_or_path: str | Path, kind: str | tuple[str, ...] = "onnx",
+            engines_dir: str | Path | None = None) -> Artifact:
     """Find and verify an artifact: a manifest name ("magnifier"), a manifest file name or a path.
 
     ``kind`` picks which file of a model a name means ("onnx" for ONNX Runtime and TensorRT,
-    "torch" for the PyTorch backend). A path is checked against the manifest beside it when listed.
+    "torch" for the PyTorch backend; a tuple: the first kind listed). A path is checked against the manifest beside it when listed.
     """
     from engines import ENGINES_DIR
 
@@ -272,7 +277,8 @@ def resolve(name_or_path: str | Path, kind: str = "onnx", engines_dir: str | Pat
         fname = _find(manifest, text, kind)
         if fname is None:
             known = sorted({e.get("model", f) for f, e in manifest["artifacts"].items()})
-            raise NotListed(f"{engines_dir / MANIFEST}: no {kind} artifact named {text!r}; "
+            kinds = kind if isinstance(kind, str) else "/".join(kind)
+            raise NotListed(f"{engines_dir / MANIFEST}: no {kinds} artifact named {text!r}; "
                            f"listed: {', '.join(known) or 'none (train and export first)'}")
         path, entry = engines_dir / fname, manifest["artifacts"][fname]
     data, meta = verify(path, entry)

@@ -10,7 +10,7 @@ import importlib
 import logging
 from pathlib import Path
 
-from engines.artifacts import Artifact, NotListed, entry_for, resolve, verify
+from engines.artifacts import Artifact, entry_for, resolve, verify
 from engines.engine import Engine
 from mecore.errors import MexError
 
@@ -27,7 +27,7 @@ BACKENDS: dict[str, tuple[str, str, str]] = {
 }
 # What a short name means, best first.
 ALIASES: dict[str, tuple[str, ...]] = {
-    "auto": ("tensorrt", "onnxruntime-cuda", "torch-cuda", "onnxruntime-cpu"),
+    "auto": ("tensorrt", "onnxruntime-cuda", "torch-cuda", "onnxruntime-cpu", "torch-cpu"),  # last: no .onnx
     "onnxruntime": ("onnxruntime-cuda", "onnxruntime-cpu"),
     "torch": ("torch-cuda", "torch-cpu"),
 }
@@ -67,14 +67,9 @@ def load(name_or_path: str | Path, backend: str = "auto", **opts) -> Engine:
     if backend not in BACKENDS and backend not in ALIASES:
         raise MexError(f"unknown backend {backend!r}; choose from {', '.join([*ALIASES, *BACKENDS])}")
     candidates = ALIASES.get(backend, (backend,))
-    first_kind = BACKENDS[candidates[-1]][2] if backend != "auto" else "onnx"
-    engines_dir = opts.pop("engines_dir", None)
-    try:
-        art = resolve(name_or_path, first_kind, engines_dir)
-    except NotListed:
-        if backend != "auto":
-            raise
-        art = resolve(name_or_path, "torch", engines_dir)  # a model published only as a checkpoint
+    # auto also accepts a model published only as a checkpoint
+    kinds = ("onnx", "torch") if backend == "auto" else BACKENDS[candidates[-1]][2]
+    art = resolve(name_or_path, kinds, opts.pop("engines_dir", None))
     skipped: list[str] = []
     for name in candidates:
         reason = unavailable(name)
