@@ -1,0 +1,202 @@
+"""Frames per second round-trip through the browser stream: real Chromium, fake webcam, the Gradio app.
+
+``python -m bench.browser [--clip stream/assets/demo.mp4] [--seconds 15] [--stream-every 0.1]``
+
+Chromium's fake capture device plays a y4m of the clip as the webcam; the Live tab streams it to
+the server, the server runs the same Analyzer as ``run_stream.py`` and streams annotated frames
+back. Printed: frames the server processed per second, annotated frames the page displayed per
+second (counted in the page by watching the output image change) and the server's ms per frame.
+
+The harness (y4m writer, server in a thread, Chromium with a fake webcam) is shared with the
+browser tests in tests/stream/test_app_browser.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+DEMO_CLIP = Path(__file__).resolve().parents[1] / "stream" / "assets" / "demo.mp4"
+
+
+def write_y4m(src: str | Path, dst: str | Path, size: tuple[int, int] = (640, 480), max_frames: int | None = None,
+              repeat: int = 1) -> Path:
+    """Decode ``src`` with PyAV and write a yuv420p y4m for Chromium's fake webcam.
+
+    Frames are scaled down to fit ``size`` (never up) and centred on black, as a webcam of that
+    size would deliver them; the frame rate of the source is kept in the header so Chromium
+    plays it in real time. ``repeat`` plays the clip that many times in one file.
+    """
+    import av
+    import cv2
+
+    width, height = size
+    dst = Path(dst)
+    with av.open(str(src)) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or 30
+        frames = []
+        for i, frame in enumerate(container.decode(stream)):
+            if max_frames is not None and i >= max_frames:
+                break
+            rgb = frame.to_ndarray(format="rgb24")
+            h, w = rgb.shape[:2]
+            scale = min(width / w, height / h, 1.0)
+            if scale < 1.0:
+                rgb = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+                h, w = rgb.shape[:2]
+            canvas = np.zeros((height, width, 3), np.uint8)
+            y0, x0 = (height - h) // 2, (width - w) // 2
+            canvas[y0:y0 + h, x0:x0 + w] = rgb
+            yuv = av.VideoFrame.from_ndarray(canvas, format="rgb24").reformat(format="yuv420p")
+            # planes can carry row padding (line_size > width): copy the visible part only
+            planes = [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].tobytes()
+                      for p in yuv.planes]
+            frames.append(b"FRAME\n" + b"".join(planes))
+    if not frames:
+        raise ValueError(f"{src}: no video frames")
+    header = f"YUV4MPEG2 W{width} H{height} F{rate.numerator}:{rate.denominator} Ip A1:1 C420jpeg\n"
+    with open(dst, "wb") as f:
+        f.write(header.encode())
+        for _ in range(repeat):
+            for chunk in frames:
+                f.write(chunk)
+    return dst
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(demo, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
+    """Launch a Gradio Blocks in this process (its own server thread); yield its URL; close it."""
+    port = port or free_port()
+    demo.queue().launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
+                        share=False, show_error=False)
+    try:
+        yield f"http://{host}:{port}/"
+    finally:
+        demo.close()
+
+
+@contextlib.contextmanager
+def chromium(y4m: str | Path | None = None, viewport: tuple[int, int] = (1280, 1000)) -> Iterator:
+    """Yield a Playwright browser context with camera permission and ``y4m`` as the webcam."""
+    from playwright.sync_api import sync_playwright
+
+    args = list(CHROMIUM_ARGS)
+    if y4m is not None:
+        args.append(f"--use-file-for-fake-video-capture={y4m}")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        try:
+            context = browser.new_context(permissions=["camera"],
+                                          viewport={"width": viewport[0], "height": viewport[1]})
+            yield context
+        finally:
+            browser.close()
+
+
+def open_app(context, url: str, timeout_s: float = 60.0):
+    """Open the app's page; ``load``, not ``networkidle`` (the heartbeat keeps the network busy)."""
+    page = context.new_page()
+    page.goto(url, wait_until="load", timeout=timeout_s * 1000)
+    page.wait_for_selector("#live-cam", timeout=timeout_s * 1000)
+    return page
+
+
+def start_webcam(page, timeout_s: float = 30.0) -> None:
+    """Grant the fake webcam to the Live tab's image and press its record button."""
+    cam = page.locator("#live-cam")
+    cam.get_by_text("Click to Access Webcam").click(timeout=timeout_s * 1000)
+    cam.get_by_role("button", name="capture photo").click(timeout=timeout_s * 1000)
+
+
+def watch_output(page, selector: str = "#live-out img") -> None:
+    """Count, in the page, every time the annotated image changes (``window.__mexFrames``)."""
+    page.evaluate(
+        """(sel) => {
+            window.__mexFrames = 0; window.__mexSrc = null;
+            const tick = () => {
+                const img = document.querySelector(sel);
+                const src = img ? img.getAttribute('src') : null;
+                if (src && src !== window.__mexSrc) { window.__mexSrc = src; window.__mexFrames += 1; }
+                requestAnimationFrame(tick);
+            };
+            requestAnimationFrame(tick);
+        }""",
+        selector,
+    )
+
+
+def displayed_frames(page) -> int:
+    return int(page.evaluate("() => window.__mexFrames || 0"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.browser", description=__doc__.splitlines()[0])
+    parser.add_argument("--clip", default=str(DEMO_CLIP), help="video played by the fake webcam")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured streaming time")
+    parser.add_argument("--warmup", type=float, default=4.0, help="seconds streamed before measuring")
+    parser.add_argument("--stream-every", type=float, default=0.1, help="browser capture interval (s)")
+    parser.add_argument("--engines", default=None, help="engines folder (default: engines/)")
+    args = parser.parse_args(argv)
+    if not CHROMIUM.exists():
+        print(f"error: {CHROMIUM} not found (install Debian's chromium)", file=sys.stderr)
+        return 2
+    if not Path(args.clip).is_file():
+        print(f"error: {args.clip}: clip not found", file=sys.stderr)
+        return 2
+
+    import tempfile
+
+    from stream.app import App
+
+    with tempfile.TemporaryDirectory(prefix="mex-bench-browser-") as tmp:
+        y4m = write_y4m(args.clip, Path(tmp) / "cam.y4m", repeat=3)
+        app = App(engines_dir=args.engines, stream_every=args.stream_every)
+        with serve(app.build()) as url, chromium(y4m) as context:
+            page = open_app(context, url)
+            start_webcam(page)
+            page.wait_for_selector("#live-out img", timeout=60_000)
+            watch_output(page)
+            time.sleep(args.warmup)
+            shown0, stats0, t0 = displayed_frames(page), app.stats(), time.perf_counter()
+            time.sleep(args.seconds)
+            shown1, stats1, t1 = displayed_frames(page), app.stats(), time.perf_counter()
+    dt = t1 - t0
+    processed = stats1["frames"] - stats0["frames"]
+    busy_ms = (stats1["busy_s"] - stats0["busy_s"]) * 1000
+    print(f"browser round trip over {dt:.1f} s (stream_every={args.stream_every} s, 640x480 fake webcam):")
+    print(f"  frames processed by the server: {processed / dt:6.2f} fps")
+    print(f"  annotated frames shown in page: {(shown1 - shown0) / dt:6.2f} fps")
+    if processed:
+        print(f"  server time per frame:          {busy_ms / processed:6.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,272 @@
+"""The Gradio demo: the browser's webcam, an uploaded video or a camera URL, through the same Analyzer as run_stream.py.
+
+    python -m stream.app [--host 127.0.0.1] [--port 7860] [--share] [--engines DIR]
+    python run_stream.py --gradio ...           (delegates to ``main``)
+
+Every browser session gets its own analysers (``stream.app_session``): tracking and spotting state
+is never shared, and a session's analysers are closed the moment its tab closes (``unload``).
+Problems a user can fix are shown in the page as one line (a warning toast and the status line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from mecore.errors import MexError
+from mecore.types import Frame
+from stream.app_session import BACKEND_CHOICES, Controls, EventLog, SessionStore, explain
+from stream.config import StreamConfig
+
+log = logging.getLogger("stream.app")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+URL_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://")
+INTRO = ("**Micro-expression analyser.** Faces are tracked, short movements are spotted by frame "
+         "differencing on the aligned face, and each event is magnified and classified. Nothing leaves "
+         "this machine.")
+
+
+class App:
+    """The demo's handlers and layout. ``build()`` gives the ``gr.Blocks``; handlers are plain methods."""
+
+    def __init__(self, engines_dir: str | Path | None = None, config: StreamConfig | None = None,
+                 stream_every: float = 0.1, time_limit: float | None = 600.0, max_sessions: int = 8):
+        self.engines_dir = engines_dir
+        self.config = config or StreamConfig()
+        self.stream_every = stream_every
+        self.time_limit = time_limit
+        self.sessions = SessionStore(self._analyzer, max_sessions=max_sessions)
+        self._frames = 0
+        self._busy_s = 0.0
+
+    def _analyzer(self, fps: float, controls: Controls):
+        from stream.pipeline import Analyzer
+
+        config = self.config.updated(fps=fps, threshold_p=controls.threshold)
+        try:
+            return Analyzer(config, self.engines_dir, controls.backend), ""
+        except MexError as e:
+            if not config.classify:
+                raise
+            # no (usable) engines yet: keep spotting, say why nothing is classified
+            return Analyzer(config.updated(classify=False), self.engines_dir, controls.backend), f"spotting only: {e}"
+
+    def stats(self) -> dict[str, float]:
+        """Frames processed by every session together and the seconds spent on them (for bench.browser)."""
+        return {"frames": self._frames, "busy_s": self._busy_s, "sessions": len(self.sessions)}
+
+    # -- Live: one webcam frame in, one annotated frame out ------------------------------------------
+    def live_frame(self, image, amplification, threshold, backend, request: gr.Request):
+        if image is None:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        session = self.sessions.get(_key(request))
+        t0 = time.perf_counter()
+        try:
+            with session.lock:
+                run = session.run("live", 1.0 / self.stream_every, Controls(amplification, threshold, backend))
+                frame = Frame(np.ascontiguousarray(image[..., :3]), run.next_index(), run.clock(), "webcam")
+                result = run.step(frame)
+        except MexError as e:
+            gr.Warning(str(e))
+            return gr.skip(), gr.skip(), gr.skip(), f"⚠️ {e}"
+        except Exception as e:  # never a stack trace in the page; the log keeps it
+            log.exception("live frame failed")
+            return gr.skip(), gr.skip(), gr.skip(), f"⚠️ {explain(e)}"
+        self._frames += 1
+        self._busy_s += time.perf_counter() - t0
+        return (result.image, run.inset_update(), run.table_update(), run.status(result))
+
+    def live_reset(self, request: gr.Request):
+        self.sessions.get(_key(request)).drop("live")
+        return None, None, EventLog.empty(), "Reset: tracking and spotting start afresh."
+
+    # -- Video: a whole file, every frame ------------------------------------------------------------
+    def analyse_video(self, path, amplification, threshold, backend, request: gr.Request,
+                      progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
+        from stream.app_video import analyse_file
+
+        empty = (None, EventLog.empty(), None, None)
+        if not path:
+            gr.Warning("Upload a video file first.")
+            return (*empty, "⚠️ Upload a video file first.")
+        session = self.sessions.get(_key(request))
+        try:
+            out = analyse_file(Path(path), session.workdir(), lambda fps: self._analyzer(
+                fps, Controls(amplification, threshold, backend)), Controls(amplification, threshold, backend),
+                progress=lambda done, total, msg: progress((done, total), desc=msg))
+        except MexError as e:
+            gr.Warning(str(e))
+            return (*empty, f"⚠️ {e}")
+        except Exception as e:
+            log.exception("video analysis failed")
+            gr.Warning(explain(e))
+            return (*empty, f"⚠️ {explain(e)}")
+        if out.warning:
+            gr.Warning(out.warning)
+        return out.video, out.table, out.plot, out.jsonl, out.status
+
+    # -- Camera URL: a live source pulled on the server ----------------------------------------------
+    def watch_url(self, url, amplification, threshold, backend, request: gr.Request):
+        from stream.app_video import open_live
+
+        url = (url or "").strip()
+        if not url.startswith(URL_SCHEMES):
+            msg = f"{url or '(empty)'}: not a camera URL; use rtsp://, rtmp://, http:// or https://"
+            gr.Warning(msg)
+            yield None, gr.skip(), gr.skip(), f"⚠️ {msg}"
+            return
+        session = self.sessions.get(_key(request))
+        session.drop("url")
+        generation = session.generation.get("url", 0)
+        source = None
+        try:
+            source, name, fps = open_live(url)
+            yield None, None, EventLog.empty(), f"Connected to {name} ({fps:.0f} fps)…"
+            last_yield = 0.0
+            for frame in source:
+                if session.generation.get("url", 0) != generation or session.closed:
+                    break  # stopped, replaced by a newer connection, or the tab closed
+                with session.lock:
+                    run = session.run("url", fps, Controls(amplification, threshold, backend))
+                    result = run.step(frame)
+                now = time.perf_counter()
+                if now - last_yield >= self.stream_every or result.events or result.predictions:
+                    last_yield = now
+                    yield result.image, run.inset_update(), run.table_update(), run.status(result)
+            yield gr.skip(), gr.skip(), gr.skip(), f"{name}: stream ended."
+        except MexError as e:
+            gr.Warning(str(e))
+            yield gr.skip(), gr.skip(), gr.skip(), f"⚠️ {e}"
+        except Exception as e:
+            log.exception("camera URL failed")
+            yield gr.skip(), gr.skip(), gr.skip(), f"⚠️ {explain(e)}"
+        finally:
+            if source is not None and hasattr(source, "close"):
+                source.close()
+
+    def stop_url(self, request: gr.Request):
+        self.sessions.get(_key(request)).drop("url")
+        return "Stopped."
+
+    def end_session(self, request: gr.Request):
+        self.sessions.close(_key(request))
+
+    # -- layout --------------------------------------------------------------------------------------
+    def build(self) -> gr.Blocks:
+        cfg = self.config
+        with gr.Blocks(title="Micro-expression analyser", analytics_enabled=False) as demo:
+            gr.Markdown(INTRO)
+            with gr.Row():
+                amp = gr.Slider(1, 50, value=cfg.amplification or 10, step=0.5, label="Amplification",
+                                info="MagNet magnification factor (clamped to the engine's range)",
+                                elem_id="amplification")
+                thr = gr.Slider(0.0, 0.95, value=cfg.threshold_p, step=0.05, label="Spotting threshold p",
+                                info="T = mean + p·(max − mean) of the contrast signal", elem_id="threshold")
+                backend = gr.Dropdown(BACKEND_CHOICES, value="auto", label="Backend", elem_id="backend",
+                                      info="engines backend for magnify + classify")
+            controls = [amp, thr, backend]
+            with gr.Tabs():
+                with gr.Tab("Live", id="live"):
+                    with gr.Row():
+                        cam = gr.Image(sources=["webcam"], streaming=True, label="Webcam", elem_id="live-cam",
+                                       height=360, webcam_options=gr.WebcamOptions(mirror=False))
+                        out = gr.Image(label="Annotated", elem_id="live-out", height=360, format="jpeg",
+                                       interactive=False)
+                        inset = gr.Image(label="Magnified face (last event)", elem_id="live-inset", height=200,
+                                         interactive=False, scale=0, min_width=200)
+                    status = gr.Markdown("Click *Click to Access Webcam*, then the record button.",
+                                         elem_id="live-status")
+                    table = gr.Dataframe(EventLog.empty(), label="Events", elem_id="live-events",
+                                         interactive=False, max_height=260)
+                    reset = gr.Button("Reset session", size="sm")
+                    cam.stream(self.live_frame, [cam, *controls], [out, inset, table, status],
+                               stream_every=self.stream_every, time_limit=self.time_limit,
+                               concurrency_limit=None, show_progress="hidden", api_visibility="private")
+                    reset.click(self.live_reset, None, [out, inset, table, status], api_visibility="private")
+                with gr.Tab("Video", id="video"):
+                    with gr.Row():
+                        vin = gr.Video(sources=["upload"], label="Video file", elem_id="video-in", height=320)
+                        vout = gr.Video(label="Annotated video", elem_id="video-out", height=320,
+                                        interactive=False)
+                    run_btn = gr.Button("Analyse", variant="primary", elem_id="video-run")
+                    vstatus = gr.Markdown("Upload a video, then *Analyse*.", elem_id="video-status")
+                    vtable = gr.Dataframe(EventLog.empty(), label="Events", elem_id="video-events",
+                                          interactive=False, max_height=300)
+                    plot = gr.Plot(label="Timeline", elem_id="video-plot")
+                    jsonl = gr.File(label="events.jsonl", elem_id="video-jsonl", interactive=False)
+                    run_btn.click(self.analyse_video, [vin, *controls], [vout, vtable, plot, jsonl, vstatus],
+                                  concurrency_limit=2, api_visibility="private")
+                with gr.Tab("Camera URL", id="url"):
+                    with gr.Row():
+                        url = gr.Textbox(label="Camera URL", placeholder="rtsp://user:password@camera:554/stream",
+                                         elem_id="url-in", scale=4)
+                        go = gr.Button("Connect", variant="primary", elem_id="url-go", scale=1)
+                        stop = gr.Button("Stop", elem_id="url-stop", scale=1)
+                    with gr.Row():
+                        uout = gr.Image(label="Annotated", elem_id="url-out", height=360, format="jpeg",
+                                        interactive=False)
+                        uinset = gr.Image(label="Magnified face (last event)", elem_id="url-inset", height=200,
+                                          interactive=False, scale=0, min_width=200)
+                    ustatus = gr.Markdown("Enter an RTSP/RTMP/HTTP camera URL, then *Connect*.",
+                                          elem_id="url-status")
+                    utable = gr.Dataframe(EventLog.empty(), label="Events", elem_id="url-events",
+                                          interactive=False, max_height=260)
+                    watching = go.click(self.watch_url, [url, *controls], [uout, uinset, utable, ustatus],
+                                        concurrency_limit=None, show_progress="hidden", api_visibility="private")
+                    url.submit(self.watch_url, [url, *controls], [uout, uinset, utable, ustatus],
+                               concurrency_limit=None, show_progress="hidden", api_visibility="private")
+                    stop.click(self.stop_url, None, [ustatus], cancels=[watching], api_visibility="private")
+            demo.unload(self.end_session)
+        return demo
+
+
+def _key(request: gr.Request | None) -> str:
+    return (getattr(request, "session_hash", None) or "local") if request is not None else "local"
+
+
+def launch(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, share: bool = False,
+           engines_dir: str | Path | None = None, stream_every: float = 0.1, block: bool = True, **app_kw):
+    """Build and launch the demo; returns the ``gr.Blocks`` (running in a thread when ``block`` is False)."""
+    app = App(engines_dir=engines_dir, stream_every=stream_every, **app_kw)
+    demo = app.build()
+    demo.queue(default_concurrency_limit=2)
+    demo.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block,
+                show_error=False, quiet=False, footer_links=["gradio", "settings"])
+    return demo
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stream.app", description="Gradio live demo in the browser.")
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 7860)")
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    parser.add_argument("--engines", default=None, help="engines folder (default: the project's engines/)")
+    parser.add_argument("--stream-every", type=float, default=0.1, help="webcam capture interval in seconds")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not 0 < args.port < 65536:
+        print(f"error: --port {args.port}: not a port number", file=sys.stderr)
+        return 2
+    if not 0.02 <= args.stream_every <= 2.0:
+        print(f"error: --stream-every {args.stream_every}: must be in [0.02, 2] s", file=sys.stderr)
+        return 2
+    try:
+        launch(args.host, args.port, args.share, args.engines, args.stream_every)
+    except OSError as e:
+        print(f"error: cannot serve on {args.host}:{args.port}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,274 @@
+"""Per-browser-session state of the Gradio demo: each session owns its analysers; nothing is shared.
+
+A ``Session`` holds one ``Run`` per source kind ("live" webcam, "url" camera): an ``Analyzer`` (the
+same object ``run_stream.py`` uses), its frame clock and its event log. ``SessionStore`` maps
+Gradio's session hash to a ``Session`` and closes it when the tab closes (``unload``), when it has
+been idle too long, or when the server stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from mecore.errors import MexError
+from mecore.types import Frame, Prediction, SpotEvent
+
+log = logging.getLogger("stream.app")
+
+BACKEND_CHOICES = ["auto", "onnxruntime", "torch", "tensorrt", "onnxruntime-cpu", "torch-cpu"]
+COLUMNS = ["face", "onset s", "apex s", "offset s", "label", "confidence", "score", "latency ms", "backend"]
+
+
+def explain(e: BaseException) -> str:
+    """One line for the page about an unexpected error (the traceback stays in the server log)."""
+    text = " ".join(str(e).split())
+    return f"internal error ({type(e).__name__}{': ' + text[:200] if text else ''}); see the server log"
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The page's controls, as the handlers receive them."""
+
+    amplification: float
+    threshold: float
+    backend: str = "auto"
+
+    def __post_init__(self):
+        if self.backend not in BACKEND_CHOICES:
+            raise MexError(f"backend {self.backend!r}: choose one of {', '.join(BACKEND_CHOICES)}")
+
+
+class EventLog:
+    """Events of one run, one row each; a row's label is filled in when its prediction arrives."""
+
+    def __init__(self, classify: bool = True):
+        self.classify = classify
+        self._rows: OrderedDict[tuple[int, int], dict] = OrderedDict()
+        self.version = 0  # bumps on every change, so handlers send the table only when it changed
+
+    @staticmethod
+    def empty() -> pd.DataFrame:
+        return pd.DataFrame(columns=COLUMNS)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add(self, events: list[SpotEvent], predictions: list[Prediction],
+            seconds: Callable[[int, float], float] | None = None) -> None:
+        sec = seconds or (lambda index, fps: index / fps)
+        for ev in events:
+            self._rows[(ev.face_id, ev.apex_frame)] = {
+                "face": ev.face_id, "onset s": round(sec(ev.onset_frame, ev.fps), 2),
+                "apex s": round(sec(ev.apex_frame, ev.fps), 2), "offset s": round(sec(ev.offset_frame, ev.fps), 2),
+                "label": "…" if self.classify else "—", "confidence": None, "score": round(ev.score, 3),
+                "latency ms": None, "backend": None,
+            }
+        for p in predictions:
+            row = self._rows.get((p.event.face_id, p.event.apex_frame))
+            if row is not None:
+                row.update({"label": p.label, "confidence": round(p.confidence, 3),
+                            "latency ms": round(p.latency_ms, 1), "backend": p.backend})
+        if events or predictions:
+            self.version += 1
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(list(self._rows.values()), columns=COLUMNS) if self._rows else self.empty()
+
+
+class Run:
+    """One analysed stream of a session: an Analyzer, its frame clock and its events."""
+
+    def __init__(self, analyzer, note: str, controls: Controls, fps: float):
+        self.analyzer = analyzer
+        self.note = note  # e.g. why nothing is classified
+        self.controls = controls
+        self.fps = fps
+        self.log = EventLog(classify=bool(getattr(analyzer.config, "classify", True)))
+        self.inset = None
+        self._t0 = time.monotonic()
+        self._last_ts = -1.0
+        self._index = -1
+        self._times: OrderedDict[int, float] = OrderedDict()  # frame index -> seconds, for live clocks
+        self._sent_table = -1
+        self._sent_inset = None
+        self.frames = 0
+        self.faceless = 0  # consecutive frames without a face
+
+    def next_index(self) -> int:
+        self._index += 1
+        return self._index
+
+    def clock(self) -> float:
+        """Seconds since the run began; strictly increasing (MediaPipe's VIDEO mode needs it)."""
+        t = max(time.monotonic() - self._t0, self._last_ts + 0.001)
+        self._last_ts = t
+        return t
+
+    def apply(self, controls: Controls) -> None:
+        if controls.amplification != self.controls.amplification:
+            self.analyzer.set_amplification(controls.amplification)
+        if controls.threshold != self.controls.threshold:
+            self.analyzer.set_threshold(controls.threshold)
+        self.controls = controls
+
+    def step(self, frame: Frame):
+        self._times[frame.index] = frame.timestamp_s
+        while len(self._times) > 4096:
+            self._times.popitem(last=False)
+        result = self.analyzer.process(frame)
+        self.frames += 1
+        self.faceless = 0 if result.faces else self.faceless + 1
+        self.log.add(result.events, result.predictions, self.seconds)
+        for p in result.predictions:
+            if p.magnified is not None:
+                self.inset = p.magnified
+        return result
+
+    def seconds(self, index: int, fps: float) -> float:
+        return self._times.get(index, index / fps)
+
+    def table_update(self):
+        if self._sent_table == self.log.version:
+            return gr.skip()
+        self._sent_table = self.log.version
+        return self.log.frame()
+
+    def inset_update(self):
+        if self.inset is None or self._sent_inset is self.inset:
+            return gr.skip()
+        self._sent_inset = self.inset
+        return self.inset
+
+    def status(self, result) -> str:
+        an = self.analyzer
+        parts = [f"frame {result.frame.index}", f"{len(result.faces)} face(s)", f"{an.fps:.1f} fps",
+                 f"{len(self.log)} event(s)", f"backend {an.backend}"]
+        if an.amplification is not None:
+            parts.append(f"amplification {an.amplification:g}")
+        text = " · ".join(parts)
+        if self.faceless >= 5:
+            text = f"⚠️ no face found in the last {self.faceless} frames (frame {result.frame.index}) · " + text
+        if self.note:
+            text += f"  \n{self.note}"
+        return text
+
+    def close(self) -> None:
+        self.analyzer.close()
+
+
+class Session:
+    """Everything one browser tab owns; ``lock`` serialises its handlers."""
+
+    def __init__(self, key: str, make_analyzer: Callable[[float, Controls], tuple[object, str]]):
+        self.key = key
+        self.lock = threading.RLock()
+        self.last_used = time.monotonic()
+        self._make = make_analyzer
+        self._runs: dict[str, Run] = {}
+        self._workdir: Path | None = None
+        self.generation: dict[str, int] = {}
+        self.closed = False
+
+    def run(self, kind: str, fps: float, controls: Controls) -> Run:
+        """The session's run of ``kind``; a new Analyzer the first time, or when fps or backend change."""
+        if self.closed:
+            raise MexError("this session has ended; reload the page")
+        self.last_used = time.monotonic()
+        run = self._runs.get(kind)
+        if run is not None and (run.controls.backend != controls.backend or abs(run.fps - fps) > 1e-6):
+            self.drop(kind)
+            run = None
+        if run is None:
+            analyzer, note = self._make(fps, controls)
+            run = Run(analyzer, note, controls, fps)
+            if controls.amplification is not None:
+                analyzer.set_amplification(controls.amplification)
+            self._runs[kind] = run
+        else:
+            run.apply(controls)
+        return run
+
+    def drop(self, kind: str) -> None:
+        """Close the run of ``kind``; a loop feeding it sees ``generation`` change and stops."""
+        with self.lock:
+            self.generation[kind] = self.generation.get(kind, 0) + 1
+            run = self._runs.pop(kind, None)
+            if run is not None:
+                run.close()
+
+    def workdir(self) -> Path:
+        """A private folder for this session's outputs (annotated videos, JSONL); removed on close."""
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="mex-gradio-"))
+        return self._workdir
+
+    def kinds(self) -> list[str]:
+        return list(self._runs)
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            for kind in list(self._runs):
+                self.drop(kind)
+            if self._workdir is not None:
+                shutil.rmtree(self._workdir, ignore_errors=True)
+                self._workdir = None
+
+
+class SessionStore:
+    """Session hash -> Session. Thread-safe; idle sessions are closed after ``idle_s``."""
+
+    def __init__(self, make_analyzer: Callable[[float, Controls], tuple[object, str]], max_sessions: int = 8,
+                 idle_s: float = 900.0):
+        self._make = make_analyzer
+        self.max_sessions = max_sessions
+        self.idle_s = idle_s
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._sessions
+
+    def get(self, key: str) -> Session:
+        self._close_idle()
+        with self._lock:
+            session = self._sessions.get(key)
+            if session is None:
+                if len(self._sessions) >= self.max_sessions:
+                    raise MexError(f"the server is busy ({self.max_sessions} sessions open); try again later")
+                session = self._sessions[key] = Session(key, self._make)
+            session.last_used = time.monotonic()
+            return session
+
+    def close(self, key: str) -> None:
+        with self._lock:
+            session = self._sessions.pop(key, None)
+        if session is not None:
+            session.close()
+            log.info("session %s closed", key[:8])
+
+    def close_all(self) -> None:
+        for key in list(self._sessions):
+            self.close(key)
+
+    def _close_idle(self) -> None:
+        now = time.monotonic()
+        for key, session in list(self._sessions.items()):
+            # a session busy in a handler is not idle, however long ago it started
+            if now - session.last_used > self.idle_s and session.lock.acquire(blocking=False):
+                session.lock.release()
+                self.close(key)
