@@ -1,0 +1,1 @@
+"""Benchmarks: measured speed and memory figures, printed (``python -m bench.<name>``)."""
