@@ -1,0 +1,291 @@
+"""Where results go. A sink is a plain callable ``sink(result: FrameResult)`` with an optional ``close()``;
+``Sinks`` calls them all and an error in one is logged and never stops the others.
+
+- ``VideoFile``: the annotated frames as H.264 mp4 (PyAV), written to a temp file and renamed on close.
+- ``EventsFile``: events.jsonl, one JSON object per event (after its prediction), then a summary line;
+  written to a temp file and renamed on close.
+- ``Window``: an OpenCV window; keys q quit, space pause, + / - amplification.
+- ``Summary``: frames, fps, dropped frames, events by label; printed at exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from mecore.atomic import atomic_path
+from mecore.errors import MexError
+from mecore.types import Prediction, SpotEvent
+
+log = logging.getLogger("stream")
+
+
+def event_record(ev: SpotEvent, pred: Prediction | None) -> dict:
+    """The events.jsonl object of one event (label, probs, backend, latency_ms null when unclassified)."""
+    return {
+        "type": "event", "face_id": ev.face_id,
+        "onset_frame": ev.onset_frame, "apex_frame": ev.apex_frame, "offset_frame": ev.offset_frame,
+        "onset_s": round(ev.onset_s, 4), "apex_s": round(ev.apex_s, 4), "offset_s": round(ev.offset_s, 4),
+        "score": round(float(ev.score), 4),
+        "label": pred.label if pred else None,
+        "probs": {k: round(float(v), 5) for k, v in pred.probs.items()} if pred else None,
+        "backend": pred.backend if pred else None,
+        "latency_ms": round(float(pred.latency_ms), 1) if pred else None,
+    }
+
+
+class _Atomic:
+    """A file written under a temp name and renamed over ``path`` on ``commit`` (deleted on ``abort``)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._cm = atomic_path(self.path)
+        self.tmp = self._cm.__enter__()
+
+    def commit(self) -> None:
+        self._cm.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._cm.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+
+class EventsFile:
+    """events.jsonl. ``wait_for_labels``: write an event when its prediction arrives (else at once)."""
+
+    def __init__(self, path: str | os.PathLike, wait_for_labels: bool = True):
+        self.out = _Atomic(path)
+        self.path = self.out.path
+        self.f = open(self.out.tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self.wait = wait_for_labels
+        self._pending: dict[SpotEvent, None] = {}
+        self.written = 0
+
+    def _write(self, obj: dict) -> None:
+        self.f.write(json.dumps(obj) + "\n")
+        self.f.flush()
+
+    def __call__(self, result) -> None:
+        self.add_events(result.events)
+        self.add_predictions(result.predictions)
+
+    def add_events(self, events: list[SpotEvent]) -> None:
+        for ev in events:
+            if self.wait:
+                self._pending[ev] = None
+            else:
+                self._write(event_record(ev, None))
+                self.written += 1
+
+    def add_predictions(self, preds: list[Prediction]) -> None:
+        for p in preds:
+            self._pending.pop(p.event, None)
+            self._write(event_record(p.event, p))
+            self.written += 1
+
+    def close(self, summary: dict | None = None) -> None:
+        for ev in list(self._pending):
+            self._write(event_record(ev, None))
+            self.written += 1
+        self._pending.clear()
+        if summary is not None:
+            self._write({"type": "summary", **summary})
+        self.f.close()
+        self.out.commit()
+
+    def abort(self) -> None:
+        self.f.close()
+        self.out.abort()
+
+
+class VideoFile:
+    """Annotated frames as H.264 (libx264, yuv420p) in an mp4 written atomically."""
+
+    def __init__(self, path: str | os.PathLike, fps: float, crf: int = 23, preset: str = "veryfast"):
+        import av
+
+        self.out = _Atomic(path)
+        self.path = self.out.path
+        self.fps = fps
+        try:
+            self.container = av.open(str(self.out.tmp), mode="w")
+        except Exception as exc:  # noqa: BLE001 - PyAV raises many types for a bad path
+            self.out.abort()
+            raise MexError(f"{path}: cannot write video ({exc})") from None
+        rate = _rate(fps)
+        self.stream = self.container.add_stream("libx264", rate=rate)
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.options = {"crf": str(crf), "preset": preset}
+        self.frames = 0
+        self.encode_ms = 0.0
+
+    def __call__(self, result) -> None:
+        import av
+
+        t0 = time.perf_counter()
+        img = result.image
+        h, w = img.shape[:2]
+        if self.frames == 0:
+            self.stream.width, self.stream.height = w - w % 2, h - h % 2
+        if (w, h) != (self.stream.width, self.stream.height):
+            img = np.ascontiguousarray(img[: self.stream.height, : self.stream.width])
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+        frame.pts = self.frames
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+        self.frames += 1
+        self.encode_ms = (time.perf_counter() - t0) * 1e3
+
+    def close(self) -> None:
+        if self.frames == 0:
+            self.container.close()
+            self.out.abort()
+            log.warning("%s: no frames, no video written", self.path)
+            return
+        for packet in self.stream.encode(None):
+            self.container.mux(packet)
+        self.container.close()
+        self.out.commit()
+
+    def abort(self) -> None:
+        try:
+            self.container.close()
+        finally:
+            self.out.abort()
+
+
+def _rate(fps: float):
+    from fractions import Fraction
+
+    return Fraction(fps).limit_denominator(1001) if not float(fps).is_integer() else int(fps)
+
+
+class Controls:
+    """What the window's keys change; the run loop reads it."""
+
+    def __init__(self):
+        self.quit = False
+        self.paused = False
+
+
+class Window:
+    """An OpenCV window. q / Esc quit, space pause, + / - amplification (steps of 10%)."""
+
+    def __init__(self, analyzer, controls: Controls, title: str = "micro-expressions"):
+        import cv2
+
+        self.cv2, self.analyzer, self.controls, self.title = cv2, analyzer, controls, title
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+
+    def __call__(self, result) -> None:
+        self.cv2.imshow(self.title, self.cv2.cvtColor(result.image, self.cv2.COLOR_RGB2BGR))
+        self.poll(1)
+
+    def poll(self, wait_ms: int) -> None:
+        key = self.cv2.waitKey(wait_ms) & 0xFF
+        if key in (ord("q"), 27):
+            self.controls.quit = True
+        elif key == ord(" "):
+            self.controls.paused = not self.controls.paused
+        elif key in (ord("+"), ord("=")) and self.analyzer.amplification is not None:
+            log.info("amplification %.1f", self.analyzer.set_amplification(self.analyzer.amplification * 1.1))
+        elif key in (ord("-"), ord("_")) and self.analyzer.amplification is not None:
+            log.info("amplification %.1f", self.analyzer.set_amplification(self.analyzer.amplification / 1.1))
+
+    def close(self) -> None:
+        self.cv2.destroyWindow(self.title)
+
+
+class Summary:
+    """Counts frames, faces and predictions; ``report`` gives the end-of-run numbers."""
+
+    def __init__(self):
+        self.frames = 0
+        self.frames_with_face = 0
+        self.events = 0
+        self.labels: Counter = Counter()
+        self.latencies: list[float] = []
+        self.t0 = time.perf_counter()
+        self.stage_sum: Counter = Counter()
+        self.stage_n: Counter = Counter()
+
+    def __call__(self, result) -> None:
+        self.frames += 1
+        self.frames_with_face += bool(result.faces)
+        self.events += len(result.events)
+        self.add_predictions(result.predictions)
+        for k, v in result.timings.items():
+            if k not in ("magnify", "classify"):
+                self.stage_sum[k] += v
+                self.stage_n[k] += 1
+
+    def add_predictions(self, preds: list[Prediction]) -> None:
+        for p in preds:
+            self.labels[p.label] += 1
+            if math.isfinite(p.latency_ms):
+                self.latencies.append(p.latency_ms)
+
+    def report(self, dropped: int = 0, reconnects: int = 0, extra: dict | None = None) -> dict:
+        secs = max(time.perf_counter() - self.t0, 1e-9)
+        out = {"frames": self.frames, "frames_with_face": self.frames_with_face, "seconds": round(secs, 2),
+               "fps": round(self.frames / secs, 2), "dropped": dropped, "reconnects": reconnects,
+               "events": self.events, "events_by_label": dict(sorted(self.labels.items())),
+               "stage_ms": {k: round(self.stage_sum[k] / self.stage_n[k], 2) for k in self.stage_sum}}
+        if self.latencies:
+            out["prediction_latency_ms"] = {"median": round(float(np.median(self.latencies)), 1),
+                                            "max": round(float(np.max(self.latencies)), 1)}
+        out.update(extra or {})
+        return out
+
+
+def format_summary(s: dict) -> str:
+    labels = ", ".join(f"{k} {v}" for k, v in s.get("events_by_label", {}).items()) or "none"
+    lines = [f"frames {s['frames']} ({s['frames_with_face']} with a face) in {s['seconds']} s: {s['fps']} fps; "
+             f"dropped {s['dropped']}, reconnects {s['reconnects']}",
+             f"events {s['events']}; by label: {labels}"]
+    if "prediction_latency_ms" in s:
+        lat = s["prediction_latency_ms"]
+        lines.append(f"prediction after apex read: median {lat['median']} ms, max {lat['max']} ms")
+    if s.get("stage_ms"):
+        lines.append("stage ms: " + ", ".join(f"{k} {v}" for k, v in s["stage_ms"].items()))
+    for key in ("events_file", "video_file"):
+        if s.get(key):
+            lines.append(f"wrote {s[key]}")
+    return "\n".join(lines)
+
+
+class Sinks:
+    """Call every sink; one that raises is logged (once per sink) and the others still run."""
+
+    def __init__(self, sinks: list):
+        self.sinks = [s for s in sinks if s is not None]
+        self.errors: Counter = Counter()
+
+    def __call__(self, result) -> None:
+        for sink in self.sinks:
+            try:
+                sink(result)
+            except Exception as exc:  # noqa: BLE001 - one broken sink must not stop the others
+                name = type(sink).__name__
+                self.errors[name] += 1
+                if self.errors[name] == 1:
+                    print(f"warning: {name} failed: {exc}", file=sys.stderr)
+
+    def each(self, method: str, *args) -> None:
+        for sink in self.sinks:
+            fn = getattr(sink, method, None)
+            if fn is None:
+                continue
+            try:
+                fn(*args)
+            except Exception as exc:  # noqa: BLE001
+                print(f"warning: {type(sink).__name__}.{method} failed: {exc}", file=sys.stderr)
