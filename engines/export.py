@@ -47,6 +47,9 @@ def export_onnx(module, example_inputs: tuple, path: str | Path, input_names: li
     path = Path(path)
     was_training = module.training
     module.eval()
+    # nn.TransformerEncoderLayer's eval-time fast path is a fused op the ONNX exporter cannot write
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
     try:
         with atomic_path(path) as tmp, torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # TorchScript-exporter deprecation and tracer notes
@@ -66,6 +69,7 @@ def export_onnx(module, example_inputs: tuple, path: str | Path, input_names: li
             onnx.checker.check_model(str(tmp), full_check=True)
     finally:
         module.train(was_training)
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     return path
 
 
