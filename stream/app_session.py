@@ -216,6 +216,10 @@ class Session:
     def kinds(self) -> list[str]:
         return list(self._runs)
 
+    def current(self, kind: str) -> Run | None:
+        """The run of ``kind`` if one is going, without creating it."""
+        return self._runs.get(kind)
+
     def close(self) -> None:
         with self.lock:
             self.closed = True
@@ -242,6 +246,9 @@ class SessionStore:
 
     def __contains__(self, key: str) -> bool:
         return key in self._sessions
+
+    def __iter__(self):
+        return iter(list(self._sessions))
 
     def get(self, key: str) -> Session:
         self._close_idle()

@@ -1,0 +1,121 @@
+"""The demo's Video and Camera URL work: a whole file through the Analyzer with the project's sinks,
+and a live URL opened with the project's sources. Nothing here tracks or spots: that is the Analyzer's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from mecore.errors import MexError
+from stream.app_session import Controls, EventLog
+
+log = logging.getLogger("stream.app")
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class VideoOutput:
+    video: str | None
+    table: pd.DataFrame
+    plot: object | None  # a matplotlib Figure
+    jsonl: str | None
+    status: str
+    warning: str = ""
+
+
+def analyse_file(path: Path, workdir: Path, make_analyzer: Callable[[float], tuple[object, str]],
+                 controls: Controls, progress: Progress | None = None) -> VideoOutput:
+    """Every frame of ``path`` through a fresh Analyzer; annotated mp4 + events.jsonl in ``workdir``."""
+    from stream import sinks, sources
+
+    name = Path(path).name
+    source = sources.open_source(str(path))  # MexError naming the file when it is not a readable video
+    try:
+        fps = float(source.fps or 30.0)
+        total = int(source.frames or 0)
+        analyzer, note = make_analyzer(fps)
+        try:
+            if controls.amplification is not None:
+                analyzer.set_amplification(controls.amplification)
+            stem = Path(name).stem or "video"
+            video_out, jsonl_out = workdir / f"{stem}.annotated.mp4", workdir / f"{stem}.events.jsonl"
+            events_log = EventLog(classify=bool(analyzer.config.classify))
+            signals: dict[int, list] = defaultdict(list)
+            frames = faces_seen = 0
+            with sinks.VideoSink(video_out, fps) as video_sink, sinks.EventsSink(jsonl_out, source=name) as events_sink:
+                for frame in source:
+                    result = analyzer.process(frame)
+                    frames += 1
+                    faces_seen += bool(result.faces)
+                    video_sink(result)
+                    events_sink(result)
+                    events_log.add(result.events, result.predictions)
+                    for face_id, sig in result.signals.items():
+                        signals[face_id].append(sig)
+                    if progress is not None and (frames % 5 == 0 or frames == total):
+                        progress(frames, max(total, frames), f"frame {frames}" + (f" of {total}" if total else ""))
+                if progress is not None:
+                    progress(frames, max(total, frames), "classifying the last events")
+                events, predictions = analyzer.finish()
+                events_sink.add(events, predictions)
+                events_log.add(events, predictions)
+        finally:
+            analyzer.close()
+    finally:
+        source.close()
+    if frames == 0:
+        raise MexError(f"{name}: no video frames could be decoded")
+    warning = "" if faces_seen else f"{name}: no face found in any of its {frames} frames"
+    status = (f"{name}: {frames} frames at {fps:.1f} fps, a face in {faces_seen}, "
+              f"{len(events_log)} event(s), backend {analyzer.backend}")
+    if note:
+        status += f"  \n{note}"
+    if warning:
+        status = f"⚠️ {warning}  \n{status}"
+    return VideoOutput(str(video_out), events_log.frame(), timeline(signals, events_log.frame(), fps, name),
+                       str(jsonl_out), status, warning)
+
+
+def timeline(signals: dict[int, list], events: pd.DataFrame, fps: float, title: str = ""):
+    """The spotting contrast of each face over time, its threshold, and the spotted intervals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 3.2), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    colours = ["tab:green", "tab:blue", "tab:orange", "tab:purple"]
+    for face_id, points in sorted(signals.items()):
+        if not points:
+            continue
+        c = colours[face_id % len(colours)]
+        t = [p.frame / fps for p in points]
+        ax.plot(t, [p.contrast for p in points], color=c, lw=1.2, label=f"face {face_id} contrast")
+        ax.plot(t, [p.threshold for p in points], color=c, lw=0.8, ls="--", label=f"face {face_id} threshold")
+    for row in events.to_dict("records"):
+        ax.axvspan(row["onset s"], row["offset s"], color="tab:red", alpha=0.2, lw=0)
+        ax.annotate(str(row["label"]), (row["apex s"], 1.0), xycoords=("data", "axes fraction"),
+                    ha="center", va="bottom", fontsize=8, color="tab:red")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("contrast C")
+    ax.set_title(f"{title}: spotting signal and events" if title else "spotting signal and events", fontsize=10)
+    if signals:
+        ax.legend(loc="upper right", fontsize=7, ncols=2)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def open_live(url: str):
+    """Open a camera URL with the project's live source; returns (frames iterable, masked name, fps)."""
+    from stream import sources
+
+    source = sources.open_source(url)  # MexError naming the (masked) URL when it cannot be reached
+    return source, getattr(source, "name", url), float(getattr(source, "fps", None) or 25.0)

@@ -1,0 +1,134 @@
+"""The Gradio demo's handlers, called directly (gradio_client cannot drive a streaming event).
+
+Real components: the real Analyzer (real MediaPipe) on real frames of face.mp4; real files for bad
+uploads. The page itself is tested in a real browser in test_app_browser.py.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import av
+import gradio as gr
+import numpy as np
+import pytest
+
+from mecore.errors import MexError
+from stream.app import App, main
+from stream.app_session import Controls
+
+WARN = "⚠️"
+
+
+def _frames(path, n):
+    with av.open(str(path)) as c:
+        out = []
+        for f in c.decode(video=0):
+            out.append(f.to_ndarray(format="rgb24"))
+            if len(out) == n:
+                return out
+    return out
+
+
+@pytest.fixture(scope="module")
+def frames(face_video):
+    return _frames(face_video, 12)
+
+
+@pytest.fixture()
+def app():
+    a = App(stream_every=0.1)
+    yield a
+    a.sessions.close_all()
+
+
+def _req(name):
+    return gr.Request(session_hash=name)
+
+
+def _live(app, image, session, amp=10.0, thr=0.4, backend="auto"):
+    return app.live_frame(image, amp, thr, backend, _req(session))
+
+
+def test_two_sessions_never_share_state_and_unload_frees_it(app, frames):
+    for img in frames[:6]:
+        out, _inset, _table, status = _live(app, img, "alice")
+    assert isinstance(out, np.ndarray) and out.shape == frames[0].shape
+    assert out.dtype == np.uint8 and not np.array_equal(out, frames[5])  # annotated, not the raw frame
+    assert "1 face(s)" in status and WARN not in status.splitlines()[0]
+    for img in frames[:2]:
+        _live(app, img, "bob")
+    alice = app.sessions.get("alice").run("live", 10.0, _controls())
+    bob = app.sessions.get("bob").run("live", 10.0, _controls())
+    assert alice.analyzer is not bob.analyzer
+    assert alice.analyzer.tracker is not bob.analyzer.tracker
+    assert (alice.analyzer.frames, bob.analyzer.frames) == (6, 2)
+
+    app.end_session(_req("alice"))  # what demo.unload calls when the tab closes
+    assert "alice" not in app.sessions and "bob" in app.sessions
+    assert bob.analyzer.frames == 2  # the other session is untouched
+
+
+def test_a_closed_session_refuses_work(app):
+    session = app.sessions.get("gone")
+    app.end_session(_req("gone"))
+    assert session.closed
+    with pytest.raises(MexError, match="session has ended"):
+        session.run("live", 10.0, _controls())
+
+
+def _controls():
+    return Controls(10.0, 0.4, "auto")
+
+
+def test_controls_reach_the_analyzer_and_reset_starts_afresh(app, frames):
+    for img in frames[:3]:
+        _live(app, img, "s")
+    run = app.sessions.get("s").run("live", 10.0, _controls())
+    _live(app, frames[3], "s", thr=0.7)
+    assert run.analyzer.config.threshold_p == pytest.approx(0.7)
+    app.live_reset(_req("s"))
+    _live(app, frames[4], "s", thr=0.7)
+    fresh = app.sessions.get("s").run("live", 10.0, _controls())
+    assert fresh is not run and fresh.analyzer.frames <= 2
+
+
+def test_no_face_says_so_in_the_status(app):
+    blank = np.full((240, 320, 3), 90, np.uint8)
+    status = ""
+    for _ in range(6):
+        out, _inset, _table, status = _live(app, blank, "empty")
+    assert "no face" in status and "frame 5" in status
+    assert out.shape == blank.shape
+
+
+def test_bad_uploads_and_urls_give_one_readable_line(app, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a video\n")
+    *_, status = app.analyse_video(str(text), 10.0, 0.4, "auto", _req("u"), progress=lambda *a, **k: None)
+    assert status.startswith(WARN) and "notes.txt" in status and "Traceback" not in status
+    assert len(status.splitlines()) == 1
+
+    *_, status = app.analyse_video(None, 10.0, 0.4, "auto", _req("u"), progress=lambda *a, **k: None)
+    assert status.startswith(WARN) and "Upload" in status
+
+    (_, _, _, status), = list(app.watch_url("ftp://example/cam", 10.0, 0.4, "auto", _req("u")))
+    assert status.startswith(WARN) and "ftp://example/cam" in status
+
+    with socket.socket() as s:  # a port nobody listens on: connection refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"rtsp://user:secret@127.0.0.1:{port}/stream"
+    outs = list(app.watch_url(url, 10.0, 0.4, "auto", _req("u")))
+    status = outs[-1][-1]
+    assert status.startswith(WARN) and f"127.0.0.1:{port}" in status
+    assert "secret" not in status and "Traceback" not in status
+
+
+def test_main_rejects_bad_options(capsys):
+    assert main(["--port", "70000"]) == 2
+    assert capsys.readouterr().err.startswith("error: --port 70000")
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    assert "127.0.0.1" in capsys.readouterr().out

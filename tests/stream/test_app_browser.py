@@ -1,0 +1,158 @@
+"""The Gradio demo in a real browser: Debian's Chromium driven by Playwright, a fake webcam playing a
+y4m of the bundled demo clip (a real face with injected micro-expressions), the real Analyzer behind.
+
+Screenshots are kept in tests/artifacts/ (app_live.png, app_video.png, app_url.png, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.browser import (
+    CHROMIUM,
+    DEMO_CLIP,
+    chromium,
+    displayed_frames,
+    open_app,
+    serve,
+    start_webcam,
+    watch_output,
+    write_y4m,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing (setup --dev installs Debian's chromium)"),
+]
+
+# rows of a Gradio Dataframe whose first cell holds a face id: real events, not the empty placeholder row
+ROWS_JS = """(sel) => Array.from(document.querySelectorAll(sel + ' [role=gridcell][data-col="0"]'))
+    .filter(td => /^\\s*\\d+\\s*$/.test(td.innerText || '')).length"""
+
+
+def _rows(page, sel: str) -> int:
+    return int(page.evaluate(ROWS_JS, sel))
+
+
+def _wait_rows(page, sel: str, timeout_s: float) -> int:
+    page.wait_for_function(f"() => ({ROWS_JS})({sel!r}) > 0", timeout=timeout_s * 1000, polling=250)
+    return _rows(page, sel)
+
+
+def _wait(cond, timeout_s: float, step: float = 0.2) -> bool:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+@pytest.fixture(scope="module")
+def clip() -> Path:
+    path = Path(os.environ.get("MEX_APP_CLIP", DEMO_CLIP))
+    if not path.is_file():
+        pytest.skip(f"{path} missing (the bundled demo clip)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def y4m(clip, tmp_path_factory) -> Path:
+    return write_y4m(clip, tmp_path_factory.mktemp("cam") / "cam.y4m", repeat=1)
+
+
+@pytest.fixture(scope="module")
+def served():
+    from stream.app import App
+
+    app = App(stream_every=0.1)
+    with serve(app.build()) as url:
+        yield app, url
+    app.sessions.close_all()
+
+
+@pytest.fixture(scope="module")
+def browser(y4m):
+    with chromium(y4m) as context:
+        yield context
+
+
+def test_live_webcam_streams_annotated_frames_and_finds_an_event(served, browser, artifacts_dir):
+    app, url = served
+    page = open_app(browser, url)
+    start_webcam(page)
+    page.wait_for_selector("#live-out img", timeout=60_000)
+    watch_output(page)
+    assert _wait(lambda: displayed_frames(page) >= 10, 30), "annotated frames did not come back"
+
+    # a second tab streams too: its own session, its own analyser
+    other = open_app(browser, url)
+    start_webcam(other)
+    other.wait_for_selector("#live-out img", timeout=60_000)
+    assert _wait(lambda: len(app.sessions) == 2, 10)
+    a, b = (app.sessions.get(key).current("live").analyzer for key in app.sessions)
+    assert a is not b and a.tracker is not b.tracker
+    other.close()
+    assert _wait(lambda: len(app.sessions) == 1, 15), "a closed tab's session was not freed"
+
+    rows = _wait_rows(page, "#live-events", timeout_s=60)
+    assert rows >= 1
+    status = page.inner_text("#live-status")
+    assert "face(s)" in status and "Traceback" not in page.content()
+    page.screenshot(path=str(artifacts_dir / "app_live.png"), full_page=True)
+    page.close()
+    assert _wait(lambda: len(app.sessions) == 0, 15)
+
+
+def test_video_upload_shows_events_timeline_and_jsonl(served, browser, clip, artifacts_dir, tmp_path):
+    app, url = served
+    page = open_app(browser, url)
+    page.get_by_role("tab", name="Video").click()
+
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a video\n")
+    page.locator("#video-in input[type=file]").set_input_files(str(bad))
+    page.locator("#video-run").click()
+    page.wait_for_function("() => document.querySelector('#video-status').innerText.includes('notes.txt')",
+                           timeout=30_000)
+    status = page.inner_text("#video-status")
+    assert "⚠️" in status and "Traceback" not in page.content()
+    page.screenshot(path=str(artifacts_dir / "app_video_bad_upload.png"), full_page=True)
+
+    page.reload(wait_until="load")
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#video-in input[type=file]").set_input_files(str(clip))
+    page.wait_for_selector("#video-in video", timeout=30_000)
+    page.locator("#video-run").click()
+    rows = _wait_rows(page, "#video-events", timeout_s=120)
+    assert rows >= 1
+    page.wait_for_selector("#video-out video", timeout=30_000)
+    page.wait_for_selector("#video-plot img, #video-plot svg, #video-plot canvas", timeout=30_000)
+    assert page.locator("#video-jsonl a").count() >= 1
+    assert "frames at" in page.inner_text("#video-status")
+    page.screenshot(path=str(artifacts_dir / "app_video.png"), full_page=True)
+    page.close()
+
+
+def test_camera_url_unreachable_is_a_readable_message(served, browser, artifacts_dir):
+    import socket
+
+    _, url = served
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    page = open_app(browser, url)
+    page.get_by_role("tab", name="Camera URL").click()
+    page.locator("#url-in textarea, #url-in input").first.fill(f"rtsp://admin:hunter2@127.0.0.1:{port}/cam")
+    page.locator("#url-go").click()
+    page.wait_for_function("() => document.querySelector('#url-status').innerText.includes('⚠️')",
+                           timeout=30_000)
+    status = page.inner_text("#url-status")
+    assert f"127.0.0.1:{port}" in status and "hunter2" not in status
+    assert "Traceback" not in page.content()
+    page.screenshot(path=str(artifacts_dir / "app_url_unreachable.png"), full_page=True)
+    page.close()
