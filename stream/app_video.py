@@ -5,6 +5,7 @@ and a live URL opened with the project's sources. Nothing here tracks or spots: 
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,40 +37,54 @@ def analyse_file(path: Path, workdir: Path, make_analyzer: Callable[[float], tup
     from stream import sinks, sources
 
     name = Path(path).name
-    source = sources.open_source(str(path))  # MexError naming the file when it is not a readable video
+    source = sources.open_source(str(path))
+    try:
+        source.open()  # MexError naming the file when it is not a readable video
+    except MexError as e:
+        # the user knows the file by its own name, not the server's upload path; errno noise dropped
+        raise MexError(re.sub(r"\[Errno -?\d+\] ", "", str(e)).replace(str(path), name)) from None
+    analyzer = None
     try:
         fps = float(source.fps or 30.0)
-        total = int(source.frames or 0)
+        total = int(getattr(source._reader, "expected", 0) or 0)  # 0: the container does not say
         analyzer, note = make_analyzer(fps)
+        if controls.amplification is not None:
+            analyzer.set_amplification(controls.amplification)
+        stem = Path(name).stem or "video"
+        video_out, jsonl_out = workdir / f"{stem}.annotated.mp4", workdir / f"{stem}.events.jsonl"
+        events_log = EventLog(classify=bool(analyzer.config.classify))
+        summary = sinks.Summary()
+        video_file, events_file = sinks.VideoFile(video_out, fps), sinks.EventsFile(jsonl_out)
+        fan_out = sinks.Sinks([video_file, events_file, summary])
+        signals: dict[int, list] = defaultdict(list)
         try:
-            if controls.amplification is not None:
-                analyzer.set_amplification(controls.amplification)
-            stem = Path(name).stem or "video"
-            video_out, jsonl_out = workdir / f"{stem}.annotated.mp4", workdir / f"{stem}.events.jsonl"
-            events_log = EventLog(classify=bool(analyzer.config.classify))
-            signals: dict[int, list] = defaultdict(list)
-            frames = faces_seen = 0
-            with sinks.VideoSink(video_out, fps) as video_sink, sinks.EventsSink(jsonl_out, source=name) as events_sink:
-                for frame in source:
-                    result = analyzer.process(frame)
-                    frames += 1
-                    faces_seen += bool(result.faces)
-                    video_sink(result)
-                    events_sink(result)
-                    events_log.add(result.events, result.predictions)
-                    for face_id, sig in result.signals.items():
-                        signals[face_id].append(sig)
-                    if progress is not None and (frames % 5 == 0 or frames == total):
-                        progress(frames, max(total, frames), f"frame {frames}" + (f" of {total}" if total else ""))
-                if progress is not None:
-                    progress(frames, max(total, frames), "classifying the last events")
-                events, predictions = analyzer.finish()
-                events_sink.add(events, predictions)
-                events_log.add(events, predictions)
-        finally:
-            analyzer.close()
+            for frame in source:
+                result = analyzer.process(frame)
+                fan_out(result)
+                events_log.add(result.events, result.predictions)
+                for face_id, sig in result.signals.items():
+                    signals[face_id].append(sig)
+                done = summary.frames
+                if progress is not None and (done % 5 == 0 or done == total):
+                    progress(done, max(total, done), f"frame {done}" + (f" of {total}" if total else ""))
+            if progress is not None:
+                progress(summary.frames, max(total, summary.frames), "classifying the last events")
+            events, predictions = analyzer.finish()
+        except BaseException:
+            fan_out.each("abort")
+            raise
+        events_file.add_events(events)
+        events_file.add_predictions(predictions)
+        summary.events += len(events)
+        summary.add_predictions(predictions)
+        events_log.add(events, predictions)
+        video_file.close()
+        events_file.close(summary.report())
     finally:
+        if analyzer is not None:
+            analyzer.close()
         source.close()
+    frames, faces_seen = summary.frames, summary.frames_with_face
     if frames == 0:
         raise MexError(f"{name}: no video frames could be decoded")
     warning = "" if faces_seen else f"{name}: no face found in any of its {frames} frames"
@@ -79,8 +94,8 @@ def analyse_file(path: Path, workdir: Path, make_analyzer: Callable[[float], tup
         status += f"  \n{note}"
     if warning:
         status = f"⚠️ {warning}  \n{status}"
-    return VideoOutput(str(video_out), events_log.frame(), timeline(signals, events_log.frame(), fps, name),
-                       str(jsonl_out), status, warning)
+    table = events_log.frame()
+    return VideoOutput(str(video_out), table, timeline(signals, table, fps, name), str(jsonl_out), status, warning)
 
 
 def timeline(signals: dict[int, list], events: pd.DataFrame, fps: float, title: str = ""):
@@ -117,5 +132,6 @@ def open_live(url: str):
     """Open a camera URL with the project's live source; returns (frames iterable, masked name, fps)."""
     from stream import sources
 
-    source = sources.open_source(url)  # MexError naming the (masked) URL when it cannot be reached
-    return source, getattr(source, "name", url), float(getattr(source, "fps", None) or 25.0)
+    source = sources.open_source(url, open_timeout_s=8.0, read_timeout_s=5.0, max_reconnects=3)
+    source.open()  # MexError naming the (masked) URL when it cannot be reached
+    return source, source.name, float(source.fps or 25.0)

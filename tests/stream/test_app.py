@@ -6,7 +6,9 @@ uploads. The page itself is tested in a real browser in test_app_browser.py.
 
 from __future__ import annotations
 
+import json
 import socket
+from pathlib import Path
 
 import av
 import gradio as gr
@@ -100,6 +102,36 @@ def test_no_face_says_so_in_the_status(app):
         out, _inset, _table, status = _live(app, blank, "empty")
     assert "no face" in status and "frame 5" in status
     assert out.shape == blank.shape
+
+
+def test_video_upload_writes_annotated_mp4_jsonl_table_and_timeline(standin_engines, face_video, tmp_path):
+    clip = tmp_path / "clip.mp4"
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.pix_fmt = "yuv420p"
+        imgs = _frames(face_video, 45)
+        stream.width, stream.height = imgs[0].shape[1], imgs[0].shape[0]
+        for i, img in enumerate(imgs):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    app = App(engines_dir=standin_engines)
+    seen = []
+    video, table, plot, jsonl, status = app.analyse_video(str(clip), 8.0, 0.4, "auto", _req("v"),
+                                                          progress=lambda p, desc="": seen.append(p))
+    assert status.startswith("clip.mp4: 45 frames at 30.0 fps, a face in 45"), status
+    assert "spotting only" not in status and "backend onnxruntime" in status
+    with av.open(video) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 45
+    lines = [json.loads(x) for x in Path(jsonl).read_text().splitlines()]
+    assert lines[-1]["type"] == "summary" and lines[-1]["frames"] == 45
+    assert list(table.columns)[:4] == ["face", "onset s", "apex s", "offset s"]
+    assert len(table) == sum(1 for x in lines if x["type"] == "event")
+    assert hasattr(plot, "savefig") and seen and seen[-1][0] == 45
+    workdir = app.sessions.get("v").workdir()
+    app.end_session(_req("v"))
+    assert not workdir.exists()  # the session's outputs go with it
 
 
 def test_bad_uploads_and_urls_give_one_readable_line(app, tmp_path):

@@ -66,10 +66,10 @@ def y4m(clip, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served():
+def served(standin_engines):
     from stream.app import App
 
-    app = App(stream_every=0.1)
+    app = App(engines_dir=standin_engines, stream_every=0.1)  # tiny real ONNX engines: labels in the table
     with serve(app.build()) as url:
         yield app, url
     app.sessions.close_all()
