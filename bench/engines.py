@@ -79,6 +79,27 @@ def __getattr__(name):  # mecore.nets.build imports the stand-ins by name, witho
     raise AttributeError(name)
 
 
+STANDINS: list[str] = []
+
+
+def standin_nets() -> list[tuple]:
+    """The project's real architectures (MagNet, FGRMER) with random weights; lighter stand-ins if absent."""
+    from mecore.nets import build
+
+    mag_cls, cls_cls = _standin_classes()
+    nets = []
+    for arch, kwargs, fallback, fb_arch in (("magnet", {}, mag_cls, "bench-magnifier"),
+                                            ("fgrmer", {"num_classes": 3}, cls_cls, "bench-classifier")):
+        try:
+            nets.append((build(arch, kwargs), arch, kwargs))
+            STANDINS.append(arch)
+        except (ImportError, KeyError, TypeError) as e:
+            print(f"note: {arch} unavailable ({e}); using a lighter stand-in", file=sys.stderr)
+            nets.append((fallback(), fb_arch, {}))
+            STANDINS.append(fb_arch)
+    return nets
+
+
 def publish_standins(folder: Path, image_size: int) -> None:
     import torch
 
@@ -86,18 +107,18 @@ def publish_standins(folder: Path, image_size: int) -> None:
     from mecore.nets import ARCHS
 
     ARCHS.update(STANDIN_ARCHS)
-    mag_cls, cls_cls = _standin_classes()
     torch.manual_seed(0)
+    (mag, mag_arch, mag_kw), (cls, cls_arch, cls_kw) = standin_nets()
     common = {"version": "standin", "dataset": "none (random weights)", "metrics": {}}
     img = {0: "N", 2: "H", 3: "W"}
     specs = [
-        ("magnifier", mag_cls(), "bench-magnifier", {},
+        ("magnifier", mag, mag_arch, mag_kw,
          (torch.rand(1, 3, image_size, image_size) * 2 - 1, torch.rand(1, 3, image_size, image_size) * 2 - 1,
           torch.full((1,), 10.0)), ["onset", "apex", "amplification"], ["magnified", "shape"],
          {"onset": img, "apex": img, "amplification": {0: "N"}, "magnified": img, "shape": {0: "N", 2: "h", 3: "w"}},
          {"normalisation": "rgb/127.5-1", "amplification": {"min": 1, "max": 20, "default": 10},
           "image_size": image_size}),
-        ("classifier", cls_cls(), "bench-classifier", {}, (torch.randn(1, 30, 7, 7),), ["patches"], ["logits"],
+        ("classifier", cls, cls_arch, cls_kw, (torch.randn(1, 30, 7, 7),), ["patches"], ["logits"],
          {"patches": {0: "N"}, "logits": {0: "N"}},
          {"normalisation": "shape-map patches", "labels": ["negative", "positive", "surprise"]}),
     ]
@@ -234,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             if not read_manifest(engines_dir)["artifacts"]:
                 engines_dir = Path(tmp)
                 publish_standins(engines_dir, args.image_size or 256)
-                note = f"{args.dir} lists no artifacts: stand-in networks with random weights"
+                note = f"{args.dir} lists no artifacts: {' + '.join(STANDINS)} with random weights"
             rows = run(engines_dir, args.batches, args.runs, args.image_size)
         import platform
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from engines.artifacts import Artifact
@@ -19,9 +21,13 @@ class Engine:
         self.input_names = [s["name"] for s in self.meta["inputs"]]
         self.output_names = [s["name"] for s in self.meta["outputs"]]
         self._specs = {s["name"]: s for s in self.meta["inputs"]}
+        # CUDA graphs and TensorRT contexts hold per-call buffers: one call at a time per engine
+        self._lock = threading.Lock()
 
     def __call__(self, **arrays) -> dict[str, np.ndarray]:
-        return self.run(self.check(arrays))
+        feeds = self.check(arrays)
+        with self._lock:
+            return self.run(feeds)
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         raise NotImplementedError
