@@ -1,6 +1,6 @@
 """engines/: the contract between train/ and stream/ — self-describing artifacts, a manifest, and backends.
 
-    engine = engines.load("magnifier")          # TensorRT > ONNX Runtime CUDA > PyTorch CUDA > ONNX Runtime CPU
+    engine = engines.load("magnifier")   # TensorRT > ORT CUDA > PyTorch CUDA > ORT CPU > PyTorch CPU
     out = engine(onset=a, apex=b, amplification=amp)   # dict of numpy arrays, by output name
     engine.name, engine.why, engine.meta
 

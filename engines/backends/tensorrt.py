@@ -74,7 +74,7 @@ def build(art: Artifact, fp16: bool = True, max_batch: int = 8, image_size: int 
     prof = builder.create_optimization_profile()
     shapes = planfile.profile(art.meta, max_batch, image_size)
     for name, (lo, opt, hi) in shapes.items():
-        prof.set_shape(name, lo, opt, hi)
+        prof.set_shape(name, tuple(lo), tuple(opt), tuple(hi))
     config.add_optimization_profile(prof)
     t0 = time.perf_counter()
     serialized = builder.build_serialized_network(network, config)
