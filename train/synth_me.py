@@ -1,0 +1,147 @@
+"""Synthetic micro-expressions from real faces, in the CASME II layout.
+
+    python -m train.synth_me --out DIR [--subjects 8] [--clips-per-subject 10] [--fps 30] [--seed 0]
+                             [--faces IMAGE_OR_VIDEO ...] [--long-clips K] [--first-frame 1]
+    python -m train.synth_me long --source VIDEO_OR_IMAGE --out DIR [--clips 1] [--events 5] [--seed 0]
+    python -m train.synth_me demo --out stream/assets [--seed 0]
+
+See train/synth/ for what is generated and how.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mecore.errors import MexError
+
+
+def generate(
+    out: str | Path,
+    subjects: int = 8,
+    clips_per_subject: int = 10,
+    seed: int = 0,
+    fps: float = 30.0,
+    faces: list[str] | None = None,
+    long_clips: int = 0,
+    progress: bool = True,
+) -> dict:
+    """The synthetic set in the CASME II layout at ``out`` (see ``train.synth.generate``); returns its
+    ground truth, with ``"summary"`` (one line) and ``"seconds"``."""
+    from train.synth import SynthConfig
+    from train.synth import generate as _generate
+
+    try:
+        cfg = SynthConfig(subjects=subjects, clips_per_subject=clips_per_subject, fps=fps, seed=seed)
+    except ValueError as exc:
+        raise MexError(str(exc)) from None
+    return _generate(out, cfg, faces=faces, long_clips=long_clips, progress=progress)
+
+
+def _range(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO,HI, got {text!r}") from None
+    return lo, hi
+
+
+def _dataset(argv: list[str]) -> str:
+    from train.synth.casme_layout import SynthConfig
+    from train.synth.dataset import generate
+
+    p = argparse.ArgumentParser(prog="python -m train.synth_me", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", required=True, help="output folder (new, empty, or a previous synth_me output)")
+    p.add_argument("--subjects", type=int, default=8)
+    p.add_argument("--clips-per-subject", type=int, default=10)
+    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--faces", nargs="+", metavar="IMAGE_OR_VIDEO", help="real face sources (default: astronaut)")
+    p.add_argument("--long-clips", type=int, default=0, metavar="K", help="also write K long clips into DIR/long")
+    p.add_argument("--first-frame", type=int, default=1, help="number of each clip's first frame file (img1.jpg)")
+    p.add_argument("--amplitude", type=_range, default=(1.0, 3.0), metavar="LO,HI",
+                   help="apex displacement per AU, px on the aligned 256 face (default 1,3)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    a = p.parse_args(argv)
+    if a.long_clips < 0:
+        raise MexError("--long-clips must be >= 0")
+    try:
+        cfg = SynthConfig(subjects=a.subjects, clips_per_subject=a.clips_per_subject, fps=a.fps, seed=a.seed,
+                          first_frame=a.first_frame, amplitude=a.amplitude)
+    except ValueError as exc:
+        raise MexError(str(exc)) from None
+    truth = generate(a.out, cfg, faces=a.faces, long_clips=a.long_clips, progress=not a.quiet)
+    return f"{truth['summary']} -> {a.out}"
+
+
+def _long(argv: list[str]) -> str:
+    from train.synth.long_clips import LongClipConfig, make_long_clip
+    from train.synth.output import claim, finish
+
+    p = argparse.ArgumentParser(prog="python -m train.synth_me long",
+                                description="long clips with micro-expressions at known frames (spotting)")
+    p.add_argument("--source", default="astronaut", help="face video or image (default: astronaut)")
+    p.add_argument("--out", required=True, help="output folder (new, empty, or a previous synth_me output)")
+    p.add_argument("--clips", type=int, default=1)
+    p.add_argument("--events", type=int, default=5, help="events per clip (0: an event-free clip)")
+    p.add_argument("--seconds", type=float, default=10.0, help="length for a still source")
+    p.add_argument("--fps", type=float, default=30.0, help="rate for a still source")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    try:
+        cfg = LongClipConfig(seconds=a.seconds, fps=a.fps, events=a.events)
+    except ValueError as exc:
+        raise MexError(str(exc)) from None
+    if a.source != "astronaut" and not Path(a.source).is_file():
+        raise MexError(f"{a.source}: face source not found")
+    names = [f"long{i + 1:02d}.mp4" for i in range(a.clips)]
+    planned = names + [n.replace(".mp4", ".json") for n in names]
+    settings = {"source": a.source, "clips": a.clips, "events": a.events, "seed": a.seed}
+    out = claim(a.out, settings, planned)
+    n_events = 0
+    for i, name in enumerate(names):
+        n_events += len(make_long_clip(a.source, out / name, cfg, seed=a.seed + i)["events"])
+    finish(out, settings, planned)
+    return f"synth long: {a.clips} clips, {n_events} events from {a.source} -> {a.out}"
+
+
+def _demo(argv: list[str]) -> str:
+    from train.synth.demo import make_demo
+
+    p = argparse.ArgumentParser(prog="python -m train.synth_me demo", description="the stream's bundled demo clip")
+    p.add_argument("--out", default="stream/assets")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    truth = make_demo(a.out, a.seed)
+    labels = ", ".join(e["label"] for e in truth["events"])
+    return f"synth demo: {truth['frame_count']} frames, events {labels} -> {Path(a.out) / truth['video']}"
+
+
+COMMANDS = {"long": _long, "demo": _demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import time
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    start = time.perf_counter()
+    try:
+        if argv and argv[0] in COMMANDS:
+            line = COMMANDS[argv[0]](argv[1:])
+        else:
+            line = _dataset(argv)
+    except MexError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    if not line.startswith("synth:"):  # the dataset's summary already has its time
+        line += f" in {time.perf_counter() - start:.1f} s"
+    print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
