@@ -113,14 +113,20 @@ def test_video_upload_shows_events_timeline_and_jsonl(served, browser, clip, art
     page = open_app(browser, url)
     page.get_by_role("tab", name="Video").click()
 
-    bad = tmp_path / "notes.txt"
-    bad.write_text("not a video\n")
-    page.locator("#video-in input[type=file]").set_input_files(str(bad))
+    # not a video by its type: Gradio's upload refuses it with a message naming the file
+    text = tmp_path / "notes.txt"
+    text.write_text("not a video\n")
+    page.locator("#video-in input[type=file]").set_input_files(str(text))
+    page.get_by_text("Invalid file type: notes.txt").first.wait_for(timeout=15_000)
+    # a video by its name but not by its bytes: the server says so in the status line
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(bytes(range(256)) * 20)
+    page.locator("#video-in input[type=file]").set_input_files(str(broken))
     page.locator("#video-run").click()
-    page.wait_for_function("() => document.querySelector('#video-status').innerText.includes('notes.txt')",
+    page.wait_for_function("() => document.querySelector('#video-status').innerText.includes('broken.mp4')",
                            timeout=30_000)
     status = page.inner_text("#video-status")
-    assert "⚠️" in status and "Traceback" not in page.content()
+    assert status.startswith("⚠️") and "cannot open" in status and "Traceback" not in page.content()
     page.screenshot(path=str(artifacts_dir / "app_video_bad_upload.png"), full_page=True)
 
     page.reload(wait_until="load")
@@ -156,3 +162,45 @@ def test_camera_url_unreachable_is_a_readable_message(served, browser, artifacts
     assert "Traceback" not in page.content()
     page.screenshot(path=str(artifacts_dir / "app_url_unreachable.png"), full_page=True)
     page.close()
+
+
+RTSP_SERVER = Path(__file__).resolve().parents[2] / "bench" / "rtsp_server.py"
+
+
+@pytest.fixture()
+def rtsp_url(clip):
+    """A real RTSP server (GStreamer, system python3) streaming the demo clip on 127.0.0.1."""
+    import subprocess
+
+    from bench.browser import free_port
+
+    if not RTSP_SERVER.is_file():
+        pytest.skip(f"{RTSP_SERVER} missing")
+    port = free_port()
+    proc = subprocess.Popen(["/usr/bin/python3", str(RTSP_SERVER), "--clip", str(clip), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = proc.stdout.readline().strip()
+        if not line.startswith("READY "):
+            pytest.skip(f"RTSP server did not start: {line or proc.poll()}")
+        yield line.split(" ", 1)[1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_camera_url_streams_annotated_frames_and_finds_an_event(served, browser, rtsp_url, artifacts_dir):
+    _, url = served
+    page = open_app(browser, url)
+    page.get_by_role("tab", name="Camera URL").click()
+    page.locator("#url-in textarea, #url-in input").first.fill(rtsp_url)
+    page.locator("#url-go").click()
+    page.wait_for_selector("#url-out img", timeout=30_000)
+    assert _wait_rows(page, "#url-events", timeout_s=30) >= 1
+    assert "face(s)" in page.inner_text("#url-status")
+    page.screenshot(path=str(artifacts_dir / "app_url.png"), full_page=True)
+    page.locator("#url-stop").click()
+    page.wait_for_function("() => document.querySelector('#url-status').innerText.includes('Stopped')",
+                           timeout=15_000)
+    page.close()
+
