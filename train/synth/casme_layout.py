@@ -181,7 +181,11 @@ def write_dataset(
     rows, clips = [], []
     bar = tqdm(total=len(subjects) * cfg.clips_per_subject, desc="synth clips", unit="clip", disable=not progress)
     for s in subjects:
-        labels = class_schedule(cfg.clips_per_subject, rng_for(cfg.seed, SCHEDULE_KEY, s.index))
+        # One class cycle over the whole set (balanced even with few clips per subject), each
+        # subject's share in its own order.
+        m = cfg.clips_per_subject
+        labels = class_schedule(m, rng_for(cfg.seed, SCHEDULE_KEY), start=(s.index - 1) * m)
+        labels = [labels[i] for i in rng_for(cfg.seed, SCHEDULE_KEY, s.index).permutation(m)]
         for j, label in enumerate(labels, start=1):
             name = f"EP{j:02d}_01"
             event, n, clip = plan_clip(cfg, s.index, j, label, s.geometry.scale)

@@ -115,7 +115,8 @@ def sample_timing(
     return min(max(1, rise), total - 1), total
 
 
-def class_schedule(n: int, rng: np.random.Generator) -> list[str]:
-    """``n`` labels cycling through a shuffled class order: every class as often as possible."""
+def class_schedule(n: int, rng: np.random.Generator, start: int = 0) -> list[str]:
+    """``n`` labels cycling through a shuffled class order from position ``start``: every class as
+    often as possible, also over several calls that continue where the last one stopped."""
     order = [CLASSES[i] for i in rng.permutation(len(CLASSES))]
-    return [order[i % len(order)] for i in range(n)]
+    return [order[(start + i) % len(order)] for i in range(n)]

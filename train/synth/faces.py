@@ -79,23 +79,23 @@ def _video_stills(path: Path, count: int) -> list[tuple[str, np.ndarray]]:
 
 def load_sources(paths: list[str] | None, tracker: FaceTracker) -> list[Source]:
     """Face sources from image/video paths, or scikit-image's astronaut when none are given."""
-    named: list[tuple[str, np.ndarray]] = []
+    named: list[tuple[str, np.ndarray, str]] = []  # (name, image, where: for messages)
     if not paths:
         from skimage import data
 
-        named.append(("astronaut", data.astronaut()))
+        named.append(("astronaut", data.astronaut(), "skimage.data.astronaut"))
     for p in paths or []:
         path = Path(p)
         if not path.is_file():
             raise MexError(f"{path}: face source not found")
         if path.suffix.lower() in VIDEO_SUFFIXES:
-            named.extend(_video_stills(path, FRAMES_PER_VIDEO))
+            named.extend((name, img, f"{path} ({name.split('#')[1]})") for name, img in _video_stills(path, FRAMES_PER_VIDEO))
             continue
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise MexError(f"{path}: cannot read image")
-        named.append((path.name, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
-    return [Source(name, img, largest_face(tracker, img, name)) for name, img in named]
+        named.append((path.name, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), str(path)))
+    return [Source(name, img, largest_face(tracker, img, where)) for name, img, where in named]
 
 
 # -- appearance --------------------------------------------------------------------------------------
