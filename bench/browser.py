@@ -156,6 +156,79 @@ def displayed_frames(page) -> int:
     return int(page.evaluate("() => window.__mexFrames || 0"))
 
 
+# rows of a Gradio 6 Dataframe whose first cell holds a face id: real events, not the empty placeholder row
+ROWS_JS = """(sel) => Array.from(document.querySelectorAll(sel + ' [role=gridcell][data-col="0"]'))
+    .filter(td => /^\\s*\\d+\\s*$/.test(td.innerText || '')).length"""
+
+
+def event_rows(page, selector: str) -> int:
+    """Events shown in the events table ``selector`` (e.g. "#live-events")."""
+    return int(page.evaluate(ROWS_JS, selector))
+
+
+def wait_event_rows(page, selector: str, timeout_s: float) -> int:
+    page.wait_for_function(f"() => ({ROWS_JS})({selector!r}) > 0", timeout=timeout_s * 1000, polling=250)
+    return event_rows(page, selector)
+
+
+def screenshots(folder: Path, clip: Path, engines_dir: str | None, rtsp_server: Path) -> list[Path]:
+    """A screenshot of each tab with a detected event, for docs/demo.md (live.png, video.png, url.png)."""
+    import subprocess
+    import tempfile
+
+    from stream.app import App
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shots = []
+    with tempfile.TemporaryDirectory(prefix="mex-shots-") as tmp:
+        y4m = write_y4m(clip, Path(tmp) / "cam.y4m")
+        app = App(engines_dir=engines_dir)
+        with serve(app.build()) as url, chromium(y4m) as context:
+            page = open_app(context, url)
+            start_webcam(page)
+            wait_event_rows(page, "#live-events", 90)
+            with contextlib.suppress(Exception):  # no inset when no engines are installed (spotting only)
+                page.wait_for_selector("#live-inset img", timeout=15_000)
+            shots.append(folder / "live.png")
+            page.screenshot(path=str(shots[-1]), full_page=True)
+            page.close()
+
+            page = open_app(context, url)
+            page.get_by_role("tab", name="Video").click()
+            page.locator("#video-in input[type=file]").set_input_files(str(clip))
+            page.wait_for_selector("#video-in video", timeout=30_000)
+            page.locator("#video-run").click()
+            wait_event_rows(page, "#video-events", 180)
+            page.wait_for_selector("#video-out video", timeout=30_000)
+            time.sleep(1.0)  # let the plot and the video poster render
+            shots.append(folder / "video.png")
+            page.screenshot(path=str(shots[-1]), full_page=True)
+            page.close()
+
+            port = free_port()
+            server = subprocess.Popen(["/usr/bin/python3", str(rtsp_server), "--clip", str(clip), "--port",
+                                       str(port)], stdout=subprocess.PIPE, text=True)
+            try:
+                ready = server.stdout.readline().strip()
+                if not ready.startswith("READY "):
+                    raise RuntimeError(f"RTSP server did not start: {ready}")
+                page = open_app(context, url)
+                page.get_by_role("tab", name="Camera URL").click()
+                page.locator("#url-in textarea, #url-in input").first.fill(ready.split(" ", 1)[1])
+                page.locator("#url-go").click()
+                wait_event_rows(page, "#url-events", 60)
+                time.sleep(0.5)
+                shots.append(folder / "url.png")
+                page.screenshot(path=str(shots[-1]), full_page=True)
+                page.locator("#url-stop").click()
+                page.close()
+            finally:
+                server.terminate()
+                server.wait(timeout=10)
+        app.sessions.close_all()
+    return shots
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.browser", description=__doc__.splitlines()[0])
     parser.add_argument("--clip", default=str(DEMO_CLIP), help="video played by the fake webcam")
@@ -163,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=4.0, help="seconds streamed before measuring")
     parser.add_argument("--stream-every", type=float, default=0.1, help="browser capture interval (s)")
     parser.add_argument("--engines", default=None, help="engines folder (default: engines/)")
+    parser.add_argument("--screenshots", metavar="DIR", default=None,
+                        help="instead of measuring, save a screenshot of each tab with an event (docs/img)")
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
         print(f"error: {CHROMIUM} not found (install Debian's chromium)", file=sys.stderr)
@@ -170,6 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(args.clip).is_file():
         print(f"error: {args.clip}: clip not found", file=sys.stderr)
         return 2
+
+    if args.screenshots:
+        rtsp = Path(__file__).resolve().parent / "rtsp_server.py"
+        for shot in screenshots(Path(args.screenshots), Path(args.clip), args.engines, rtsp):
+            print(f"wrote {shot}")
+        return 0
 
     import tempfile
 

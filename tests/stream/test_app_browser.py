@@ -17,9 +17,11 @@ from bench.browser import (
     DEMO_CLIP,
     chromium,
     displayed_frames,
+    free_port,
     open_app,
     serve,
     start_webcam,
+    wait_event_rows,
     watch_output,
     write_y4m,
 )
@@ -28,20 +30,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing (setup --dev installs Debian's chromium)"),
 ]
-
-# rows of a Gradio Dataframe whose first cell holds a face id: real events, not the empty placeholder row
-ROWS_JS = """(sel) => Array.from(document.querySelectorAll(sel + ' [role=gridcell][data-col="0"]'))
-    .filter(td => /^\\s*\\d+\\s*$/.test(td.innerText || '')).length"""
-
-
-def _rows(page, sel: str) -> int:
-    return int(page.evaluate(ROWS_JS, sel))
-
-
-def _wait_rows(page, sel: str, timeout_s: float) -> int:
-    page.wait_for_function(f"() => ({ROWS_JS})({sel!r}) > 0", timeout=timeout_s * 1000, polling=250)
-    return _rows(page, sel)
-
 
 def _wait(cond, timeout_s: float, step: float = 0.2) -> bool:
     end = time.monotonic() + timeout_s
@@ -99,7 +87,7 @@ def test_live_webcam_streams_annotated_frames_and_finds_an_event(served, browser
     other.close()
     assert _wait(lambda: len(app.sessions) == 1, 15), "a closed tab's session was not freed"
 
-    rows = _wait_rows(page, "#live-events", timeout_s=60)
+    rows = wait_event_rows(page, "#live-events", timeout_s=60)
     assert rows >= 1
     status = page.inner_text("#live-status")
     assert "face(s)" in status and "Traceback" not in page.content()
@@ -134,7 +122,7 @@ def test_video_upload_shows_events_timeline_and_jsonl(served, browser, clip, art
     page.locator("#video-in input[type=file]").set_input_files(str(clip))
     page.wait_for_selector("#video-in video", timeout=30_000)
     page.locator("#video-run").click()
-    rows = _wait_rows(page, "#video-events", timeout_s=120)
+    rows = wait_event_rows(page, "#video-events", timeout_s=120)
     assert rows >= 1
     page.wait_for_selector("#video-out video", timeout=30_000)
     page.wait_for_selector("#video-plot img, #video-plot svg, #video-plot canvas", timeout=30_000)
@@ -172,8 +160,6 @@ def rtsp_url(clip):
     """A real RTSP server (GStreamer, system python3) streaming the demo clip on 127.0.0.1."""
     import subprocess
 
-    from bench.browser import free_port
-
     if not RTSP_SERVER.is_file():
         pytest.skip(f"{RTSP_SERVER} missing")
     port = free_port()
@@ -196,7 +182,7 @@ def test_camera_url_streams_annotated_frames_and_finds_an_event(served, browser,
     page.locator("#url-in textarea, #url-in input").first.fill(rtsp_url)
     page.locator("#url-go").click()
     page.wait_for_selector("#url-out img", timeout=30_000)
-    assert _wait_rows(page, "#url-events", timeout_s=30) >= 1
+    assert wait_event_rows(page, "#url-events", timeout_s=30) >= 1
     assert "face(s)" in page.inner_text("#url-status")
     page.screenshot(path=str(artifacts_dir / "app_url.png"), full_page=True)
     page.locator("#url-stop").click()
