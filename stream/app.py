@@ -21,7 +21,14 @@ import numpy as np
 
 from mecore.errors import MexError
 from mecore.types import Frame
-from stream.app_session import BACKEND_CHOICES, Controls, EventLog, SessionStore, explain
+from stream.app_session import (
+    BACKEND_CHOICES,
+    Controls,
+    EventLog,
+    SessionStore,
+    amplification_range,
+    explain,
+)
 from stream.config import StreamConfig
 
 log = logging.getLogger("stream.app")
@@ -38,8 +45,10 @@ class App:
     """The demo's handlers and layout. ``build()`` gives the ``gr.Blocks``; handlers are plain methods."""
 
     def __init__(self, engines_dir: str | Path | None = None, config: StreamConfig | None = None,
-                 stream_every: float = 0.1, time_limit: float | None = 600.0, max_sessions: int = 8):
+                 stream_every: float = 0.1, time_limit: float | None = 600.0, max_sessions: int = 8,
+                 backend: str = "auto"):
         self.engines_dir = engines_dir
+        self.backend = backend  # the Backend control's initial value
         self.config = config or StreamConfig()
         self.stream_every = stream_every
         self.time_limit = time_limit
@@ -162,15 +171,17 @@ class App:
     # -- layout --------------------------------------------------------------------------------------
     def build(self) -> gr.Blocks:
         cfg = self.config
+        amp_lo, amp_hi, amp_default = amplification_range(self.engines_dir)
+        amp_value = min(max(cfg.amplification, amp_lo), amp_hi) if cfg.amplification else amp_default
         with gr.Blocks(title="Micro-expression analyser", analytics_enabled=False) as demo:
             gr.Markdown(INTRO)
             with gr.Row():
-                amp = gr.Slider(1, 50, value=cfg.amplification or 10, step=0.5, label="Amplification",
+                amp = gr.Slider(amp_lo, amp_hi, value=amp_value, step=0.5, label="Amplification",
                                 info="MagNet magnification factor (clamped to the engine's range)",
                                 elem_id="amplification")
                 thr = gr.Slider(0.0, 0.95, value=cfg.threshold_p, step=0.05, label="Spotting threshold p",
                                 info="T = mean + p·(max − mean) of the contrast signal", elem_id="threshold")
-                backend = gr.Dropdown(BACKEND_CHOICES, value="auto", label="Backend", elem_id="backend",
+                backend = gr.Dropdown(BACKEND_CHOICES, value=self.backend, label="Backend", elem_id="backend",
                                       info="engines backend for magnify + classify")
             controls = [amp, thr, backend]
             with gr.Tabs():
@@ -234,13 +245,18 @@ def _key(request: gr.Request | None) -> str:
 
 def launch(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, share: bool = False,
            engines_dir: str | Path | None = None, stream_every: float = 0.1, block: bool = True, **app_kw):
-    """Build and launch the demo; returns the ``gr.Blocks`` (running in a thread when ``block`` is False)."""
+    """Build and launch the demo; returns the ``App``. With ``block`` (default) it serves until Ctrl-C,
+    then closes every session's analysers; otherwise the server runs in a thread (``app.demo.close()``)."""
     app = App(engines_dir=engines_dir, stream_every=stream_every, **app_kw)
-    demo = app.build()
-    demo.queue(default_concurrency_limit=2)
-    demo.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block,
-                show_error=False, quiet=False, footer_links=["gradio", "settings"])
-    return demo
+    app.demo = app.build()
+    app.demo.queue(default_concurrency_limit=2)
+    try:
+        app.demo.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block,
+                        show_error=False, quiet=False, footer_links=["gradio", "settings"])
+    finally:
+        if block:
+            app.sessions.close_all()
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,9 +265,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 7860)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
     parser.add_argument("--engines", default=None, help="engines folder (default: the project's engines/)")
+    parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="initial backend (default auto)")
+    parser.add_argument("--amplification", type=float, default=None, help="initial amplification factor")
+    parser.add_argument("--threshold", type=float, default=None, help="initial spotting threshold p in [0, 1)")
+    parser.add_argument("--landmark-scale", type=float, default=1.0, help="run landmarks on a downscaled frame")
     parser.add_argument("--stream-every", type=float, default=0.1, help="webcam capture interval in seconds")
+    parser.add_argument("--time-limit", type=float, default=600.0, help="seconds one webcam stream may run")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log sessions and events")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     if not 0 < args.port < 65536:
         print(f"error: --port {args.port}: not a port number", file=sys.stderr)
         return 2
@@ -259,7 +282,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --stream-every {args.stream_every}: must be in [0.02, 2] s", file=sys.stderr)
         return 2
     try:
-        launch(args.host, args.port, args.share, args.engines, args.stream_every)
+        config = StreamConfig(amplification=args.amplification, landmark_scale=args.landmark_scale,
+                              **({} if args.threshold is None else {"threshold_p": args.threshold}))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        launch(args.host, args.port, args.share, args.engines, args.stream_every, config=config,
+               backend=args.backend, time_limit=args.time_limit)
     except OSError as e:
         print(f"error: cannot serve on {args.host}:{args.port}: {e}", file=sys.stderr)
         return 2

@@ -36,6 +36,22 @@ def explain(e: BaseException) -> str:
     return f"internal error ({type(e).__name__}{': ' + text[:200] if text else ''}); see the server log"
 
 
+def amplification_range(engines_dir: str | Path | None) -> tuple[float, float, float]:
+    """(min, max, default) amplification from the magnifier's manifest metadata; (1, 50, 10) without one."""
+    from engines import ENGINES_DIR
+    from engines.artifacts import read_manifest
+
+    try:
+        for entry in read_manifest(engines_dir or ENGINES_DIR)["artifacts"].values():
+            amp = entry.get("meta", {}).get("amplification") if entry.get("model") == "magnifier" else None
+            if isinstance(amp, dict) and "min" in amp and "max" in amp:
+                lo, hi = float(amp["min"]), float(amp["max"])
+                return lo, hi, min(max(float(amp.get("default", (lo + hi) / 2)), lo), hi)
+    except (MexError, TypeError, ValueError, AttributeError):
+        pass
+    return 1.0, 50.0, 10.0
+
+
 @dataclass(frozen=True)
 class Controls:
     """The page's controls, as the handlers receive them."""

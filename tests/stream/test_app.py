@@ -160,6 +160,8 @@ def test_bad_uploads_and_urls_give_one_readable_line(app, tmp_path):
 def test_main_rejects_bad_options(capsys):
     assert main(["--port", "70000"]) == 2
     assert capsys.readouterr().err.startswith("error: --port 70000")
+    assert main(["--threshold", "1.5"]) == 2
+    assert "threshold_p" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["--help"])
     assert e.value.code == 0
