@@ -95,7 +95,7 @@ def serve(demo, host: str = "127.0.0.1", port: int | None = None) -> Iterator[st
     """Launch a Gradio Blocks in this process (its own server thread); yield its URL; close it."""
     port = port or free_port()
     demo.queue().launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
-                        share=False, show_error=False)
+                        share=False, show_error=False, footer_links=["gradio", "settings"])
     try:
         yield f"http://{host}:{port}/"
     finally:

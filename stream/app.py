@@ -76,25 +76,26 @@ class App:
     def live_frame(self, image, amplification, threshold, backend, request: gr.Request):
         if image is None:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        session = self.sessions.get(_key(request))
         t0 = time.perf_counter()
+        session = None
         try:
+            session = self.sessions.get(_key(request))
             with session.lock:
                 run = session.run("live", 1.0 / self.stream_every, Controls(amplification, threshold, backend))
                 frame = Frame(np.ascontiguousarray(image[..., :3]), run.next_index(), run.clock(), "webcam")
                 result = run.step(frame)
         except MexError as e:
-            gr.Warning(str(e))
-            return gr.skip(), gr.skip(), gr.skip(), f"⚠️ {e}"
+            return gr.skip(), gr.skip(), gr.skip(), _warn(session, str(e))
         except Exception as e:  # never a stack trace in the page; the log keeps it
             log.exception("live frame failed")
-            return gr.skip(), gr.skip(), gr.skip(), f"⚠️ {explain(e)}"
+            return gr.skip(), gr.skip(), gr.skip(), _warn(session, explain(e))
         self._frames += 1
         self._busy_s += time.perf_counter() - t0
         return (result.image, run.inset_update(), run.table_update(), run.status(result))
 
     def live_reset(self, request: gr.Request):
-        self.sessions.get(_key(request)).drop("live")
+        if _key(request) in self.sessions:
+            self.sessions.get(_key(request)).drop("live")
         return None, None, EventLog.empty(), "Reset: tracking and spotting start afresh."
 
     # -- Video: a whole file, every frame ------------------------------------------------------------
@@ -104,20 +105,17 @@ class App:
 
         empty = (None, EventLog.empty(), None, None)
         if not path:
-            gr.Warning("Upload a video file first.")
-            return (*empty, "⚠️ Upload a video file first.")
-        session = self.sessions.get(_key(request))
+            return (*empty, _warn(None, "Upload a video file first."))
         try:
-            out = analyse_file(Path(path), session.workdir(), lambda fps: self._analyzer(
-                fps, Controls(amplification, threshold, backend)), Controls(amplification, threshold, backend),
-                progress=lambda done, total, msg: progress((done, total), desc=msg))
+            session = self.sessions.get(_key(request))
+            controls = Controls(amplification, threshold, backend)
+            out = analyse_file(Path(path), session.workdir(), lambda fps: self._analyzer(fps, controls), controls,
+                               progress=lambda done, total, msg: progress((done, total), desc=msg))
         except MexError as e:
-            gr.Warning(str(e))
-            return (*empty, f"⚠️ {e}")
+            return (*empty, _warn(None, str(e)))
         except Exception as e:
             log.exception("video analysis failed")
-            gr.Warning(explain(e))
-            return (*empty, f"⚠️ {explain(e)}")
+            return (*empty, _warn(None, explain(e)))
         if out.warning:
             gr.Warning(out.warning)
         return out.video, out.table, out.plot, out.jsonl, out.status
@@ -128,21 +126,21 @@ class App:
 
         url = (url or "").strip()
         if not url.startswith(URL_SCHEMES):
-            msg = f"{url or '(empty)'}: not a camera URL; use rtsp://, rtmp://, http:// or https://"
-            gr.Warning(msg)
-            yield None, gr.skip(), gr.skip(), f"⚠️ {msg}"
+            yield None, gr.skip(), gr.skip(), _warn(
+                None, f"{url or '(empty)'}: not a camera URL; use rtsp://, rtmp://, http:// or https://")
             return
-        session = self.sessions.get(_key(request))
-        session.drop("url")
-        generation = session.generation.get("url", 0)
-        source = None
+        session = generation = None
         try:
+            session = self.sessions.get(_key(request))
+            session.drop("url")  # one camera per tab: a new Connect replaces the old stream
+            generation = session.generation.get("url", 0)
             source, name, fps = open_live(url)
+            session.attach("url", source)
             yield None, None, EventLog.empty(), f"Connected to {name} ({fps:.0f} fps)…"
-            last_yield = 0.0
+            last_yield, run = 0.0, None
             for frame in source:
                 if session.generation.get("url", 0) != generation or session.closed:
-                    break  # stopped, replaced by a newer connection, or the tab closed
+                    return  # stopped, replaced by a newer connection, or the tab closed
                 with session.lock:
                     run = session.run("url", fps, Controls(amplification, threshold, backend))
                     result = run.step(frame)
@@ -150,19 +148,24 @@ class App:
                 if now - last_yield >= self.stream_every or result.events or result.predictions:
                     last_yield = now
                     yield result.image, run.inset_update(), run.table_update(), run.status(result)
-            yield gr.skip(), gr.skip(), gr.skip(), f"{name}: stream ended."
+            if session.generation.get("url", 0) != generation or session.closed:
+                return  # the source was closed by Stop / a new Connect / the tab closing
+            if run is not None:  # the stream ended by itself: close open events, wait for their labels
+                with session.lock:
+                    run.log.add(*run.analyzer.finish(timeout=5.0), run.seconds)
+                yield gr.skip(), run.inset_update(), run.table_update(), f"{name}: stream ended."
         except MexError as e:
-            gr.Warning(str(e))
-            yield gr.skip(), gr.skip(), gr.skip(), f"⚠️ {e}"
+            yield gr.skip(), gr.skip(), gr.skip(), _warn(None, str(e))
         except Exception as e:
             log.exception("camera URL failed")
-            yield gr.skip(), gr.skip(), gr.skip(), f"⚠️ {explain(e)}"
+            yield gr.skip(), gr.skip(), gr.skip(), _warn(None, explain(e))
         finally:
-            if source is not None and hasattr(source, "close"):
-                source.close()
+            if session is not None and session.generation.get("url", 0) == generation:
+                session.drop("url")  # closes the source and the analyser
 
     def stop_url(self, request: gr.Request):
-        self.sessions.get(_key(request)).drop("url")
+        if _key(request) in self.sessions:
+            self.sessions.get(_key(request)).drop("url")
         return "Stopped."
 
     def end_session(self, request: gr.Request):
@@ -237,6 +240,15 @@ class App:
                     stop.click(self.stop_url, None, [ustatus], cancels=[watching], api_visibility="private")
             demo.unload(self.end_session)
         return demo
+
+
+def _warn(session, message: str) -> str:
+    """Show ``message`` as a toast (once per session while it repeats, not at every frame); status text."""
+    if session is None or getattr(session, "last_warning", None) != message:
+        gr.Warning(message)
+        if session is not None:
+            session.last_warning = message
+    return f"⚠️ {message}"
 
 
 def _key(request: gr.Request | None) -> str:

@@ -194,6 +194,8 @@ class Session:
         self._runs: dict[str, Run] = {}
         self._workdir: Path | None = None
         self.generation: dict[str, int] = {}
+        self._attached: dict[str, object] = {}  # e.g. the camera source feeding a run
+        self.last_warning: str | None = None
         self.closed = False
 
     def run(self, kind: str, fps: float, controls: Controls) -> Run:
@@ -217,11 +219,21 @@ class Session:
 
     def drop(self, kind: str) -> None:
         """Close the run of ``kind``; a loop feeding it sees ``generation`` change and stops."""
+        attached = self._attached.pop(kind, None)
+        if attached is not None:
+            try:  # first, outside the lock: unblocks a loop waiting for its next frame
+                attached.close()
+            except Exception:  # a broken stream may fail to close; it is being dropped anyway
+                log.warning("closing the %s source failed", kind, exc_info=True)
         with self.lock:
             self.generation[kind] = self.generation.get(kind, 0) + 1
             run = self._runs.pop(kind, None)
             if run is not None:
                 run.close()
+
+    def attach(self, kind: str, closeable) -> None:
+        """Close ``closeable`` (e.g. a camera source) with the run of ``kind``."""
+        self._attached[kind] = closeable
 
     def workdir(self) -> Path:
         """A private folder for this session's outputs (annotated videos, JSONL); removed on close."""
@@ -239,7 +251,7 @@ class Session:
     def close(self) -> None:
         with self.lock:
             self.closed = True
-            for kind in list(self._runs):
+            for kind in set(self._runs) | set(self._attached):
                 self.drop(kind)
             if self._workdir is not None:
                 shutil.rmtree(self._workdir, ignore_errors=True)

@@ -133,5 +133,8 @@ def open_live(url: str):
     from stream import sources
 
     source = sources.open_source(url, open_timeout_s=8.0, read_timeout_s=5.0, max_reconnects=3)
-    source.open()  # MexError naming the (masked) URL when it cannot be reached
+    try:
+        source.open()  # MexError naming the (masked) URL when it cannot be reached
+    except MexError as e:
+        raise MexError(re.sub(r"\[Errno -?\d+\] ", "", str(e))) from None
     return source, source.name, float(source.fps or 25.0)
