@@ -176,7 +176,8 @@ class App:
         cfg = self.config
         amp_lo, amp_hi, amp_default = amplification_range(self.engines_dir)
         amp_value = min(max(cfg.amplification, amp_lo), amp_hi) if cfg.amplification else amp_default
-        with gr.Blocks(title="Micro-expression analyser", analytics_enabled=False) as demo:
+        # delete_cache: uploads and served outputs that Gradio copied to its cache go after an hour
+        with gr.Blocks(title="Micro-expression analyser", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
             gr.Markdown(INTRO)
             with gr.Row():
                 amp = gr.Slider(amp_lo, amp_hi, value=amp_value, step=0.5, label="Amplification",
