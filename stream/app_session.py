@@ -68,8 +68,9 @@ class Controls:
 class EventLog:
     """Events of one run, one row each; a row's label is filled in when its prediction arrives."""
 
-    def __init__(self, classify: bool = True):
+    def __init__(self, classify: bool = True, max_rows: int = 500):
         self.classify = classify
+        self.max_rows = max_rows  # a long live session keeps its newest events
         self._rows: OrderedDict[tuple[int, int], dict] = OrderedDict()
         self.version = 0  # bumps on every change, so handlers send the table only when it changed
 
@@ -90,6 +91,8 @@ class EventLog:
                 "label": "…" if self.classify else "—", "confidence": None, "score": round(ev.score, 3),
                 "latency ms": None, "backend": None,
             }
+            while len(self._rows) > self.max_rows:
+                self._rows.popitem(last=False)
         for p in predictions:
             row = self._rows.get((p.event.face_id, p.event.apex_frame))
             if row is not None:
