@@ -18,6 +18,7 @@ from mecore.face.roi import PATCH_SIZE, extract_patches, node_points
 
 MAGNET_SIZE = 256
 MAP_SIZE = 128
+FEATURES_VERSION = 2  # bump when motion_features changes what it computes: caches are keyed by it
 EPS = 1e-6
 
 
@@ -62,7 +63,7 @@ class MotionFeatures:
     """What one (onset, apex, amplification) gives the classifier and the display."""
 
     amplification: float
-    shape_map: np.ndarray  # (128, 128) float32 in [0, 1]
+    shape_map: np.ndarray  # (128, 128) float32 in [0, 1], of the motion part of the shape representation
     grey: np.ndarray  # (128, 128) uint8, the magnified apex in grey
     patches: np.ndarray  # (30, 7, 7) float32, the classifier's input
     magnified: np.ndarray  # (256, 256, 3) uint8 RGB, the magnified apex face
@@ -75,20 +76,28 @@ def motion_features(magnifier, onset: np.ndarray, apex: np.ndarray, apex_landmar
     ``magnifier`` is a callable on named arrays (an ``engines`` Engine or anything with its
     contract: onset, apex (N, 3, H, W) in [-1, 1], amplification (N,) -> magnified, shape).
     ``onset``/``apex`` are aligned RGB uint8 crops (MAGNET_SIZE square); ``apex_landmarks`` (478, >=2)
-    are in that crop's pixels. All factors go through the magnifier in one batched call. Training
-    (train/cache.py) and serving (stream/) both call this, so the classifier sees the same thing.
+    are in that crop's pixels. All factors, plus the reference factor 1, go through the magnifier in
+    one batched call. Training (train/cache.py) and serving (stream/) both call this, so the
+    classifier sees the same thing.
+
+    The map is made from the *motion part* of the manipulated shape representation,
+    shape(alpha) - shape(1) = h(g(shape_apex - shape_onset) * (alpha - 1)): the apex face's own
+    appearance (which differs far more between people than any micro-expression) cancels out.
+    On the synthetic set this took a linear probe on the patches from 0.76 to 0.96 LOSO accuracy
+    (docs/training.md).
     """
     amps = np.asarray(list(amplifications), dtype=np.float32).reshape(-1)
     if amps.size == 0:
         raise ValueError("no amplification factors given")
     a, b = to_magnet_input(onset), to_magnet_input(apex)
-    n = amps.size
-    out = magnifier(onset=np.repeat(a[None], n, axis=0), apex=np.repeat(b[None], n, axis=0), amplification=amps)
+    batch = np.concatenate([np.ones(1, np.float32), amps])  # row 0: the unmanipulated apex shape
+    n = batch.size
+    out = magnifier(onset=np.repeat(a[None], n, axis=0), apex=np.repeat(b[None], n, axis=0), amplification=batch)
     shapes, mags = out["shape"], out["magnified"]
     crop_size = onset.shape[0]
     features = []
-    for i, amp in enumerate(amps):
-        fmap = shape_to_map(shapes[i])
+    for i, amp in enumerate(amps, start=1):
+        fmap = shape_to_map(shapes[i] - shapes[0])
         features.append(MotionFeatures(
             amplification=float(amp), shape_map=fmap, grey=magnified_to_grey(mags[i]),
             patches=classifier_input(fmap, apex_landmarks, crop_size), magnified=from_magnet_output(mags[i]),

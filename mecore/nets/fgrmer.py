@@ -12,8 +12,13 @@ order of mecore.face.roi.NODES). Pipeline:
 - fusion: brow features x the 3 brow-AU columns and mouth features x the 6 mouth-AU columns of the
   GCN output -> (N, 9) -> LayerNorm(9) -> Linear(9 -> classes).
 
-Constructor arguments are plain Python values (the adjacency as a nested list), so a checkpoint's
-``kwargs`` rebuild the exact network, adjacency included.
+Patches are first standardised per element with ``input_mean``/``input_std`` (30x7x7, counted on the
+training patches). The raw maps sit on a large constant level with tiny variations, and the node
+conv's zero padding turns that level into border edges that swamp the signal; without this the
+network does not even fit its training set (docs/training.md).
+
+Constructor arguments are plain Python values (adjacency and input statistics as nested lists), so a
+checkpoint's ``kwargs`` rebuild the exact network.
 """
 
 from __future__ import annotations
@@ -113,6 +118,8 @@ class FGRMER(nn.Module):
         gcn_hidden: int = 80,
         feat: int = 160,
         head_hidden: int = 320,
+        input_mean: list | float = 0.0,
+        input_std: list | float = 1.0,
     ):
         super().__init__()
         if num_classes < 2:
@@ -137,6 +144,14 @@ class FGRMER(nn.Module):
         self.gc1 = GraphConv(au_embed, gcn_hidden)
         self.gc2 = GraphConv(gcn_hidden, feat)
         self.register_buffer("adjacency", adj.clone())
+        # Input standardisation per patch element, from the training patches (a buffer, so the exported
+        # graph carries it and serving feeds raw patches).
+        mean = torch.as_tensor(input_mean, dtype=torch.float32).expand(N_NODES, PATCH_SIZE, PATCH_SIZE)
+        std = torch.as_tensor(input_std, dtype=torch.float32).expand(N_NODES, PATCH_SIZE, PATCH_SIZE)
+        if not bool((std > 0).all()):
+            raise ValueError("input_std must be > 0 everywhere")
+        self.register_buffer("input_mean", mean.clone())
+        self.register_buffer("input_std", std.clone())
         self.norm = nn.LayerNorm(n_aus)
         self.fc = nn.Linear(n_aus, num_classes)
         self._n_brow_aus = len(BROW_AUS)
@@ -148,6 +163,7 @@ class FGRMER(nn.Module):
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
         n = patches.shape[0]
+        patches = (patches - self.input_mean) / self.input_std
         nodes = self.node(patches).reshape(n, N_NODES, -1)  # (N, 30, 49)
         brow = self.brow(nodes[:, :N_BROW])  # (N, 160)
         mouth = self.mouth(nodes[:, N_BROW:])  # (N, 160)

@@ -1,0 +1,102 @@
+"""LOSO: subject-disjoint splits, no test-subject information in training, selection or the adjacency."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mecore.errors import MexError
+from train import loso
+from train.datasets.base import Sample
+
+SUBJECTS = ["s1"] * 4 + ["s2"] * 3 + ["s3"] * 5 + ["s4"] * 2 + ["s5"] * 3
+
+
+@pytest.mark.parametrize("val_subjects", [0, 1, 2])
+def test_every_split_is_subject_disjoint(val_subjects):
+    subs = np.array(SUBJECTS)
+    sps = loso.splits(SUBJECTS, val_subjects=val_subjects, seed=3)
+    assert [s.test_subject for s in sps] == ["s1", "s2", "s3", "s4", "s5"]
+    for sp in sps:
+        tr, va, te = set(subs[sp.train]), set(subs[sp.val]), set(subs[sp.test])
+        assert te == {sp.test_subject}
+        assert not tr & te and not va & te and not tr & va
+        assert len(va) == val_subjects
+        assert sorted([*sp.train, *sp.val, *sp.test]) == list(range(len(SUBJECTS)))
+    # every sample is tested exactly once over the folds
+    assert sorted(i for sp in sps for i in sp.test) == list(range(len(SUBJECTS)))
+
+
+def test_folds_option_and_unknown_subject():
+    assert [s.test_subject for s in loso.splits(SUBJECTS, only=["s3"])] == ["s3"]
+    with pytest.raises(MexError, match="unknown subject"):
+        loso.splits(SUBJECTS, only=["s9"])
+
+
+def _samples(subjects, labels, aus) -> list[Sample]:
+    p = Path("x.jpg")
+    return [Sample("t", s, f"c{i}", 1, 2, 3, p, p, frozenset(a), lab) for i, (s, lab, a) in
+            enumerate(zip(subjects, labels, aus))]
+
+
+@pytest.mark.parametrize("val_subjects", [0, 1])
+def test_test_subject_reaches_neither_training_nor_selection(tmp_path, monkeypatch, val_subjects):
+    """Run every fold with the real fold runner; record exactly what training and the adjacency saw."""
+    from train import adjacency as adj_mod
+    from train import fit as fit_mod
+
+    rng = np.random.default_rng(0)
+    n = len(SUBJECTS)
+    labels = ["a", "b"]
+    # AU 1 only in s1: a leak of s1 into its own fold's adjacency would show as a non-identity row.
+    aus = [{1, 2} if s == "s1" else {12} for s in SUBJECTS]
+    samples = _samples(SUBJECTS, [labels[i % 2] for i in range(n)], aus)
+    X = rng.random((n, 2, 30, 7, 7)).astype(np.float32)
+    y = np.array([i % 2 for i in range(n)])
+    seen: dict = {}
+    real_fit, real_adj = fit_mod.fit, adj_mod.adjacency
+
+    def spy_fit(X_, y_, train_idx, num_classes, adjacency, opts, val_idx=(), **kw):
+        seen.setdefault("fit", []).append((set(map(int, train_idx)), set(map(int, val_idx)), np.array(adjacency)))
+        return real_fit(X_, y_, train_idx, num_classes, adjacency, opts, val_idx=val_idx, **kw)
+
+    def spy_adj(au_sets):
+        au_sets = list(au_sets)
+        seen.setdefault("adj", []).append(au_sets)
+        return real_adj(au_sets)
+
+    monkeypatch.setattr(fit_mod, "fit", spy_fit)
+    monkeypatch.setattr(adj_mod, "adjacency", spy_adj)
+    cfg = loso.Config(root=tmp_path, out=tmp_path / "run", epochs=2, batch_size=4, factors=(1.6, 2.0),
+                      val_subjects=val_subjects)
+    for k, sp in enumerate(loso.splits(SUBJECTS, val_subjects, cfg.seed)):
+        out = loso.run_fold(cfg, k, sp, samples, X, y, labels, {"t": 1})
+        train_idx, val_idx, adj = seen["fit"][-1]
+        test_idx = {i for i, s in enumerate(SUBJECTS) if s == sp.test_subject}
+        assert not train_idx & test_idx and not val_idx & test_idx
+        assert {SUBJECTS[i] for i in train_idx | val_idx} == set(SUBJECTS) - {sp.test_subject}
+        assert set(out["test_idx"]) == test_idx and out["train_idx"] == sorted(train_idx)
+        # the adjacency was counted on exactly the training samples
+        assert seen["adj"][-1] == [samples[i].aus for i in sorted(train_idx)]
+        if sp.test_subject == "s1" or ("s1" in out["val_subjects"]):
+            assert np.allclose(adj[:2, :2], np.eye(2))  # AU1/AU2 never co-occurred in training
+        stored = np.load(tmp_path / "run" / "folds" / f"{sp.test_subject}.adjacency.npz")
+        assert sp.test_subject not in set(stored["subjects"].tolist())
+    # a second run with the same fingerprint reuses the stored folds (resume) without training
+    count = len(seen["fit"])
+    loso.run_fold(cfg, 0, loso.splits(SUBJECTS, val_subjects, cfg.seed)[0], samples, X, y, labels, {"t": 1})
+    assert len(seen["fit"]) == count
+
+
+def test_config_validation(tmp_path):
+    with pytest.raises(MexError, match="needs --root"):
+        loso.Config(dataset="casme2")
+    with pytest.raises(MexError, match="unknown dataset"):
+        loso.Config(dataset="nope", root=tmp_path)
+    with pytest.raises(MexError, match="test factor"):
+        loso.Config(root=tmp_path, factors=(1.2, 1.4))
+    with pytest.raises(MexError, match="--epochs"):
+        loso.Config(root=tmp_path, epochs=0)
+    assert loso.main(["--dataset", "samm"]) == 2

@@ -1,0 +1,221 @@
+"""The preprocessing cache: each sample's face alignment and magnification, computed once.
+
+Per sample: detect the face in the onset and apex frames (MediaPipe, IMAGE mode), align each to
+the canonical 256x256 crop, and run the magnifier once per amplification factor (all factors in one
+batched call, through ``mecore.preprocess.motion_features``, the function the streaming analyser
+uses too). Stored per sample as ``<cache>/<magnifier sha[:16]>-f<FEATURES_VERSION>/<sample key>.npz``:
+
+    factors (F,)            amplification factors, ascending
+    patches (F, 30, 7, 7)   float32, the classifier's input
+    shape_maps (F, 128, 128) float16, grey (F, 128, 128) uint8
+    landmarks (2, 478, 2)   onset and apex landmarks in crop pixels
+    source                  onset/apex paths + sizes + mtimes (a changed frame invalidates the entry)
+
+A sample without a detectable face is stored as a ``.failed`` text file with the reason, so it is
+reported (and skipped) again without re-running the detector. Epochs read the arrays, never the
+magnifier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mecore.atomic import atomic_path, write_text
+from mecore.errors import MexError
+from train.datasets.base import Sample
+
+# FGRMER's augmentation: amplification factors 1.2 ... 3.0 in steps of 0.2 for training; 2.0 to test
+# (and to serve: stream/ magnifies at the same 2.0).
+TRAIN_FACTORS: tuple[float, ...] = tuple(round(1.2 + 0.2 * i, 1) for i in range(10))
+TEST_FACTOR = 2.0
+CROP = 256
+
+
+@dataclass(frozen=True)
+class Entry:
+    factors: np.ndarray
+    patches: np.ndarray
+
+    def at(self, factor: float) -> np.ndarray:
+        """(30, 7, 7) patches at ``factor``."""
+        i = np.flatnonzero(np.isclose(self.factors, factor))
+        if not i.size:
+            raise KeyError(f"factor {factor} not cached (have {self.factors.tolist()})")
+        return self.patches[i[0]]
+
+
+def magnifier_id(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def _source(sample: Sample) -> str:
+    parts = []
+    for p in (sample.onset_path, sample.apex_path):
+        st = Path(p).stat()
+        parts.append(f"{p}:{st.st_size}:{int(st.st_mtime)}")
+    return "|".join(parts)
+
+
+def entry_path(cache_dir: Path, sample: Sample) -> Path:
+    return Path(cache_dir) / f"{sample.key}.npz"
+
+
+def read_entry(path: Path, sample: Sample, factors: Sequence[float]) -> Entry | None:
+    """The cached entry when it exists, covers ``factors`` and was made from the same frame files."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as z:
+            if str(z["source"]) != _source(sample):
+                return None
+            have = z["factors"]
+            if not all(np.isclose(have, f).any() for f in factors):
+                return None
+            return Entry(factors=have.copy(), patches=z["patches"].copy())
+    except (OSError, ValueError, KeyError):
+        return None  # a damaged entry is recomputed
+
+
+# --- worker ----------------------------------------------------------------------------------------
+_W: dict = {}
+
+
+def _init_worker(magnifier: str, engines_dir: str | None, threads: int, face_model: str | None) -> None:
+    import engines
+    from mecore.face.align import Aligner
+    from mecore.face.tracker import FaceTracker
+
+    _W["engine"] = engines.load(magnifier, backend="onnxruntime", engines_dir=engines_dir, threads=threads)
+    _W["tracker"] = FaceTracker(model_path=face_model, mode="image", max_faces=1).__enter__()
+    _W["aligner"] = Aligner(CROP)
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    import cv2
+
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise MexError(f"{path}: cannot read image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _align(path: Path):
+    rgb = _read_rgb(path)
+    faces = _W["tracker"].detect(rgb)
+    if not faces:
+        raise MexError(f"{path}: no face found")
+    face = max(faces, key=lambda f: (f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]))
+    return _W["aligner"].align(rgb, face.landmarks)
+
+
+def compute(sample: Sample, out: Path, factors: Sequence[float]) -> str | None:
+    """Compute and store one sample's entry; returns the failure reason or None. Runs in a worker."""
+    from mecore.preprocess import motion_features
+
+    try:
+        onset, apex = _align(sample.onset_path), _align(sample.apex_path)
+        feats = motion_features(_W["engine"], onset.image, apex.image, apex.landmarks, sorted(factors))
+    except MexError as exc:
+        write_text(out.with_suffix(".failed"), f"{_source(sample)}\n{exc}\n")
+        return str(exc)
+    with atomic_path(out, suffix=".npz") as tmp:
+        np.savez(
+            tmp,
+            factors=np.array([f.amplification for f in feats], np.float32),
+            patches=np.stack([f.patches for f in feats]).astype(np.float32),
+            shape_maps=np.stack([f.shape_map for f in feats]).astype(np.float16),
+            grey=np.stack([f.grey for f in feats]),
+            landmarks=np.stack([onset.landmarks, apex.landmarks]).astype(np.float32),
+            source=np.array(_source(sample)),
+        )
+    return None
+
+
+def _task(args: tuple[Sample, str, tuple[float, ...]]) -> tuple[str, str | None]:
+    sample, out, factors = args
+    return sample.key, compute(sample, Path(out), factors)
+
+
+def _failed(path: Path, sample: Sample) -> str | None:
+    fail = path.with_suffix(".failed")
+    if fail.exists():
+        source, _, reason = fail.read_text().partition("\n")
+        if source == _source(sample):
+            return reason.strip()
+    return None
+
+
+def build(samples: Sequence[Sample], magnifier: str | Path, cache_root: str | Path,
+          factors: Sequence[float] = TRAIN_FACTORS, workers: int = 2, engines_dir: str | Path | None = None,
+          face_model: str | Path | None = None, progress: bool = True) -> tuple[dict[str, Entry], dict[str, str]]:
+    """Entries for ``samples`` (computing the missing ones in ``workers`` processes) and the failures.
+
+    Returns ({sample key: Entry}, {sample key: reason it has no entry}).
+    """
+    import engines
+
+    art = engines.resolve(str(magnifier), "onnx", engines_dir)
+    from mecore.preprocess import FEATURES_VERSION
+
+    cache_dir = Path(cache_root) / f"{magnifier_id(art.path)}-f{FEATURES_VERSION}"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    factors = tuple(sorted({float(f) for f in factors}))
+    write_text(cache_dir / "magnifier.json", json.dumps(
+        {"path": str(art.path), "version": art.meta.get("version"), "factors": factors}, indent=1) + "\n")
+    todo, failures = [], {}
+    for s in samples:
+        p = entry_path(cache_dir, s)
+        if read_entry(p, s, factors) is None:
+            reason = _failed(p, s)
+            if reason is None:
+                todo.append((s, str(p), factors))
+            else:
+                failures[s.key] = reason
+    if todo:
+        from tqdm import tqdm
+
+        workers = max(1, min(int(workers), len(todo)))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        init = (str(art.path), str(art.path.parent), threads, str(face_model) if face_model else None)
+        bar = tqdm(total=len(todo), desc=f"cache ({workers} worker{'s' * (workers > 1)})", unit="sample",
+                   disable=not progress)
+        if workers == 1:
+            _init_worker(*init)
+            results = map(_task, todo)
+        else:
+            pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=init)
+            results = pool.imap_unordered(_task, todo)
+        try:
+            for key, reason in results:
+                if reason:
+                    failures[key] = reason
+                bar.update()
+        finally:
+            bar.close()
+            if workers > 1:
+                pool.close()
+                pool.join()
+            else:
+                _W.clear()
+    entries = {}
+    for s in samples:
+        if s.key in failures:
+            continue
+        e = read_entry(entry_path(cache_dir, s), s, factors)
+        if e is None:
+            failures[s.key] = "cache entry missing after build"
+        else:
+            entries[s.key] = e
+    return entries, failures
