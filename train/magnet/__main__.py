@@ -1,0 +1,137 @@
+"""``python -m train.magnet {import,train,eval,export}`` — see docs/magnifier.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from mecore.errors import MexError
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("MEX_SHARED", REPO.parent / "shared"))
+DEFAULT_VIDEO = Path(os.environ.get("MEX_FACE_VIDEO", SHARED / "media" / "face.mp4"))
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m train.magnet", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    imp = sub.add_parser("import", help="convert public-layout MagNet weights into a project checkpoint")
+    imp.add_argument("--weights", required=True, type=Path)
+    imp.add_argument("--out", required=True, type=Path)
+
+    tr = sub.add_parser("train", help="train on synthetic data (progress bar, checkpoints, --resume)")
+    tr.add_argument("--out", type=Path, default=Path("runs/magnet"), help="run folder (last.pt)")
+    tr.add_argument("--steps", type=int, default=100_000)
+    tr.add_argument("--minutes", type=float, default=None, help="wall-clock budget")
+    tr.add_argument("--batch", type=int, default=16)
+    tr.add_argument("--size", type=int, default=128, help="crop size")
+    tr.add_argument("--lr", type=float, default=1e-4)
+    tr.add_argument("--warmup", type=int, default=0)
+    tr.add_argument("--cosine", action="store_true", help="cosine LR decay over the run")
+    tr.add_argument("--precision", default="auto", choices=["auto", "fp32", "tf32", "bf16", "fp16"])
+    tr.add_argument("--compile", action="store_true", help="torch.compile the training step")
+    tr.add_argument("--no-channels-last", action="store_true")
+    tr.add_argument("--ckpt-every", type=int, default=500)
+    tr.add_argument("--eval-every", type=int, default=500)
+    tr.add_argument("--device", default="auto")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ev = sub.add_parser("eval", help="PSNR/SSIM table on the held-out synthetic test set + picture strip")
+    ev.add_argument("--weights", type=Path, default=REPO / "engines" / "magnifier.pt",
+                    help="project-trained weights (default engines/magnifier.pt)")
+    ev.add_argument("--reference", type=Path, default=None, help="reference weights (public layout)")
+    ev.add_argument("--n", type=int, default=256)
+    ev.add_argument("--size", type=int, default=128)
+    ev.add_argument("--seed", type=int, default=20180908)
+    ev.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    ev.add_argument("--out-json", type=Path, default=None, help="also write the JSON result here")
+    ev.add_argument("--strip", type=Path, default=Path("runs/magnet/face_strip.png"))
+    ev.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
+    ev.add_argument("--no-strip", action="store_true")
+    ev.add_argument("--threads", type=int, default=None)
+
+    ex = sub.add_parser("export", help="checkpoint -> engines/magnifier.onnx + magnifier.pt (parity-checked)")
+    ex.add_argument("--checkpoint", required=True, type=Path)
+    ex.add_argument("--engines-dir", type=Path, default=REPO / "engines")
+    ex.add_argument("--metrics", type=Path, default=None, help="JSON from `eval --out-json` to embed")
+    return p
+
+
+def _eval(args) -> None:
+    import torch
+
+    from train.magnet.evaluate import evaluate, format_table, picture_strip
+    from train.magnet.importer import load_magnet
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    models = {}
+    if args.reference:
+        models["reference weights (public MagNet)"] = load_magnet(args.reference)
+    if args.weights:
+        models["project-trained (engines)" if args.weights.name == "magnifier.pt" else str(args.weights)] = \
+            load_magnet(args.weights)
+    if args.n < 1:
+        raise MexError(f"--n {args.n}: need at least one test sample")
+    result = evaluate(models, n=args.n, size=args.size, seed=args.seed)
+    if not args.no_strip and models:
+        if not args.video.is_file():
+            raise MexError(f"{args.video}: video not found (give --video or --no-strip)")
+        result["strip"] = str(picture_strip(models, args.video, args.strip))
+    if args.out_json:
+        from mecore.atomic import write_json
+
+        write_json(args.out_json, result)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_table(result))
+        t = result["test_set"]
+        print(f"test set: {t['n']} samples {t['size']}x{t['size']}, seed {t['seed']}, alpha {t['alpha']}; "
+              f"EVM lambda_c picked on a validation seed: {t['evm_lambda_c']}")
+        if "strip" in result:
+            print(f"picture strip: {result['strip']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.cmd == "import":
+            from train.magnet.importer import import_weights
+
+            out = import_weights(args.weights, args.out)
+            print(f"wrote {out}")
+        elif args.cmd == "train":
+            from train.magnet.train import TrainConfig, train
+
+            cfg = TrainConfig(out=args.out, steps=args.steps, minutes=args.minutes, batch=args.batch,
+                              size=args.size, lr=args.lr, warmup=args.warmup, cosine=args.cosine,
+                              precision=args.precision, compile=args.compile,
+                              channels_last=not args.no_channels_last, ckpt_every=args.ckpt_every,
+                              eval_every=args.eval_every, device=args.device, seed=args.seed, resume=args.resume)
+            last = train(cfg, progress_bar=not args.quiet)
+            print(f"checkpoint: {last}")
+        elif args.cmd == "eval":
+            _eval(args)
+        elif args.cmd == "export":
+            from train.magnet.export import export
+
+            summary = export(args.checkpoint, args.engines_dir, args.metrics)
+            print(json.dumps(summary))
+    except MexError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

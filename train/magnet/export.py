@@ -1,0 +1,91 @@
+"""Export a trained MagNet into engines/: ``magnifier.onnx`` (dynamic batch and size) + ``magnifier.pt``.
+
+The ONNX graph is checked against PyTorch with ONNX Runtime (max abs diff <= 1e-4 at two sizes)
+before anything is published.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engines import ENGINES_DIR
+from engines.export import export_onnx, publish, save_checkpoint
+from mecore.errors import MexError
+from mecore.nets.magnet import MagNet
+from train.magnet.importer import VERSION, load_magnet, magnifier_meta
+
+INPUTS = ["onset", "apex", "amplification"]
+OUTPUTS = ["magnified", "shape"]
+DYNAMIC = {"onset": {0: "N", 2: "H", 3: "W"}, "apex": {0: "N", 2: "H", 3: "W"}, "amplification": {0: "N"},
+           "magnified": {0: "N", 2: "H", 3: "W"}, "shape": {0: "N", 2: "H/2", 3: "W/2"}}
+PARITY_TOL = 1e-4
+
+
+def export_magnet_onnx(model: MagNet, path: Path, meta: dict, size: int = 64, opset: int = 17) -> Path:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, size, size, generator=g) * 2 - 1
+    amp = torch.tensor([10.0])
+    return export_onnx(model, (x, x, amp), path, INPUTS, OUTPUTS, DYNAMIC, meta, opset=opset)
+
+
+def parity(model: MagNet, onnx_path: Path, sizes=((2, 64, 64), (1, 96, 128)), threads: int = 2) -> float:
+    """Max abs difference between ONNX Runtime and PyTorch over random inputs at several (N, H, W)."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+    g = torch.Generator().manual_seed(1)
+    worst = 0.0
+    model.eval()
+    for n, h, w in sizes:
+        a = torch.rand(n, 3, h, w, generator=g) * 2 - 1
+        b = (a + 0.05 * torch.randn(n, 3, h, w, generator=g)).clamp(-1, 1)
+        amp = torch.linspace(2.0, 20.0, n)
+        with torch.no_grad():
+            ref = model(a, b, amp)
+        got = sess.run(OUTPUTS, {"onset": a.numpy(), "apex": b.numpy(), "amplification": amp.numpy()})
+        for r, o in zip(ref, got):
+            if tuple(r.shape) != o.shape:
+                raise MexError(f"{onnx_path}: ONNX output shape {o.shape} differs from PyTorch {tuple(r.shape)}")
+            worst = max(worst, float(np.abs(r.numpy() - o).max()))
+    return worst
+
+
+def export(checkpoint: str | Path, engines_dir: str | Path = ENGINES_DIR, metrics: str | Path | None = None,
+           dataset: str | None = None) -> dict:
+    """Checkpoint (a run's last.pt or any MagNet weights) -> engines/magnifier.{onnx,pt}; returns a summary."""
+    checkpoint = Path(checkpoint)
+    model = load_magnet(checkpoint)
+    raw = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    kwargs = raw.get("kwargs", {}) if isinstance(raw, dict) else {}
+    extra = {}
+    if isinstance(raw, dict) and "config" in raw:
+        cfg = raw["config"]
+        extra["training"] = {"steps": raw.get("step"), "elapsed_s": round(raw.get("elapsed_s", 0.0), 1),
+                             "batch": cfg.get("batch"), "crop": cfg.get("size"), "lr": cfg.get("lr"),
+                             "warmup": cfg.get("warmup"), "cosine": cfg.get("cosine"),
+                             "precision": cfg.get("precision"), "seed": cfg.get("seed"),
+                             "loss": "L1(Y_hat, Y) + 0.1 (L1(tex C, tex A) + L1(shape C, shape B))"}
+    if metrics:
+        try:
+            extra["metrics"] = json.loads(Path(metrics).read_text())
+        except (OSError, ValueError) as e:
+            raise MexError(f"{metrics}: cannot read evaluation JSON: {e}") from None
+    meta = magnifier_meta(VERSION, dataset or "synthetic motion-magnification data (train.magnet.data, "
+                          "Oh et al. 2018 recipe; procedural + scikit-image/scikit-learn sample textures)",
+                          channels=model.encoder.conv2.weight.shape[0], **extra)
+    with tempfile.TemporaryDirectory(prefix="magnifier-export-") as tmp:
+        onnx_path = export_magnet_onnx(model, Path(tmp) / "magnifier.onnx", meta)
+        worst = parity(model, onnx_path)
+        if worst > PARITY_TOL:
+            raise MexError(f"{onnx_path.name}: ONNX Runtime differs from PyTorch by {worst:.2e} (> {PARITY_TOL})")
+        pt_path = save_checkpoint(Path(tmp) / "magnifier.pt", "magnet", kwargs, model.state_dict(), meta)
+        publish({"magnifier.onnx": onnx_path, "magnifier.pt": pt_path}, Path(engines_dir))
+    return {"engines_dir": str(engines_dir), "parity_max_abs_diff": worst, "parameters":
+            sum(p.numel() for p in model.parameters())}
