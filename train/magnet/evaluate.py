@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from mecore.errors import MexError
-from train.magnet.data import Synth, SynthConfig, test_set
+from train.magnet.data import Synth, SynthConfig, held_out_set
 
 _G5 = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0  # Burt & Adelson binomial kernel
 VAL_SEED = 4242            # EVM's cut-off is picked on this seed, never on the test seed
@@ -125,14 +125,14 @@ def score(name: str, out: torch.Tensor, data: dict) -> dict:
 
 def evaluate(models: dict[str, torch.nn.Module], n: int = 256, size: int = 128, seed: int = 20180908) -> dict:
     """{"rows": [...], "test_set": {...}} for the apex frame, EVM, and each model (name -> MagNet)."""
-    data = test_set(n=n, size=size, seed=seed)
+    data = held_out_set(n=n, size=size, seed=seed)
     lam = pick_evm_cutoff(size=size)
     rows = [score("no magnification (apex frame)", data["B"], data)]
     rows.append(score(f"linear EVM, Laplacian pyramid (lambda_c={lam})", evm_magnify(data["A"], data["B"], data["amp"], lam), data))
     for name, model in models.items():
         rows.append(score(name, run_model(model, data), data))
     return {"rows": rows, "test_set": {"n": n, "size": size, "seed": seed, "evm_lambda_c": lam,
-                                       "alpha": "log-uniform 1-100", "generator": "train.magnet.data.test_set"}}
+                                       "alpha": "log-uniform 1-100", "generator": "train.magnet.data.held_out_set"}}
 
 
 def format_table(result: dict) -> str:

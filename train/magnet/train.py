@@ -121,6 +121,9 @@ def train(cfg: TrainConfig, progress_bar: bool = True) -> Path:
     """Run (or resume) training; returns the path of the last checkpoint."""
     from tqdm import tqdm
 
+    last = cfg.out / "last.pt"
+    if cfg.resume and not last.is_file():
+        raise MexError(f"{last}: no checkpoint to resume from")
     device = pick_device(cfg.device)
     cuda = device.type == "cuda"
     precision = cfg.precision if cfg.precision != "auto" else ("fp16" if cuda else "fp32")
@@ -140,11 +143,8 @@ def train(cfg: TrainConfig, progress_bar: bool = True) -> Path:
     val = Synth(SynthConfig(size=cfg.size, color_perturb_p=0.0), seed=cfg.seed + 7919, device=device,
                 bank=synth.bank).batch(min(64, 4 * cfg.batch))
     cfg.out.mkdir(parents=True, exist_ok=True)
-    last = cfg.out / "last.pt"
     step, elapsed, history = 0, 0.0, []
     if cfg.resume:
-        if not last.is_file():
-            raise MexError(f"{last}: no checkpoint to resume from")
         state = torch.load(last, map_location="cpu", weights_only=False)
         model.load_state_dict(state["state_dict"])
         opt.load_state_dict(state["optimizer"])
