@@ -75,8 +75,7 @@ def _eval(args) -> None:
     if args.reference:
         models["reference weights (public MagNet)"] = load_magnet(args.reference)
     if args.weights:
-        models["project-trained (engines)" if args.weights.name == "magnifier.pt" else str(args.weights)] = \
-            load_magnet(args.weights)
+        models[f"project-trained ({args.weights.name})"] = load_magnet(args.weights)
     if args.n < 1:
         raise MexError(f"--n {args.n}: need at least one test sample")
     result = evaluate(models, n=args.n, size=args.size, seed=args.seed)
