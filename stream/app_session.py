@@ -46,7 +46,7 @@ def amplification_range(engines_dir: str | Path | None) -> tuple[float, float, f
             amp = entry.get("meta", {}).get("amplification") if entry.get("model") == "magnifier" else None
             if isinstance(amp, dict) and "min" in amp and "max" in amp:
                 lo, hi = float(amp["min"]), float(amp["max"])
-                return lo, hi, min(max(float(amp.get("default", (lo + hi) / 2)), lo), hi)
+                return lo, hi, min(max(float(amp.get("default", 10.0)), lo), hi)  # 10: stream.predictor's fallback
     except (MexError, TypeError, ValueError, AttributeError):
         pass
     return 1.0, 50.0, 10.0
