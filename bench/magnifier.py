@@ -4,7 +4,8 @@
 
 Backends in one run: PyTorch eager on the CPU, ONNX Runtime on the CPU (the graph ``train.magnet``
 exports, loaded with the session options the project's engine uses) and, where a CUDA GPU is
-present, PyTorch CUDA fp16. Printed: median ms per call and the ratio ONNX Runtime / eager.
+present, PyTorch CUDA fp16. Printed: median ms per call (eager and ORT calls interleaved, so both
+see the same machine load), the ratio ONNX Runtime / eager, and the load average around the run.
 Timing is independent of the weights; without ``--weights`` and no engines/magnifier.pt, the network
 is randomly initialised.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import statistics
 import sys
 import tempfile
@@ -42,6 +44,22 @@ def _time(fn, repeats: int, warmup: int = 3, sync=None) -> float:
     return statistics.median(times) * 1000.0
 
 
+def _side_by_side(f, g, repeats: int, warmup: int = 2) -> tuple[float, float]:
+    """Median ms of f and g, calls interleaved so both see the same machine load."""
+    for _ in range(warmup):
+        f()
+        g()
+    tf, tg = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f()
+        t1 = time.perf_counter()
+        g()
+        tg.append(time.perf_counter() - t1)
+        tf.append(t1 - t0)
+    return statistics.median(tf) * 1000.0, statistics.median(tg) * 1000.0
+
+
 def load_model(weights: Path | None) -> tuple[MagNet, str]:
     path = weights or REPO / "engines" / "magnifier.pt"
     if path.is_file():
@@ -67,7 +85,8 @@ def ort_session(onnx_path: Path, threads: int):
 def run(sizes: list[int], threads: int, repeats: int, weights: Path | None, onnx: Path | None) -> list[dict]:
     torch.set_num_threads(threads)
     model, source = load_model(weights)
-    print(f"weights: {source}; CPU threads: {threads}; torch {torch.__version__}")
+    print(f"weights: {source}; CPU threads: {threads} of {os.cpu_count()}; torch {torch.__version__}; "
+          f"load average before: {os.getloadavg()[0]:.2f}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-magnifier-") as tmp:
         if onnx is None:
@@ -81,12 +100,11 @@ def run(sizes: list[int], threads: int, repeats: int, weights: Path | None, onnx
             a = torch.rand(1, 3, size, size, generator=g) * 2 - 1
             b = (a + 0.02 * torch.randn(1, 3, size, size, generator=g)).clamp(-1, 1)
             amp = torch.tensor([10.0])
-            row = {"size": size}
-            with torch.inference_mode():
-                row["torch_cpu_ms"] = _time(lambda a=a, b=b, amp=amp: model(a, b, amp), repeats)
             feed = {"onset": a.numpy(), "apex": b.numpy(), "amplification": amp.numpy()}
-            row["ort_cpu_ms"] = _time(lambda feed=feed: sess.run(None, feed), repeats)
-            row["ort_over_eager"] = row["ort_cpu_ms"] / row["torch_cpu_ms"]
+            with torch.inference_mode():
+                eager_ms, ort_ms = _side_by_side(lambda a=a, b=b, amp=amp: model(a, b, amp),
+                                                 lambda feed=feed: sess.run(None, feed), repeats)
+            row = {"size": size, "torch_cpu_ms": eager_ms, "ort_cpu_ms": ort_ms, "ort_over_eager": ort_ms / eager_ms}
             if torch.cuda.is_available():
                 row["torch_cuda_fp16_ms"] = _cuda_fp16(model, a, b, amp, repeats)
             rows.append(row)
@@ -129,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     if not cuda:
         print("PyTorch CUDA fp16: no CUDA GPU here")
+    print(f"load average after: {os.getloadavg()[0]:.2f} (figures from a busy machine are not comparable)")
     return 0
 
 

@@ -278,7 +278,7 @@ def quantise(x: torch.Tensor) -> torch.Tensor:
 
 
 def held_out_set(n: int = 256, size: int = 128, seed: int = 20180908, batch: int = 64) -> dict[str, torch.Tensor]:
-    """The fixed held-out evaluation set: CPU-generated (the same on every machine), no colour perturbation."""
+    """The fixed held-out evaluation set: CPU-generated (reproducible across machines), no colour perturbation."""
     synth = Synth(SynthConfig(size=size, color_perturb_p=0.0), seed=seed, device="cpu")
     parts = [synth.batch(min(batch, n - i)) for i in range(0, n, batch)]
     return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}

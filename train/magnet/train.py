@@ -150,7 +150,10 @@ def train(cfg: TrainConfig, progress_bar: bool = True) -> Path:
         opt.load_state_dict(state["optimizer"])
         if scaler and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
-        synth.set_state(state["synth_state"].to(synth.state().device))
+        try:
+            synth.set_state(state["synth_state"])
+        except (RuntimeError, ValueError):  # saved on another device type: continue with a fresh stream
+            synth.gen.manual_seed(cfg.seed + state["step"])
         step, elapsed, history = state["step"], state["elapsed_s"], state.get("history", [])
     loss_fn = LossModule(model, cfg.reg_weight)
     if cfg.compile:
