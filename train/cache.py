@@ -93,6 +93,8 @@ _W: dict = {}
 
 
 def _init_worker(magnifier: str, engines_dir: str | None, threads: int, face_model: str | None) -> None:
+    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's per-process start-up chatter
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import engines
     from mecore.face.align import Aligner
     from mecore.face.tracker import FaceTracker

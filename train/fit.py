@@ -21,11 +21,12 @@ from mecore.nets.fgrmer import FGRMER
 
 @dataclass
 class FitOptions:
-    epochs: int = 60
+    epochs: int = 100
     lr: float = 1e-3
     batch_size: int = 32
-    weight_decay: float = 1e-4
+    weight_decay: float = 0.05
     seed: int = 0
+    label_smoothing: float = 0.1
     balanced: bool = True  # class-weighted loss from the training labels (real sets are imbalanced)
 
 
@@ -94,7 +95,7 @@ def fit(X: np.ndarray, y: np.ndarray, train_idx: Sequence[int], num_classes: int
                 continue
             f = torch.as_tensor(rng.integers(0, xs.shape[1], len(b)))
             logits = model(xs[b, f])
-            loss = F.cross_entropy(logits, ys[b], weight=weight)
+            loss = F.cross_entropy(logits, ys[b], weight=weight, label_smoothing=opts.label_smoothing)
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()

@@ -41,17 +41,20 @@ class Config:
     dataset: str = "synth"
     root: Path | None = None  # synth: .cache/synth-SxC-seedN (generated when missing)
     class_set: str | None = None  # default: the dataset's own (datasets.DATASETS)
-    epochs: int = 60
+    classes: list[str] | None = None  # a subset of the class set's classes (others are left out)
+    epochs: int = 100
     lr: float = 1e-3
     batch_size: int = 32
-    weight_decay: float = 1e-4
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
     folds: list[str] | None = None  # test subjects to run (default: all)
     val_subjects: int = 0  # 0: fixed epochs; K: pick the epoch on K training subjects
     workers: int = 2
     out: Path | None = None  # default runs/loso-<dataset>
     cache: Path = REPO / ".cache" / "preprocess"
     magnifier: str = "magnifier"  # engines name or .onnx path
-    engines_dir: Path | None = None  # where the magnifier name resolves and the classifier is published
+    engines_dir: Path | None = None  # where the magnifier name resolves (default engines/)
+    publish_dir: Path | None = None  # where the classifier is published (default: engines_dir)
     export: bool = True
     strict: bool = False
     seed: int = 0
@@ -80,18 +83,20 @@ class Config:
         self.factors = tuple(sorted({round(float(f), 3) for f in self.factors}))
         if TEST_FACTOR not in self.factors:
             raise MexError(f"--factors must include the test factor {TEST_FACTOR}, got {list(self.factors)}")
+        if not 0 <= self.label_smoothing < 1:
+            raise MexError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.val_subjects < 0:
             raise MexError(f"--val-subjects must be >= 0, got {self.val_subjects}")
 
     def fit_options(self, seed: int) -> FitOptions:
         return FitOptions(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
-                          weight_decay=self.weight_decay, seed=seed)
+                          weight_decay=self.weight_decay, label_smoothing=self.label_smoothing, seed=seed)
 
     def fingerprint(self, magnifier_id: str, keys: list[str]) -> dict:
         """What a stored fold must match to be reused."""
         return {"epochs": self.epochs, "lr": self.lr, "batch_size": self.batch_size, "seed": self.seed,
-                "weight_decay": self.weight_decay, "val_subjects": self.val_subjects,
-                "class_set": self.class_set, "magnifier": magnifier_id, "factors": list(self.factors), "samples": len(keys),
+                "weight_decay": self.weight_decay, "label_smoothing": self.label_smoothing, "val_subjects": self.val_subjects,
+                "class_set": self.class_set, "classes": self.classes, "magnifier": magnifier_id, "factors": list(self.factors), "samples": len(keys),
                 "keys_hash": hash_keys(keys)}
 
 
@@ -152,7 +157,16 @@ def load_data(cfg: Config):
         ensure_synth(cfg)
     class_set = cfg.class_set or datasets.DATASETS[cfg.dataset][1]
     labels = list(datasets.classes(class_set))
+    if cfg.classes:
+        unknown = [c for c in cfg.classes if c not in labels]
+        if unknown:
+            raise MexError(f"--classes {', '.join(unknown)} not in class set {class_set} ({', '.join(labels)})")
+        labels = [c for c in labels if c in cfg.classes]
     res = datasets.read(cfg.dataset, cfg.root, class_set=class_set, strict=cfg.strict)
+    if cfg.classes:
+        kept = [s for s in res.samples if s.label in labels]
+        res.excluded += len(res.samples) - len(kept)
+        res.samples = kept
     print(res.summary(f"{cfg.dataset} ({cfg.root})"))
     if not res.samples:
         raise MexError(f"{cfg.root}: no usable samples")
@@ -296,7 +310,7 @@ def export_final(cfg: Config, samples, X, y, labels, class_set: str, m: dict, ma
         diff = float(np.abs(eng(patches=xs)["logits"] - model(torch.as_tensor(xs)).numpy()).max())
     if diff > 1e-3:
         raise MexError(f"{onnx_path}: ONNX Runtime differs from PyTorch by {diff:.2e}; not published")
-    dest = Path(cfg.engines_dir) if cfg.engines_dir else engines.ENGINES_DIR
+    dest = Path(cfg.publish_dir or cfg.engines_dir or engines.ENGINES_DIR)
     publish({"classifier.onnx": onnx_path, "classifier.pt": pt_path}, dest)
     print(f"published classifier.onnx + classifier.pt -> {dest} (ONNX vs PyTorch max |diff| {diff:.1e})")
     assert preprocess.MAGNET_SIZE == 256
@@ -371,10 +385,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
     ap.add_argument("--dataset", default="synth", choices=DATASETS)
     ap.add_argument("--root", type=Path, help="dataset folder (synth: generated here when missing; default .cache/synth-...)")
     ap.add_argument("--class-set", help="class set name (default: the dataset's own, e.g. casme2-5)")
+    ap.add_argument("--classes", help="comma-separated subset of the class set's classes to keep")
     ap.add_argument("--epochs", type=int, default=Config.epochs)
     ap.add_argument("--lr", type=float, default=Config.lr)
     ap.add_argument("--batch-size", type=int, default=Config.batch_size)
     ap.add_argument("--weight-decay", type=float, default=Config.weight_decay)
+    ap.add_argument("--label-smoothing", type=float, default=Config.label_smoothing)
     ap.add_argument("--folds", help="comma-separated test subjects to run (default: all)")
     ap.add_argument("--val-subjects", type=int, default=0,
                     help="pick the epoch on this many held-out training subjects (default 0: fixed epochs)")
@@ -382,7 +398,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     ap.add_argument("--out", type=Path, help="report folder (default runs/loso-<dataset>)")
     ap.add_argument("--cache", type=Path, default=Config.cache)
     ap.add_argument("--magnifier", default="magnifier", help="magnifier: engines name or .onnx path")
-    ap.add_argument("--engines-dir", type=Path, help="engines folder to read the magnifier from and publish to")
+    ap.add_argument("--engines-dir", type=Path, help="engines folder the magnifier name resolves in (default engines/)")
+    ap.add_argument("--publish-dir", type=Path, help="engines folder to publish the classifier into "
+                                                       "(default: --engines-dir)")
     ap.add_argument("--no-export", dest="export", action="store_false", help="skip the final model and export")
     ap.add_argument("--strict", action="store_true", help="stop at the first bad row or sample")
     ap.add_argument("--seed", type=int, default=0)
@@ -395,6 +413,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     a = ap.parse_args(argv)
     d = vars(a)
     d["folds"] = [s.strip() for s in a.folds.split(",") if s.strip()] if a.folds else None
+    d["classes"] = [s.strip() for s in a.classes.split(",") if s.strip()] if a.classes else None
     try:
         d["factors"] = tuple(float(f) for f in a.factors.split(",") if f.strip())
     except ValueError:

@@ -100,3 +100,64 @@ def test_config_validation(tmp_path):
     with pytest.raises(MexError, match="--epochs"):
         loso.Config(root=tmp_path, epochs=0)
     assert loso.main(["--dataset", "samm"]) == 2
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # the model is tiny; more threads only spin on a shared 2-core machine
+    yield
+    torch.set_num_threads(n)
+
+
+def _magnifier(tmp_path: Path) -> tuple[str, Path]:
+    """The project's magnifier when engines/ lists one, else an untrained MagNet exported for the test."""
+    import engines
+
+    try:
+        art = engines.resolve("magnifier", "onnx")
+        return str(art.path), art.path.parent
+    except MexError:
+        pass
+    import torch
+
+    from engines.export import export_onnx, publish
+    from mecore.nets.magnet import MagNet
+
+    torch.manual_seed(0)
+    x = torch.zeros(1, 3, 256, 256)
+    d = tmp_path / "engines"
+    p = export_onnx(MagNet().eval(), (x, x, torch.ones(1)), tmp_path / "m.onnx", ["onset", "apex", "amplification"],
+                    ["magnified", "shape"], {k: {0: "N"} for k in ("onset", "apex", "amplification", "magnified",
+                                                                   "shape")},
+                    {"model": "magnifier", "version": "test-untrained", "normalisation": "rgb/127.5-1",
+                     "amplification": {"min": 1.0, "max": 30.0, "default": 2.0}})
+    publish({"magnifier": p}, d)
+    return str(d / "magnifier.onnx"), d
+
+
+def test_end_to_end_tiny_loso_learns_and_exports(tmp_path):
+    """synth_me -> MediaPipe + alignment -> magnifier (ONNX Runtime) -> cache -> LOSO -> classifier in engines."""
+    import engines
+
+    mag, mag_dir = _magnifier(tmp_path)
+    out_engines = tmp_path / "out_engines"
+    out_engines.mkdir()
+    # Two classes that move different regions (brows up / lip corners up), so 4 subjects suffice to learn.
+    cfg = loso.Config(root=tmp_path / "synth", synth_subjects=4, synth_clips=6, out=tmp_path / "run",
+                      cache=tmp_path / "cache", magnifier=mag, engines_dir=mag_dir, publish_dir=out_engines,
+                      classes=["happiness", "surprise"], factors=(2.0,), epochs=40, workers=1)
+    outcome = loso.run(cfg)
+    assert outcome.engines_dir == out_engines
+    m = outcome.metrics
+    assert m["n"] >= 8 and len(outcome.folds) == 4
+    assert m["uf1"] >= 0.8 and m["uar"] >= 0.8, m  # chance is 0.5
+    for name in ("results.json", "results.csv", "predictions.csv", "confusion.png", "curves.png"):
+        assert (cfg.out / name).is_file()
+    eng = engines.load(outcome.engines_dir / "classifier.onnx", backend="onnxruntime")
+    assert eng.meta["labels"] == ["happiness", "surprise"]
+    assert eng.meta["amplification"] == 2.0 and eng.meta["loso"]["uf1"] == pytest.approx(m["uf1"])
+    logits = eng(patches=np.zeros((2, 30, 7, 7), np.float32))["logits"]
+    assert logits.shape == (2, 2)
