@@ -38,8 +38,8 @@ def frames(face_video):
 
 
 @pytest.fixture()
-def app():
-    a = App(stream_every=0.1)
+def app(standin_engines):
+    a = App(engines_dir=standin_engines, stream_every=0.1)  # tiny real ONNX engines, not a training run
     yield a
     a.sessions.close_all()
 
