@@ -171,6 +171,19 @@ def wait_event_rows(page, selector: str, timeout_s: float) -> int:
     return event_rows(page, selector)
 
 
+LABELLED_JS = """(sel) => Array.from(document.querySelectorAll(sel + ' [role=gridcell][data-col="4"]'))
+    .some(td => /[a-z]/i.test(td.innerText || ''))"""
+
+
+def wait_labelled(page, selector: str, timeout_s: float) -> bool:
+    """Wait until an event in the table has its label (the classifier answered); False on timeout."""
+    try:
+        page.wait_for_function(f"() => ({LABELLED_JS})({selector!r})", timeout=timeout_s * 1000, polling=250)
+        return True
+    except Exception:  # spotting only (no engines): rows never get a label
+        return False
+
+
 def screenshots(folder: Path, clip: Path, engines_dir: str | None, rtsp_server: Path) -> list[Path]:
     """A screenshot of each tab with a detected event, for docs/demo.md (live.png, video.png, url.png)."""
     import subprocess
@@ -187,8 +200,7 @@ def screenshots(folder: Path, clip: Path, engines_dir: str | None, rtsp_server: 
             page = open_app(context, url)
             start_webcam(page)
             wait_event_rows(page, "#live-events", 90)
-            with contextlib.suppress(Exception):  # no inset when no engines are installed (spotting only)
-                page.wait_for_selector("#live-inset img", timeout=15_000)
+            wait_labelled(page, "#live-events", 20)
             shots.append(folder / "live.png")
             page.screenshot(path=str(shots[-1]), full_page=True)
             page.close()
@@ -217,6 +229,7 @@ def screenshots(folder: Path, clip: Path, engines_dir: str | None, rtsp_server: 
                 page.locator("#url-in textarea, #url-in input").first.fill(ready.split(" ", 1)[1])
                 page.locator("#url-go").click()
                 wait_event_rows(page, "#url-events", 60)
+                wait_labelled(page, "#url-events", 20)
                 time.sleep(0.5)
                 shots.append(folder / "url.png")
                 page.screenshot(path=str(shots[-1]), full_page=True)
