@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import socket
 import sys
 import time
@@ -289,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  annotated frames shown in page: {(shown1 - shown0) / dt:6.2f} fps")
     if processed:
         print(f"  server time per frame:          {busy_ms / processed:6.1f} ms")
+    print(f"  load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0
 
 
