@@ -3,7 +3,7 @@
 Per sample: detect the face in the onset and apex frames (MediaPipe, IMAGE mode), align each to
 the canonical 256x256 crop, and run the magnifier once per amplification factor (all factors in one
 batched call, through ``mecore.preprocess.motion_features``, the function the streaming analyser
-uses too). Stored per sample as ``<cache>/<magnifier sha[:16]>-f<FEATURES_VERSION>/<sample key>.npz``:
+uses too). Stored per sample as ``<cache>/<magnifier sha[:16]>-f<FEATURES_VERSION>/<sample key>-<path hash>.npz``:
 
     factors (F,)            amplification factors, ascending
     patches (F, 30, 7, 7)   float32, the classifier's input
@@ -69,7 +69,9 @@ def _source(sample: Sample) -> str:
 
 
 def entry_path(cache_dir: Path, sample: Sample) -> Path:
-    return Path(cache_dir) / f"{sample.key}.npz"
+    """Keyed by the sample and where its frames live: two datasets may both have sub01/EP01_01."""
+    where = hashlib.sha256(str(Path(sample.apex_path).resolve()).encode()).hexdigest()[:10]
+    return Path(cache_dir) / f"{sample.key}-{where}.npz"
 
 
 def read_entry(path: Path, sample: Sample, factors: Sequence[float]) -> Entry | None:

@@ -59,7 +59,7 @@ class Config:
     strict: bool = False
     seed: int = 0
     synth_subjects: int = 8
-    synth_clips: int = 10
+    synth_clips: int = 20
     face_model: Path | None = None
     factors: tuple[float, ...] = TRAIN_FACTORS  # training amplifications (must include TEST_FACTOR)
     threads: int = 1  # torch threads: the model is small, one thread wastes least on a busy CPU
