@@ -183,7 +183,7 @@ def load_data(cfg: Config):
     import engines
 
     art = engines.resolve(str(cfg.magnifier), "onnx", cfg.engines_dir)
-    mag = {"id": cache.magnifier_id(art.path), "version": art.meta.get("version"), "path": str(art.path)}
+    mag = {"id": cache.magnifier_id(art.path), "version": art.meta.get("version"), "file": art.path.name}
     print(f"cache: {len(samples)} samples x {len(cfg.factors)} factors ready in {time.perf_counter() - t0:.1f} s "
           f"({len(failures)} without a face), magnifier {mag['version']} [{mag['id']}]")
     return samples, X, y, labels, class_set, mag
