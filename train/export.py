@@ -1,0 +1,92 @@
+"""The deployed classifier: one FGRMER trained on all subjects, exported to ONNX + checkpoint with its
+metadata, checked in ONNX Runtime against PyTorch, published into engines/ (atomic, with the
+manifest), and TensorRT plans built where TensorRT and a CUDA GPU exist.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mecore.errors import MexError
+from train import adjacency as adj_mod
+from train import metrics
+from train.cache import TEST_FACTOR
+
+if TYPE_CHECKING:
+    from train.loso import Config
+
+
+def export_final(cfg: Config, samples, X, y, labels, class_set: str, m: dict, mag: dict) -> Path:
+    import engines
+    from engines.export import export_onnx, publish, save_checkpoint
+    from mecore import preprocess
+    from train import fit as fit_mod
+
+    all_idx = np.arange(len(samples))
+    adj = adj_mod.adjacency([s.aus for s in samples])
+    t0 = time.perf_counter()
+    res = fit_mod.fit(X, y, all_idx, len(labels), adj, cfg.fit_options(cfg.seed + 10_000))
+    print(f"final model: {len(samples)} samples of {len({s.subject for s in samples})} subjects, "
+          f"{cfg.epochs} epochs, {time.perf_counter() - t0:.1f} s")
+    exp_dir = cfg.out / "export"
+    adj_mod.save(exp_dir / "adjacency.npz", adj, {s.subject for s in samples})
+    metrics.plot_curves(res.history, exp_dir / "curves.png", "final model (all subjects)")
+    meta = {
+        "model": "classifier", "version": f"fgrmer-{cfg.dataset}-{time.strftime('%Y%m%d')}",
+        "arch": "fgrmer", "labels": labels, "class_set": class_set,
+        "input_layout": "patches (N, 30, 7, 7): 7x7 windows of the 128x128 shape map at the 30 graph "
+                        "nodes (mecore.face.roi.NODES: 10 brow, 20 mouth), rows y, columns x",
+        "normalisation": "map: shape(a) - shape(1) of the magnifier's 'shape' output, per-channel min-max, "
+                         "mean over channels, 128x128 (mecore.preprocess.motion_features); patches are "
+                         "standardised inside the graph (training statistics)",
+        "features_version": preprocess.FEATURES_VERSION,
+        "amplification": TEST_FACTOR, "train_amplifications": list(cfg.factors),
+        "dataset": cfg.dataset, "n_samples": len(samples), "n_subjects": len({s.subject for s in samples}),
+        "loso": {k: m[k] for k in ("accuracy", "uf1", "uar", "n")}, "magnifier": mag,
+        "preprocess": "mecore.preprocess.motion_features",
+    }
+    model = res.model.eval()
+    import torch
+
+    onnx_path = export_onnx(model, (torch.zeros(1, 30, 7, 7),), exp_dir / "classifier.onnx", ["patches"],
+                            ["logits"], {"patches": {0: "N"}, "logits": {0: "N"}}, meta)
+    pt_path = save_checkpoint(exp_dir / "classifier.pt", "fgrmer", res.kwargs, model.state_dict(), {
+        **meta, "inputs": [{"name": "patches", "shape": ["N", 30, 7, 7], "dtype": "float32"}],
+        "outputs": [{"name": "logits", "shape": ["N", len(labels)], "dtype": "float32"}]})
+    # parity check of what we publish: ONNX Runtime vs the PyTorch model on real cached inputs
+    eng = engines.load(onnx_path, backend="onnxruntime")
+    xs = X[:8, cfg.factors.index(TEST_FACTOR)].astype(np.float32)
+    with torch.no_grad():
+        diff = float(np.abs(eng(patches=xs)["logits"] - model(torch.as_tensor(xs)).numpy()).max())
+    if diff > 1e-3:
+        raise MexError(f"{onnx_path}: ONNX Runtime differs from PyTorch by {diff:.2e}; not published")
+    dest = Path(cfg.publish_dir or cfg.engines_dir or engines.ENGINES_DIR)
+    publish({"classifier.onnx": onnx_path, "classifier.pt": pt_path}, dest)
+    print(f"published classifier.onnx + classifier.pt -> {dest} (ONNX vs PyTorch max |diff| {diff:.1e})")
+    assert preprocess.MAGNET_SIZE == 256
+    build_tensorrt(dest)
+    return dest
+
+
+def build_tensorrt(engines_dir: Path) -> None:
+    from engines.backends import unavailable
+
+    why = unavailable("tensorrt")
+    if why:
+        print(f"TensorRT engines: skipped ({why})")
+        return
+    import engines
+    from engines.backends.tensorrt import plan_for
+
+    for name in ("classifier", "magnifier"):
+        try:
+            art = engines.resolve(name, "onnx", engines_dir)
+        except MexError as exc:
+            print(f"TensorRT {name}: skipped ({exc})")
+            continue
+        plan, built = plan_for(art, True, 8, None, rebuild=False)
+        print(f"TensorRT {name}: {plan} ({'built' if built else 'cached'})")
