@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -258,3 +259,47 @@ def find_dir(root: Path, name: str, depth: int = 2) -> Path | None:
             nxt += children
         level = nxt
     return None
+
+
+# The roles a coding sheet's columns play, in the order readers list them.
+ROLES = ("subject", "clip", "onset", "apex", "offset", "aus", "emotion")
+
+
+def read_coded_rows(sheet: Path, df: pd.DataFrame, columns: tuple[str, ...], *,
+                    subject_id: Callable[[object], str],
+                    clip_frames: Callable[[str, str], tuple[Path, dict[int, Path]]],
+                    dataset: str, class_set: str, strict: bool) -> ReadResult:
+    """One Sample per row of a sheet whose ``columns`` play the ROLES (subject, clip, onset, ...).
+
+    ``subject_id`` normalises the subject cell; ``clip_frames(subject, clip)`` finds the clip's folder
+    and its frames (looked up once per clip).
+    """
+    c = {role: col(df, name) for role, name in zip(ROLES, columns)}
+    result = ReadResult()
+    log = RowLog(result, strict)
+    cache: dict[tuple[str, str], tuple[Path, dict[int, Path]]] = {}
+    for _, row in df.iterrows():
+        where = f"{sheet.name} row {row['_row']}"
+        subject = subject_id(row[c["subject"]])
+        clip = str(row[c["clip"]]).strip()
+        if (subject, clip) not in cache:
+            cache[(subject, clip)] = clip_frames(subject, clip)
+        folder, frames = cache[(subject, clip)]
+        if not frames:
+            log.bad(where, f"no frames in {folder}")
+            continue
+        sample = make_sample(
+            log, where, dataset=dataset, subject=subject, clip=clip, frames=frames,
+            onset=row[c["onset"]], apex=row[c["apex"]], offset=row[c["offset"]],
+            aus=row[c["aus"]], emotion=row[c["emotion"]], class_set=class_set,
+        )
+        if sample is not None:
+            result.samples.append(sample)
+    return result
+
+
+def clip_folder(root: Path, subject: str, clip: str) -> tuple[Path, dict[int, Path]]:
+    """``<subject>/<clip>/`` under ``root`` (the subject folder possibly a level or two down)."""
+    sub_dir = find_dir(root, subject)
+    folder = (sub_dir or root / subject) / clip
+    return folder, index_frames(folder)

@@ -12,12 +12,9 @@ from pathlib import Path
 from mecore.errors import MexError
 from train.datasets.base import (
     ReadResult,
-    RowLog,
-    col,
-    find_dir,
+    clip_folder,
     find_sheet,
-    index_frames,
-    make_sample,
+    read_coded_rows,
     read_sheet,
 )
 
@@ -40,27 +37,9 @@ def read(root: str | Path, sheet: str | Path | None = None, class_set: str = CLA
     if not root.is_dir():
         raise MexError(f"{root}: dataset root is not a folder")
     sheet = Path(sheet) if sheet else find_sheet(root, SHEET_PATTERNS, "CASME II coding sheet")
-    df = read_sheet(sheet, COLUMNS)
-    c = {name: col(df, name) for name in COLUMNS}
-    result = ReadResult()
-    log = RowLog(result, strict)
-    frame_cache: dict[Path, dict] = {}
-    for _, row in df.iterrows():
-        where = f"{sheet.name} row {row['_row']}"
-        subject = subject_dir_name(str(row[c["Subject"]]).strip().split(".")[0] or "?")
-        clip = str(row[c["Filename"]]).strip()
-        sub_dir = find_dir(root, subject)
-        clip_dir = sub_dir / clip if sub_dir else root / subject / clip
-        if clip_dir not in frame_cache:
-            frame_cache[clip_dir] = index_frames(clip_dir)
-        if not frame_cache[clip_dir]:
-            log.bad(where, f"no frames in {clip_dir}")
-            continue
-        sample = make_sample(
-            log, where, dataset=dataset, subject=subject, clip=clip, frames=frame_cache[clip_dir],
-            onset=row[c["OnsetFrame"]], apex=row[c["ApexFrame"]], offset=row[c["OffsetFrame"]],
-            aus=row[c["Action Units"]], emotion=row[c["Estimated Emotion"]], class_set=class_set,
-        )
-        if sample is not None:
-            result.samples.append(sample)
-    return result
+    return read_coded_rows(
+        sheet, read_sheet(sheet, COLUMNS), COLUMNS,
+        subject_id=lambda cell: subject_dir_name(str(cell).strip().split(".")[0] or "?"),
+        clip_frames=lambda subject, clip: clip_folder(root, subject, clip),
+        dataset=dataset, class_set=class_set, strict=strict,
+    )

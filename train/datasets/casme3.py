@@ -13,12 +13,10 @@ from pathlib import Path
 from mecore.errors import MexError
 from train.datasets.base import (
     ReadResult,
-    RowLog,
-    col,
     find_dir,
     find_sheet,
     index_frames,
-    make_sample,
+    read_coded_rows,
     read_sheet,
 )
 
@@ -49,25 +47,9 @@ def read(root: str | Path, sheet: str | Path | None = None, class_set: str = CLA
         df = read_sheet(sheet, COLUMNS, sheet_name=sheet_name)
     except MexError:
         df = read_sheet(sheet, COLUMNS, sheet_name=0)  # a re-saved copy may have lost the sheet name
-    c = {name: col(df, name) for name in COLUMNS}
-    result = ReadResult()
-    log = RowLog(result, strict)
-    cache: dict[tuple[str, str], tuple[Path, dict]] = {}
-    for _, row in df.iterrows():
-        where = f"{sheet.name} row {row['_row']}"
-        subject = str(row[c["Subject"]]).strip()
-        clip = str(row[c["Filename"]]).strip()
-        if (subject, clip) not in cache:
-            cache[(subject, clip)] = _clip_frames(root, subject, clip)
-        folder, frames = cache[(subject, clip)]
-        if not frames:
-            log.bad(where, f"no frames in {folder}")
-            continue
-        sample = make_sample(
-            log, where, dataset=dataset, subject=subject, clip=clip, frames=frames,
-            onset=row[c["Onset"]], apex=row[c["Apex"]], offset=row[c["Offset"]],
-            aus=row[c["AU"]], emotion=row[c["emotion"]], class_set=class_set,
-        )
-        if sample is not None:
-            result.samples.append(sample)
-    return result
+    return read_coded_rows(
+        sheet, df, COLUMNS,
+        subject_id=lambda cell: str(cell).strip(),
+        clip_frames=lambda subject, clip: _clip_frames(root, subject, clip),
+        dataset=dataset, class_set=class_set, strict=strict,
+    )

@@ -12,12 +12,9 @@ from pathlib import Path
 from mecore.errors import MexError
 from train.datasets.base import (
     ReadResult,
-    RowLog,
-    col,
-    find_dir,
+    clip_folder,
     find_sheet,
-    index_frames,
-    make_sample,
+    read_coded_rows,
     read_sheet,
 )
 
@@ -28,34 +25,20 @@ COLUMNS = ("Subject", "Filename", "Onset Frame", "Apex Frame", "Offset Frame", "
 SHEET_PATTERNS = ("SAMM_Micro_FACS_Codes*.xlsx", "SAMM*.xlsx", "SAMM*.csv")
 
 
+def subject_id(cell: object) -> str:
+    subject = str(cell).strip().split(".")[0]
+    return subject.zfill(3) if subject.isdigit() else subject
+
+
 def read(root: str | Path, sheet: str | Path | None = None, class_set: str = CLASS_SET, strict: bool = False,
          dataset: str = NAME) -> ReadResult:
     root = Path(root)
     if not root.is_dir():
         raise MexError(f"{root}: dataset root is not a folder")
     sheet = Path(sheet) if sheet else find_sheet(root, SHEET_PATTERNS, "SAMM FACS coding sheet")
-    df = read_sheet(sheet, COLUMNS)
-    c = {name: col(df, name) for name in COLUMNS}
-    result = ReadResult()
-    log = RowLog(result, strict)
-    frame_cache: dict[Path, dict] = {}
-    for _, row in df.iterrows():
-        where = f"{sheet.name} row {row['_row']}"
-        subject = str(row[c["Subject"]]).strip().split(".")[0]
-        subject = subject.zfill(3) if subject.isdigit() else subject
-        clip = str(row[c["Filename"]]).strip()
-        sub_dir = find_dir(root, subject)
-        clip_dir = sub_dir / clip if sub_dir else root / subject / clip
-        if clip_dir not in frame_cache:
-            frame_cache[clip_dir] = index_frames(clip_dir)
-        if not frame_cache[clip_dir]:
-            log.bad(where, f"no frames in {clip_dir}")
-            continue
-        sample = make_sample(
-            log, where, dataset=dataset, subject=subject, clip=clip, frames=frame_cache[clip_dir],
-            onset=row[c["Onset Frame"]], apex=row[c["Apex Frame"]], offset=row[c["Offset Frame"]],
-            aus=row[c["Action Units"]], emotion=row[c["Estimated Emotion"]], class_set=class_set,
-        )
-        if sample is not None:
-            result.samples.append(sample)
-    return result
+    return read_coded_rows(
+        sheet, read_sheet(sheet, COLUMNS), COLUMNS,
+        subject_id=subject_id,
+        clip_frames=lambda subject, clip: clip_folder(root, subject, clip),
+        dataset=dataset, class_set=class_set, strict=strict,
+    )
