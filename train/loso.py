@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from mecore.atomic import write_json, write_text
-from mecore.errors import MexError
+from mecore.errors import MexError, run_cli
 from train import adjacency as adj_mod
 from train import metrics
 from train.cache import TEST_FACTOR, TRAIN_FACTORS
@@ -350,16 +350,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        cfg = parse_args(argv)
-        run(cfg)
-    except MexError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted; finished folds are kept and reused on the next run", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(lambda: run(parse_args(argv)),
+                   interrupted="interrupted; finished folds are kept and reused on the next run")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mecore.errors import MexError
+from mecore.errors import MexError, run_cli
 
 
 def generate(
@@ -126,21 +126,14 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     start = time.perf_counter()
-    try:
-        if argv and argv[0] in COMMANDS:
-            line = COMMANDS[argv[0]](argv[1:])
-        else:
-            line = _dataset(argv)
-    except MexError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    if not line.startswith("synth:"):  # the dataset's summary already has its time
-        line += f" in {time.perf_counter() - start:.1f} s"
-    print(line)
-    return 0
+
+    def body() -> None:
+        line = COMMANDS[argv[0]](argv[1:]) if argv and argv[0] in COMMANDS else _dataset(argv)
+        if not line.startswith("synth:"):  # the dataset's summary already has its time
+            line += f" in {time.perf_counter() - start:.1f} s"
+        print(line)
+
+    return run_cli(body)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from mecore.errors import MexError
+from mecore.errors import MexError, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("MEX_SHARED", REPO.parent / "shared"))
@@ -100,7 +100,8 @@ def _eval(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
+
+    def body() -> None:
         if args.cmd == "import":
             from train.magnet.importer import import_weights
 
@@ -123,13 +124,8 @@ def main(argv: list[str] | None = None) -> int:
 
             summary = export(args.checkpoint, args.engines_dir, args.metrics)
             print(json.dumps(summary))
-    except MexError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_cli(body)
 
 
 if __name__ == "__main__":
