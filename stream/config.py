@@ -17,21 +17,22 @@ class StreamConfig:
     fps: float = 30.0  # the source's frame rate; every frame count below derives from it
 
     # face core
-    max_faces: int = 2
+    max_faces: int = 1  # MediaPipe re-detects every frame while it tracks fewer faces than this: jittery landmarks
     face_model: str | None = None  # MediaPipe .task file; None: the installed one
     landmark_scale: float = 1.0  # run landmarks on a frame downscaled by this factor (landmarks are rescaled)
     align_size: int = 256  # aligned crop fed to the magnifier (the engines' input size)
     track_timeout_s: float = 1.0  # forget a face's spotting state after this long unseen
 
     # spotting (Moilanen et al. 2014, on the aligned face)
-    feature: str = "lbp"  # block feature: "lbp" (uniform LBP histograms, chi-squared) or "intensity"
+    feature: str = "intensity"  # block feature: "intensity" (4x4 cell means, L1) or "lbp" (uniform LBP, chi-squared)
     spot_size: int = 128  # grey aligned crop the block features are computed on
     grid: int = 8  # grid x grid blocks
     me_length_s: float = 0.3  # expected micro-expression length; k = half of it in frames
-    threshold_p: float = 0.4  # T = mean + p * (max - mean) of the contrast over the rolling window
-    noise_sigmas: float = 6.0  # and at least median + this many robust sigmas of the contrast
+    top_fraction: float = 0.1  # F averages this fraction of the most changed blocks (Moilanen: 1/3)
+    threshold_p: float = 0.1  # T = mean + p * (max - mean) of the contrast over the rolling window ...
+    noise_factor: float = 6.0  # ... and at least this times the contrast's noise level (its 75th percentile)
     window_s: float = 10.0  # rolling window of the threshold statistics
-    warmup_s: float = 1.5  # no events before this much signal per face
+    warmup_s: float = 0.5  # no events before this much contrast signal per face
     min_event_s: float = 0.1  # shorter excursions above T are noise
     max_event_s: float = 1.0  # longer ones are cut here (a macro-expression or head turn)
     refractory_s: float = 0.3  # no new event of a face this soon after the last one's offset
@@ -63,7 +64,8 @@ class StreamConfig:
         need(2 <= self.grid <= 16 and self.spot_size // self.grid >= 4, f"grid {self.grid} too fine or coarse for spot_size {self.spot_size}")
         need(0.04 <= self.me_length_s <= 2.0, f"me_length_s must be in [0.04, 2], got {self.me_length_s}")
         need(0.0 <= self.threshold_p < 1.0, f"threshold_p must be in [0, 1), got {self.threshold_p}")
-        need(self.noise_sigmas >= 0.0, f"noise_sigmas must be >= 0, got {self.noise_sigmas}")
+        need(self.noise_factor >= 0.0, f"noise_factor must be >= 0, got {self.noise_factor}")
+        need(0.0 < self.top_fraction <= 1.0, f"top_fraction must be in (0, 1], got {self.top_fraction}")
         need(self.window_s >= 1.0, f"window_s must be >= 1, got {self.window_s}")
         need(0.0 < self.min_event_s < self.max_event_s, "need 0 < min_event_s < max_event_s")
         need(self.refractory_s >= 0.0 and self.warmup_s >= 0.0, "refractory_s and warmup_s must be >= 0")
@@ -82,7 +84,7 @@ class StreamConfig:
     @property
     def k(self) -> int:
         """Moilanen's k: half the expected micro-expression length, in frames (N = 2k + 1)."""
-        return max(1, int(round(self.me_length_s * self.fps / 2)))
+        return max(1, int(self.me_length_s * self.fps / 2))
 
     @property
     def history(self) -> int:

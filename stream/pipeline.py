@@ -92,18 +92,18 @@ class Analyzer:
             return float(value)
         return self.predictor.set_amplification(value)
 
-    def set_threshold(self, p: float | None = None, noise_sigmas: float | None = None) -> None:
-        """Spotting threshold: T = max(mean + p (max - mean), median + noise_sigmas robust sigmas)."""
+    def set_threshold(self, p: float | None = None, noise_factor: float | None = None) -> None:
+        """Spotting threshold: T = max(mean + p (max - mean), noise_factor * noise level) of the contrast."""
         changes = {}
         if p is not None:
             changes["threshold_p"] = float(p)
-        if noise_sigmas is not None:
-            changes["noise_sigmas"] = float(noise_sigmas)
+        if noise_factor is not None:
+            changes["noise_factor"] = float(noise_factor)
         self.update_config(**changes)
 
     def update_config(self, **changes) -> StreamConfig:
         """Change options that are safe mid-stream (thresholds, gates, overlay); validated like new."""
-        allowed = {"threshold_p", "noise_sigmas", "blink_gate", "motion_gate", "overlay", "label_fade_s",
+        allowed = {"threshold_p", "noise_factor", "top_fraction", "blink_gate", "motion_gate", "overlay", "label_fade_s",
                    "timeline_s", "min_event_s", "max_event_s", "refractory_s"}
         bad = set(changes) - allowed
         if bad:

@@ -94,6 +94,7 @@ class _AVReader:
         self.fps = 0.0
         self.duration_s: float | None = None
         self.size = (0, 0)
+        self.expected = 0
 
     def open(self) -> None:
         import av
@@ -112,6 +113,7 @@ class _AVReader:
         if self.container.duration:
             self.duration_s = self.container.duration / 1e6
         self.size = (st.codec_context.width, st.codec_context.height)
+        self.expected = int(st.frames or 0)  # frame count the container declares (0: unknown)
 
     def frames(self) -> Iterator[tuple[np.ndarray, float | None]]:
         import av
@@ -133,6 +135,8 @@ class _AVReader:
                 raise _Lost("stream ended")
         elif n == 0:
             raise MexError(f"{self.target}: no decodable video frames (corrupt or truncated)")
+        elif self.expected and n < self.expected - max(2, self.expected // 50):
+            raise MexError(f"{self.target}: truncated: only {n} of its {self.expected} frames could be decoded")
 
     def close(self) -> None:
         if self.container is not None:

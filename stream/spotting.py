@@ -1,13 +1,16 @@
 """Onset/apex spotting by feature difference on the aligned face (Moilanen et al., ICPR 2014), online.
 
-For each frame i of a face: block features of the grey aligned crop (uniform LBP histograms over a
-grid, or block intensities). F_i is the mean of the top third of the per-block distances between
-frame i and the average of frames i-k and i+k (eye blocks left out, so blinks do not count). The
-contrast C_j = F_j - (F_{j-k} + F_{j+k}) / 2 (negatives to 0) isolates short movements from slow
-drift. A movement is spotted where C goes above T = max(mean + p (max - mean), median + s robust
-sigmas), the statistics over a rolling window. The event's apex is the C peak; onset and offset
-are apex -/+ k, widened to where F stays above half its peak. C at frame j needs frame j + 2k, so
-the signal lags the input by 2k frames; an event is emitted when C falls back below T.
+For each frame i of a face: block features of the grey aligned crop (a grid of blocks, each as 4x4
+cell intensities, or as a uniform-LBP histogram). F_i is the mean of the most changed blocks (the top
+``top_fraction``; Moilanen takes a third) of the distances between frame i and the average of frames
+i-k and i+k, eye blocks left out so that blinks do not count. The contrast
+C_j = F_j - (F_{j-k} + F_{j+k}) / 2 (negatives to 0) keeps short movements and removes slow drift. A
+movement is spotted where C goes above T = max(mean + p (max - mean), noise_factor * q75), the
+statistics of C over a rolling window (q75, its 75th percentile, is the noise level: the p-term alone
+lets noise through in a window without events, and a large event would mask the next ones). The
+event's apex is the C peak; onset and offset are apex -/+ k, widened to where F stays above half its
+peak. C at frame j needs frame j + 2k, so the signal lags the input by 2k frames; an event is emitted
+when C falls back below T.
 
 Alignment removes head motion; what is left of it, and blinks, is gated: an event is dropped when
 eyeBlink (blendshapes) rises inside it or the face moved more than ``motion_gate`` face widths.
@@ -164,7 +167,7 @@ class Spotter:
         d = self.features.distance(cur, 0.5 * (tail + head))
         if m is not None and m.any():
             d = d[m]
-        top = np.sort(d)[-max(1, len(d) // 3):]
+        top = np.sort(d)[-max(1, int(round(len(d) * self.cfg.top_fraction))):]
         F = float(top.mean())
         self._F.append((i, F))
         self._Fhist.append((i, F))
@@ -185,9 +188,8 @@ class Spotter:
         if c.size == 0:
             return float("inf")
         mean, top = c.mean(), c.max()
-        med = float(np.median(c))
-        sigma = 1.4826 * float(np.median(np.abs(c - med)))
-        return float(max(mean + self.cfg.threshold_p * (top - mean), med + self.cfg.noise_sigmas * sigma, 1e-6))
+        noise = float(np.quantile(c, 0.75))  # robust to events filling up to a quarter of the window
+        return float(max(mean + self.cfg.threshold_p * (top - mean), self.cfg.noise_factor * noise, 1e-9))
 
     def _step(self, j: int, c: float) -> tuple[list[SpotEvent], SignalPoint]:
         self._C.append(c)

@@ -1,0 +1,289 @@
+"""Score spotting on long videos with the MEGC protocol: ``python -m stream.spot_eval``.
+
+A predicted interval is a hit (TP) when its IoU with a not yet matched ground-truth interval of the same
+video and type is >= 0.5; unmatched predictions are FP, unmatched ground truth FN. TP, FP and FN are
+pooled over all videos, then precision, recall and F1 per type (micro, macro) and overall. Predicted
+intervals are typed by length (micro when onset..offset <= ``micro_max_s``, as MEGC methods do).
+
+Ground truth readers (frame indices are turned into 0-based decoded-frame indices):
+- the synthetic long clips' JSON (``train.synth_me --long-clips``; one .json beside each .mp4),
+- CAS(ME)^2's ``CAS(ME)^2code_final.xlsx`` (no header row; subject, video_expression, onset, apex, offset,
+  AUs, emotion, type, self-report; images numbered from 1),
+- SAMM-LV's ``SAMM_LongVideos_V*_Release.xlsx`` (a block of notes, then a header row with Filename,
+  Onset, Apex, Offset, Type "Macro" / "Micro - 1/2"; images numbered from 1).
+
+    python -m stream.spot_eval --truth clips/            # run the spotter on every clip, then score
+    python -m stream.spot_eval --truth clips/ --predictions preds/   # score <video>.jsonl files
+    python -m stream.spot_eval --samm-lv SAMM_LongVideos_V3_Release.xlsx --predictions preds/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from mecore.errors import MexError
+
+IOU_HIT = 0.5
+
+
+@dataclass(frozen=True)
+class Interval:
+    video: str
+    onset: int  # 0-based frame index
+    offset: int
+    kind: str = "micro"  # "micro" | "macro"
+    label: str | None = None
+
+    def iou(self, other: Interval) -> float:
+        inter = min(self.offset, other.offset) - max(self.onset, other.onset) + 1
+        if inter <= 0:
+            return 0.0
+        union = (self.offset - self.onset + 1) + (other.offset - other.onset + 1) - inter
+        return inter / union
+
+
+# -- ground truth readers ---------------------------------------------------------------------------
+
+def read_synthetic(path: str | Path) -> tuple[dict[str, list[Interval]], dict[str, Path]]:
+    """A synthetic long clip's JSON (or a folder of them) -> ({video: intervals}, {video: video path})."""
+    path = Path(path)
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    truth: dict[str, list[Interval]] = {}
+    videos: dict[str, Path] = {}
+    for f in files:
+        if f.name.startswith("."):
+            continue
+        try:
+            d = json.loads(f.read_text(encoding="utf-8"))
+            name = d["video"]
+            base = int(d.get("frame_index_base", 0))
+            truth[Path(name).stem] = [Interval(Path(name).stem, int(e["onset"]) - base, int(e["offset"]) - base,
+                                               "micro", e.get("label")) for e in d["events"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise MexError(f"{f}: not a synthetic ground-truth file ({type(exc).__name__}: {exc})") from None
+        videos[Path(name).stem] = f.parent / name
+    if not truth:
+        raise MexError(f"{path}: no ground-truth .json files")
+    return truth, videos
+
+
+def _kind(text) -> str:
+    return "micro" if "micro" in str(text).lower() else "macro"
+
+
+def read_casme2(path: str | Path) -> dict[str, list[Interval]]:
+    """CAS(ME)^2 code_final sheet -> {"<subject>_<video>": intervals}; an offset of 0 (not coded) -> apex."""
+    import pandas as pd
+
+    try:
+        df = pd.read_excel(path, sheet_name=0, header=None)
+    except Exception as exc:  # noqa: BLE001 - pandas/openpyxl raise many types for a bad file
+        raise MexError(f"{path}: cannot read the CAS(ME)^2 sheet ({exc})") from None
+    truth: dict[str, list[Interval]] = defaultdict(list)
+    for row in df.itertuples(index=False):
+        row_no = len(sum(truth.values(), [])) + 1
+        try:
+            subject, name, onset, apex, offset, kind = row[0], str(row[1]), int(row[2]), int(row[3]), int(row[4]), row[7]
+        except (IndexError, ValueError, TypeError):
+            raise MexError(f"{path}: row {row_no}: expected subject, video_expression, onset, apex, offset, "
+                           f"AUs, emotion, type; got {list(row)[:8]}") from None
+        if offset == 0:
+            offset = apex
+        video = f"{int(subject)}_{name.rsplit('_', 1)[0]}"
+        truth[video].append(Interval(video, onset - 1, offset - 1, _kind(kind), str(row[6]) if len(row) > 6 else None))
+    return dict(truth)
+
+
+def read_samm_lv(path: str | Path) -> dict[str, list[Interval]]:
+    """SAMM-LV release sheet -> {"006_1": intervals}; the header row is found by its column names."""
+    import pandas as pd
+
+    try:
+        raw = pd.read_excel(path, sheet_name=0, header=None)
+    except Exception as exc:  # noqa: BLE001
+        raise MexError(f"{path}: cannot read the SAMM-LV sheet ({exc})") from None
+    header = None
+    for i in range(min(len(raw), 40)):
+        cells = [str(c).strip().lower() for c in raw.iloc[i].tolist()]
+        if "filename" in cells and "onset" in cells and "offset" in cells:
+            header = i
+            break
+    if header is None:
+        raise MexError(f"{path}: no header row with Filename, Onset, Offset in the first 40 rows")
+    cols = [str(c).strip().lower() for c in raw.iloc[header].tolist()]
+    col = {name: cols.index(name) for name in ("filename", "onset", "offset", "type") if name in cols}
+    if "type" not in col:
+        raise MexError(f"{path}: header row {header + 1} has no Type column")
+    truth: dict[str, list[Interval]] = defaultdict(list)
+    for r in range(header + 1, len(raw)):
+        cells = raw.iloc[r].tolist()
+        fname = cells[col["filename"]]
+        if not isinstance(fname, str) or fname.count("_") < 2:
+            continue  # blank or note rows
+        try:
+            onset, offset = int(cells[col["onset"]]), int(cells[col["offset"]])
+        except (ValueError, TypeError):
+            raise MexError(f"{path}: row {r + 1} ({fname}): onset/offset are not frame numbers") from None
+        video = "_".join(fname.split("_")[:2])
+        truth[video].append(Interval(video, onset - 1, offset - 1, _kind(cells[col["type"]])))
+    if not truth:
+        raise MexError(f"{path}: no annotated rows below the header")
+    return dict(truth)
+
+
+def read_predictions(path: str | Path, video: str, fps: float | None = None, micro_max_s: float = 0.5,
+                     ) -> list[Interval]:
+    """events.jsonl (run_stream.py --events) -> intervals of ``video``."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                raise MexError(f"{path}: line {n}: not JSON") from None
+            if rec.get("type") != "event":
+                continue
+            on, off = int(rec["onset_frame"]), int(rec["offset_frame"])
+            rate = fps or (on / rec["onset_s"] if rec.get("onset_s") else 30.0)
+            kind = "micro" if (off - on) / rate <= micro_max_s else "macro"
+            out.append(Interval(video, on, off, kind, rec.get("label")))
+    return out
+
+
+# -- scoring ------------------------------------------------------------------------------------------
+
+def match(truth: list[Interval], preds: list[Interval]) -> tuple[int, int, int]:
+    """TP, FP, FN of one video and type: greedy by IoU, each interval used once."""
+    pairs = sorted(((g.iou(p), gi, pi) for gi, g in enumerate(truth) for pi, p in enumerate(preds)), reverse=True)
+    used_g, used_p = set(), set()
+    for iou, gi, pi in pairs:
+        if iou < IOU_HIT:
+            break
+        if gi not in used_g and pi not in used_p:
+            used_g.add(gi)
+            used_p.add(pi)
+    tp = len(used_g)
+    return tp, len(preds) - tp, len(truth) - tp
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": round(p, 4), "recall": round(r, 4), "f1": round(f1, 4)}
+
+
+def score(truth: dict[str, list[Interval]], preds: dict[str, list[Interval]]) -> dict:
+    """MEGC scores: per type (micro, macro) and overall, TP/FP/FN pooled over videos."""
+    counts = {k: [0, 0, 0] for k in ("micro", "macro")}
+    for video in sorted(set(truth) | set(preds)):
+        for kind in counts:
+            g = [i for i in truth.get(video, []) if i.kind == kind]
+            p = [i for i in preds.get(video, []) if i.kind == kind]
+            for j, v in enumerate(match(g, p)):
+                counts[kind][j] += v
+    out = {kind: _prf(*c) for kind, c in counts.items()}
+    out["overall"] = _prf(*(sum(c[j] for c in counts.values()) for j in range(3)))
+    out["videos"] = len(set(truth) | set(preds))
+    return out
+
+
+# -- running the spotter ------------------------------------------------------------------------------
+
+def spot_video(video: str | Path, config=None) -> tuple[list[Interval], int, float]:
+    """Run the analyser (spotting only) on one video: (intervals, frames, fps)."""
+    from stream.config import StreamConfig
+    from stream.pipeline import Analyzer
+    from stream.sources import open_source
+
+    name = Path(video).stem
+    with open_source(str(video)) as src:
+        cfg = (config or StreamConfig()).updated(classify=False, overlay=False).with_fps(src.fps)
+        events, n = [], 0
+        with Analyzer(cfg) as an:
+            for frame in src:
+                events += an.process(frame).events
+                n += 1
+            events += an.finish()[0]
+    micro_max = 0.5
+    return [Interval(name, e.onset_frame, e.offset_frame,
+                     "micro" if (e.offset_frame - e.onset_frame) / e.fps <= micro_max else "macro") for e in events], \
+        n, cfg.fps
+
+
+def _find_video(folder: Path, key: str) -> Path | None:
+    for p in sorted(folder.rglob("*")):
+        if p.name == key or p.stem == key or p.name.startswith(key + "_") or p.name.endswith("_" + key):
+            return p
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m stream.spot_eval", description=__doc__.split("\n")[0])
+    ap.add_argument("--truth", action="append", default=[], help="synthetic ground-truth .json or a folder of them")
+    ap.add_argument("--casme2", help="CAS(ME)^2code_final.xlsx")
+    ap.add_argument("--samm-lv", help="SAMM_LongVideos_V*_Release.xlsx")
+    ap.add_argument("--videos", help="folder with the dataset's videos / image folders (for --casme2 / --samm-lv)")
+    ap.add_argument("--predictions", help="folder of <video>.jsonl (run_stream.py --events); else run the spotter")
+    ap.add_argument("--fps", type=float, default=None, help="frame rate of image-folder videos (CAS(ME)^2 30, SAMM 200)")
+    ap.add_argument("--minutes", action="store_true", help="also report false events per minute")
+    ap.add_argument("--out", help="write the report as JSON here")
+    args = ap.parse_args(argv)
+    try:
+        truth: dict[str, list[Interval]] = {}
+        videos: dict[str, Path] = {}
+        for t in args.truth:
+            tr, vids = read_synthetic(t)
+            truth.update(tr)
+            videos.update(vids)
+        for sheet, reader in ((args.casme2, read_casme2), (args.samm_lv, read_samm_lv)):
+            if sheet:
+                truth.update(reader(sheet))
+                if args.videos:
+                    for key in truth:
+                        found = _find_video(Path(args.videos), key)
+                        if found:
+                            videos[key] = found
+        if not truth:
+            raise MexError("no ground truth: give --truth, --casme2 or --samm-lv")
+        preds: dict[str, list[Interval]] = {}
+        frames = 0
+        seconds = 0.0
+        for key in sorted(truth):
+            if args.predictions:
+                f = Path(args.predictions) / f"{key}.jsonl"
+                preds[key] = read_predictions(f, key, args.fps) if f.is_file() else []
+                if not f.is_file():
+                    print(f"warning: {f}: no predictions for {key}", file=sys.stderr)
+            elif key in videos:
+                preds[key], n, fps = spot_video(videos[key])
+                frames += n
+                seconds += n / fps
+                print(f"{key}: {len(preds[key])} spotted, {len(truth[key])} true", file=sys.stderr)
+            else:
+                raise MexError(f"{key}: video not found (give --videos or --predictions)")
+        report = score(truth, preds)
+        if seconds:
+            report["minutes"] = round(seconds / 60, 3)
+            report["false_per_minute"] = round(report["overall"]["fp"] / (seconds / 60), 3)
+        text = json.dumps(report, indent=2)
+        print(text)
+        if args.out:
+            from mecore.atomic import write_text
+
+            write_text(args.out, text + "\n")
+        return 0
+    except MexError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Sources on real files: every frame in order, folders, pacing, masked URLs, bad input named in one line."""
+
+from __future__ import annotations
+
+import time
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from mecore.errors import MexError
+from stream.sources import TRANSITIONS, State, VideoSource, mask_url, open_source
+
+
+def _write_clip(path, n=20, size=(64, 48), fps=25, faststart=False):
+    opts = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", options=opts) as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = size[0], size[1], "yuv420p"
+        for i in range(n):
+            img = np.full((size[1], size[0], 3), (i * 10) % 256, np.uint8)
+            c.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        c.mux(s.encode(None))
+    return path
+
+
+def test_mask_url():
+    assert mask_url("rtsp://admin:s3cr3t@10.0.0.2:554/live") == "rtsp://admin:***@10.0.0.2:554/live"
+    assert mask_url("error opening rtsp://u:p@h/x and http://a:b@c/d") == "error opening rtsp://u:***@h/x and http://a:***@c/d"
+    assert mask_url("http://cam/stream?user=a&password=hunter2&x=1") == "http://cam/stream?user=a&password=***&x=1"
+    assert mask_url("rtsp://host/live") == "rtsp://host/live"
+    assert mask_url("/videos/clip.mp4") == "/videos/clip.mp4"
+
+
+def test_file_gives_every_frame_and_ends(tmp_path):
+    clip = _write_clip(tmp_path / "c.mp4", n=20, fps=25)
+    with open_source(str(clip)) as src:
+        assert src.kind == "file" and not src.live and src.fps == 25
+        frames = list(src)
+        assert src.state == State.ENDED
+    assert [f.index for f in frames] == list(range(20))
+    assert frames[0].image.shape == (48, 64, 3) and frames[0].image.dtype == np.uint8
+    assert frames[5].timestamp_s == pytest.approx(5 / 25)
+    assert src.state == State.CLOSED and src.stats.frames == 20 and src.stats.dropped == 0
+
+
+def test_realtime_pacing(tmp_path):
+    clip = _write_clip(tmp_path / "c.mp4", n=10, fps=25)
+    t0 = time.monotonic()
+    with open_source(str(clip), realtime=True) as src:
+        assert len(list(src)) == 10
+    assert time.monotonic() - t0 >= 9 / 25 - 0.02
+
+
+def test_image_folder_in_natural_order(tmp_path):
+    for i in (1, 2, 10):
+        cv2.imwrite(str(tmp_path / f"img{i}.jpg"), np.full((24, 32, 3), i, np.uint8))
+    (tmp_path / "notes.txt").write_text("not an image")
+    with open_source(str(tmp_path), fps=200) as src:
+        frames = list(src)
+    assert src.kind == "folder" and src.fps == 200
+    assert [int(f.image[0, 0, 0]) for f in frames] == [1, 2, 10]
+    assert frames[2].timestamp_s == pytest.approx(2 / 200)
+
+
+def test_bad_inputs_name_the_source(tmp_path):
+    with pytest.raises(MexError, match="no_such.mp4: no such file"):
+        open_source(str(tmp_path / "no_such.mp4"))
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00garbage" * 500)
+    with pytest.raises(MexError, match="junk.mp4: cannot open"):
+        open_source(str(junk)).open()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(MexError, match="no images"):
+        open_source(str(empty)).open()
+    with pytest.raises(MexError, match="unsupported URL scheme"):
+        open_source("ftp://user:pw@host/x.mp4")
+    with pytest.raises(MexError) as err:
+        open_source("rtsp://admin:topsecret@127.0.0.1:9/nothing", open_timeout_s=2).open()
+    assert "topsecret" not in str(err.value) and "admin:***@" in str(err.value)
+
+
+def test_truncated_file_is_reported_after_its_frames(tmp_path):
+    clip = _write_clip(tmp_path / "c.mp4", n=60, size=(160, 120), faststart=True)
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    src = open_source(str(cut)).open()
+    got = []
+    with pytest.raises(MexError, match="cut.mp4: .*truncated"):
+        for f in src:
+            got.append(f.index)
+    assert 0 < len(got) < 60  # the frames before the damage were delivered
+    src.close()
+
+
+def test_state_machine_is_explicit(tmp_path):
+    assert State.RUNNING in TRANSITIONS[State.RECONNECTING] - {State.RUNNING} or \
+        State.CONNECTING in TRANSITIONS[State.RECONNECTING]
+    assert TRANSITIONS[State.CLOSED] == set()
+    src = VideoSource(str(_write_clip(tmp_path / "c.mp4", n=3)))
+    assert src.state == State.IDLE
+    with pytest.raises(RuntimeError, match="not allowed"):
+        src._to(State.ENDED)
+    src.close()
+    assert src.state == State.CLOSED

@@ -1,0 +1,102 @@
+"""MEGC scoring and the annotation readers (sheets built here in the datasets' real layouts)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from mecore.errors import MexError
+from stream.spot_eval import (
+    Interval,
+    main,
+    match,
+    read_casme2,
+    read_predictions,
+    read_samm_lv,
+    read_synthetic,
+    score,
+)
+
+
+def test_iou_and_greedy_match():
+    g = [Interval("v", 10, 19), Interval("v", 50, 59)]
+    assert g[0].iou(Interval("v", 10, 19)) == 1.0
+    assert g[0].iou(Interval("v", 15, 24)) == pytest.approx(5 / 15)
+    assert g[0].iou(Interval("v", 30, 40)) == 0.0
+    # one prediction overlapping 2/3 (hit), one at IoU 1/3 (miss), one far away (FP)
+    preds = [Interval("v", 12, 21), Interval("v", 55, 64), Interval("v", 100, 105)]
+    assert match(g, preds) == (1, 2, 1)
+    # a ground truth interval is matched once even when two predictions hit it
+    assert match([g[0]], [Interval("v", 10, 19), Interval("v", 11, 19)]) == (1, 1, 0)
+
+
+def test_score_pools_videos_and_types():
+    truth = {"a": [Interval("a", 0, 9), Interval("a", 100, 160, "macro")], "b": [Interval("b", 20, 29)]}
+    preds = {"a": [Interval("a", 0, 9), Interval("a", 100, 150, "macro")], "b": [Interval("b", 60, 69)]}
+    s = score(truth, preds)
+    assert (s["micro"]["tp"], s["micro"]["fp"], s["micro"]["fn"]) == (1, 1, 1)
+    assert s["macro"]["f1"] == 1.0
+    assert (s["overall"]["tp"], s["overall"]["fp"], s["overall"]["fn"]) == (2, 1, 1)
+    assert s["overall"]["f1"] == pytest.approx(2 / 3, abs=1e-3)
+
+
+def test_read_synthetic_and_predictions(tmp_path):
+    (tmp_path / "clip0.json").write_text(json.dumps({
+        "video": "clip0.mp4", "fps": 30.0, "frame_index_base": 0,
+        "events": [{"onset": 30, "apex": 35, "offset": 41, "label": "surprise"}]}))
+    truth, videos = read_synthetic(tmp_path)
+    assert truth == {"clip0": [Interval("clip0", 30, 41, "micro", "surprise")]}
+    assert videos["clip0"] == tmp_path / "clip0.mp4"
+    ev = tmp_path / "ev.jsonl"
+    ev.write_text(json.dumps({"type": "event", "onset_frame": 31, "apex_frame": 35, "offset_frame": 40,
+                              "onset_s": 31 / 30, "label": "surprise"}) + "\n" + json.dumps({"type": "summary"}) + "\n")
+    assert read_predictions(ev, "clip0") == [Interval("clip0", 31, 40, "micro", "surprise")]
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(MexError, match="bad.json"):
+        read_synthetic(tmp_path / "bad.json")
+
+
+def test_read_casme2_sheet(tmp_path):
+    rows = [[1, "anger1_1", 557, 572, 608, "4+7", "negative", "macro-expression", "anger"],
+            [1, "anger1_2", 1001, 1010, 0, "4", "negative", "micro-expression", "anger"],
+            [15, "happy2_1", 10, 14, 20, "12", "positive", "micro-expression", "happy"]]
+    path = tmp_path / "CAS(ME)^2code_final.xlsx"
+    pd.DataFrame(rows).to_excel(path, header=False, index=False)
+    truth = read_casme2(path)
+    assert truth["1_anger1"] == [Interval("1_anger1", 556, 607, "macro", "negative"),
+                                 Interval("1_anger1", 1000, 1009, "micro", "negative")]  # offset 0 -> apex
+    assert truth["15_happy2"][0].kind == "micro"
+
+
+def test_read_samm_lv_sheet(tmp_path):
+    notes = [["SAMM Long Videos"] + [None] * 9] + [[None] * 10] * 8
+    header = [["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type",
+               "Action Units", "Notes"]]
+    rows = [[6, "006_1_1", 1, 5562, 5588, 5632, 71, "Macro", "R12", None],
+            [6, "006_1_2", 1, 6000, 6040, 6080, 81, "Micro - 1/2", "4", None],
+            [7, "007_3_1", 3, 100, -1, 150, 51, "Micro - 1/2", "1+2", None]]
+    path = tmp_path / "SAMM_LongVideos_V3_Release.xlsx"
+    pd.DataFrame(notes + header + rows).to_excel(path, header=False, index=False)
+    truth = read_samm_lv(path)
+    assert [i.kind for i in truth["006_1"]] == ["macro", "micro"]
+    assert truth["007_3"] == [Interval("007_3", 99, 149, "micro")]
+    pd.DataFrame([["nothing here"]]).to_excel(tmp_path / "x.xlsx", header=False, index=False)
+    with pytest.raises(MexError, match="no header row"):
+        read_samm_lv(tmp_path / "x.xlsx")
+
+
+def test_cli_scores_prediction_files(tmp_path, capsys):
+    truth_dir, pred_dir = tmp_path / "truth", tmp_path / "preds"
+    truth_dir.mkdir()
+    pred_dir.mkdir()
+    (truth_dir / "c.json").write_text(json.dumps({"video": "c.mp4", "events": [
+        {"onset": 30, "apex": 35, "offset": 41}, {"onset": 100, "apex": 104, "offset": 110}]}))
+    (pred_dir / "c.jsonl").write_text(json.dumps({"type": "event", "onset_frame": 30, "apex_frame": 35,
+                                                  "offset_frame": 40, "onset_s": 1.0}) + "\n")
+    assert main(["--truth", str(truth_dir), "--predictions", str(pred_dir), "--out", str(tmp_path / "r.json")]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["overall"]["tp"], report["overall"]["fn"]) == (1, 1)
+    assert main(["--truth", str(tmp_path / "missing.json")]) == 2
+    assert "error:" in capsys.readouterr().err
