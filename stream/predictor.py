@@ -43,6 +43,9 @@ class Predictor:
             raise MexError(f"{self.magnifier.path}, {self.classifier.path}: expected a magnifier and a "
                            f"classifier, got {mm.get('model')!r} and {cm.get('model')!r}")
         self.labels: list[str] = [str(x) for x in cm["labels"]]
+        # The classifier was trained on features at its own amplification; the user's factor only
+        # changes the magnified face shown, so serving cannot drift from training.
+        self.classifier_amplification = float(cm.get("amplification", 2.0))
         amp = mm["amplification"]
         self.amp_range = (float(amp.get("min", 1.0)), float(amp.get("max", 50.0)))
         self.amplification = self._clamp(amplification if amplification is not None else amp.get("default", 10.0))
@@ -75,16 +78,17 @@ class Predictor:
         """label, probabilities, magnified apex (RGB uint8) for one (onset, apex) pair of aligned crops."""
         amp = self._clamp(self.amplification if amplification is None else amplification)
         t0 = time.perf_counter()
-        feats = preprocess.motion_features(self.magnifier, onset.image, apex.image, apex.landmarks, [amp])[0]
+        factors = [self.classifier_amplification] + ([amp] if amp != self.classifier_amplification else [])
+        feats = preprocess.motion_features(self.magnifier, onset.image, apex.image, apex.landmarks, factors)
         t1 = time.perf_counter()
-        logits = self.classifier(patches=feats.patches[None])["logits"][0]
+        logits = self.classifier(patches=feats[0].patches[None])["logits"][0]
         t2 = time.perf_counter()
         self.timings = {"magnify": (t1 - t0) * 1e3, "classify": (t2 - t1) * 1e3}
         if logits.shape[-1] != len(self.labels):
             raise MexError(f"{self.classifier.path}: {logits.shape[-1]} logits but {len(self.labels)} labels")
         probs = _softmax(logits.astype(np.float64))
         label = self.labels[int(np.argmax(probs))]
-        return label, {k: float(v) for k, v in zip(self.labels, probs)}, feats.magnified
+        return label, {k: float(v) for k, v in zip(self.labels, probs)}, feats[-1].magnified
 
     # -- the worker -------------------------------------------------------------------------------
     def submit(self, event: SpotEvent, onset: AlignedFace, apex: AlignedFace, apex_read_t: float) -> None:
