@@ -30,9 +30,10 @@ class StreamConfig:
     me_length_s: float = 0.3  # expected micro-expression length; k = half of it in frames
     top_fraction: float = 0.1  # F averages this fraction of the most changed blocks (Moilanen: 1/3)
     threshold_p: float = 0.1  # T = mean + p * (max - mean) of the contrast over the rolling window ...
-    noise_factor: float = 6.0  # ... and at least this times the contrast's noise level (its 75th percentile)
+    noise_factor: float = 4.0  # ... and at least this times the contrast's noise level (its 75th percentile)
     window_s: float = 10.0  # rolling window of the threshold statistics
     warmup_s: float = 0.5  # no events before this much contrast signal per face
+    merge_s: float = 0.14  # an event ends after C stays below T this long (side lobes of one movement merge)
     min_event_s: float = 0.1  # shorter excursions above T are noise
     max_event_s: float = 1.0  # longer ones are cut here (a macro-expression or head turn)
     refractory_s: float = 0.3  # no new event of a face this soon after the last one's offset

@@ -127,6 +127,7 @@ class _Open:
     peak: int
     peak_value: float
     threshold: float
+    below: int = 0  # frames in a row below the threshold
 
 
 class Spotter:
@@ -203,8 +204,9 @@ class Spotter:
         else:
             if c > self._open.peak_value:
                 self._open.peak, self._open.peak_value = j, c
-            if c <= self._open.threshold:
-                events = self._close(j)
+            self._open.below = self._open.below + 1 if c <= self._open.threshold else 0
+            if self._open.below >= self.cfg.frames(self.cfg.merge_s):
+                events = self._close(j - self._open.below + 1)
             elif j - self._open.start > self.cfg.frames(self.cfg.max_event_s):
                 self.suppressed["long"] += 1  # a long movement: not a micro-expression
                 self._last_offset, self._open = j, None

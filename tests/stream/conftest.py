@@ -42,3 +42,32 @@ def make_standin_engines(folder: Path) -> Path:
 @pytest.fixture(scope="session")
 def standin_engines(tmp_path_factory) -> Path:
     return make_standin_engines(tmp_path_factory.mktemp("engines"))
+
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "stream" / "assets" / "demo.mp4"
+
+
+@pytest.fixture(scope="session")
+def demo_clip() -> Path:
+    """The bundled demo: a real face with injected micro-expressions, ground truth in demo.json."""
+    if not DEMO.is_file():
+        pytest.fail(f"{DEMO}: the bundled demo clip is missing")
+    return DEMO
+
+
+@pytest.fixture(scope="session")
+def face_long_clip(face_video, tmp_path_factory) -> Path:
+    """A synthetic long clip made from the real face video by ``python -m train.synth_me --long-clips 1``
+    (run as a command: stream/ never imports train/); returns the .mp4, its ground truth beside it."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("synth") / "out"
+    cmd = [sys.executable, "-m", "train.synth_me", "--out", str(out), "--subjects", "1", "--clips-per-subject", "1",
+           "--faces", str(face_video), "--long-clips", "1", "--seed", "11", "--quiet"]
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    clips = sorted((out / "long").glob("*.mp4"))
+    assert clips, f"no long clip in {out / 'long'}"
+    return clips[0]

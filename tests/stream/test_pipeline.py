@@ -1,0 +1,76 @@
+"""The Analyzer on real frames: no face, two faces, events -> predictions through real (stand-in) engines."""
+
+from __future__ import annotations
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from mecore.types import Frame
+from stream.config import StreamConfig
+from stream.pipeline import Analyzer
+from tests.stream.conftest import LABELS
+
+
+def _frames(path, n=None):
+    with av.open(str(path)) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if n is not None and i >= n:
+                return
+            yield Frame(f.to_ndarray(format="rgb24"), i, i / 30.0)
+
+
+def test_frames_without_a_face(face_model):
+    with Analyzer(StreamConfig(classify=False)) as an:
+        for i in range(20):
+            img = np.full((240, 320, 3), 90 + i, np.uint8)
+            r = an.process(Frame(img, i, i / 30))
+            assert r.faces == [] and r.events == [] and r.signals == {}
+            assert r.image.shape == img.shape and r.image is not img  # the overlay draws on a copy
+        assert an.finish() == ([], [])
+
+
+def test_two_faces_get_two_tracks(face_video):
+    frames = list(_frames(face_video, 12))
+    cfg = StreamConfig(classify=False, max_faces=2, overlay=False)
+    with Analyzer(cfg) as an:
+        ids = []
+        for f in frames:
+            half = cv2.resize(f.image, (f.image.shape[1] // 2, f.image.shape[0] // 2), interpolation=cv2.INTER_AREA)
+            two = np.concatenate([half, np.ascontiguousarray(half[:, ::-1])], axis=1)
+            r = an.process(Frame(two, f.index, f.timestamp_s))
+            ids.append(sorted(t.track_id for t in r.faces))
+        assert ids[-1] == [0, 1] and all(i == [0, 1] for i in ids[2:])  # stable ids
+        assert sorted(an._faces) == [0, 1]  # one spotter per face
+
+
+def test_events_get_predictions_from_the_engines(demo_clip, standin_engines):
+    with Analyzer(StreamConfig(overlay=True), engines_dir=standin_engines) as an:
+        assert an.labels == LABELS and an.backend == "onnxruntime-cpu"
+        assert an.amplification == 8.0 and an.set_amplification(100) == 20.0 and an.set_amplification(0.1) == 1.0
+        events, preds = [], []
+        for f in _frames(demo_clip, 170):
+            r = an.process(f)
+            events += r.events
+            preds += r.predictions
+            assert set(r.timings) >= {"landmarks", "align", "spot", "overlay"}
+        tail_events, tail = an.finish(timeout=30)
+        preds += tail
+        events += tail_events
+    assert events, "no event spotted in the first 170 frames of the demo"
+    assert len(preds) == len(events) == len(an.events)
+    for p in preds:
+        assert p.label in LABELS and sum(p.probs.values()) == pytest.approx(1.0, abs=1e-4)
+        assert p.backend == "onnxruntime-cpu" and p.latency_ms > 0
+        assert p.magnified.shape == (256, 256, 3) and p.magnified.dtype == np.uint8
+
+
+def test_runtime_settings_are_validated(standin_engines):
+    with Analyzer(StreamConfig(), engines_dir=standin_engines) as an:
+        an.set_threshold(p=0.3, noise_factor=3.0)
+        assert an.config.threshold_p == 0.3 and an.config.noise_factor == 3.0
+        with pytest.raises(ValueError, match="threshold_p"):
+            an.set_threshold(p=2.0)
+        with pytest.raises(ValueError, match="new Analyzer"):
+            an.update_config(fps=60)
