@@ -44,6 +44,7 @@ class StreamConfig:
     # magnify + classify
     classify: bool = True  # False: spotting only, no engines needed
     amplification: float | None = None  # None: the magnifier's default (artifact metadata)
+    engine_threads: int = 0  # CPU threads per engine; 0: the runtime's default (measured faster here than 1)
     max_pending: int = 4  # events waiting for the worker; older ones are skipped when more arrive
 
     # overlay
@@ -75,6 +76,7 @@ class StreamConfig:
         need(self.amplification is None or 0.0 < self.amplification <= 100.0,
              f"amplification must be in (0, 100], got {self.amplification}")
         need(self.max_pending >= 1, "max_pending must be >= 1")
+        need(self.engine_threads >= 0, "engine_threads must be >= 0")
         need(self.timeline_s > 0 and self.label_fade_s > 0, "timeline_s and label_fade_s must be > 0")
         need(self.track_timeout_s > 0, "track_timeout_s must be > 0")
 

@@ -31,6 +31,7 @@ class FaceView:
     intervals: deque = field(default_factory=lambda: deque(maxlen=32))  # SpotEvent
     prediction: Prediction | None = None
     prediction_at: int = 0  # analyser frame count when it arrived
+    inset: np.ndarray | None = None  # the prediction's face magnified at the user's factor, when it came
 
     def add_signal(self, sig: SignalPoint, keep: int) -> None:
         if self.signal.maxlen != keep:
@@ -41,7 +42,7 @@ class FaceView:
         self.intervals.append(ev)
 
     def add_prediction(self, pred: Prediction, at: int) -> None:
-        self.prediction, self.prediction_at = pred, at
+        self.prediction, self.prediction_at, self.inset = pred, at, None
 
 
 def _colour(face_id: int) -> tuple[int, int, int]:
@@ -96,14 +97,17 @@ def _age(view: FaceView, now: int, frame_count: int | None) -> int:
 
 
 def _inset(img: np.ndarray, views: dict[int, FaceView], unit: float) -> None:
-    """The newest magnified face, top right."""
-    preds = [v.prediction for v in views.values() if v.prediction is not None and v.prediction.magnified is not None]
-    if not preds:
+    """The newest magnified face, top right (at the user's factor once that pass is done)."""
+    shown = [v for v in views.values() if v.prediction is not None and
+             (v.inset is not None or v.prediction.magnified is not None)]
+    if not shown:
         return
-    pred = max(preds, key=lambda p: p.event.apex_frame)
+    view = max(shown, key=lambda v: v.prediction.event.apex_frame)
+    pred = view.prediction
     h, w = img.shape[:2]
     side = max(48, min(h, w) // 4)
-    face = cv2.resize(pred.magnified, (side, side), interpolation=cv2.INTER_AREA)
+    face = cv2.resize(view.inset if view.inset is not None else pred.magnified, (side, side),
+                      interpolation=cv2.INTER_AREA)
     x0, y0 = w - side - 6, 6
     img[y0:y0 + side, x0:x0 + side] = face
     cv2.rectangle(img, (x0 - 1, y0 - 1), (x0 + side, y0 + side), WHITE, 1)

@@ -69,13 +69,15 @@ class Analyzer:
         self.predictor: Predictor | None = None
         if self.config.classify:
             self.predictor = Predictor(engines_dir, backend, self.config.amplification,
-                                         max_pending=self.config.max_pending)
+                                       max_pending=self.config.max_pending,
+                                       threads=self.config.engine_threads)
         self.crop_size = self.predictor.crop_size if self.predictor else self.config.align_size
         self.aligner = Aligner(self.crop_size)
         self.tracker = FaceTracker(self.config.face_model, mode="video", max_faces=self.config.max_faces)
         self._faces: dict[int, _Face] = {}
         self.events: list[SpotEvent] = []  # every event so far
         self.predictions: list[Prediction] = []  # every prediction so far
+        self.insets: dict[int, np.ndarray] = {}  # newest magnified face per face id, at the user's factor
         self.frames = 0
         self.fps = 0.0  # measured processing rate (EMA)
         self._last_t: float | None = None
@@ -270,6 +272,11 @@ class Analyzer:
             face = self._faces.get(p.event.face_id)
             if face is not None:
                 face.view.add_prediction(p, self.frames)
+        for ev, image in self.predictor.collect_insets():
+            self.insets[ev.face_id] = image
+            face = self._faces.get(ev.face_id)
+            if face is not None:
+                face.view.inset = image
         return preds
 
 

@@ -32,10 +32,12 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 class Predictor:
     def __init__(self, engines_dir: str | Path | None = None, backend: str = "auto",
-                 amplification: float | None = None, max_pending: int = 4):
+                 amplification: float | None = None, max_pending: int = 4, threads: int = 0):
         import engines
 
-        opts = {"engines_dir": Path(engines_dir)} if engines_dir is not None else {}
+        opts: dict = {"threads": threads} if threads else {}
+        if engines_dir is not None:
+            opts["engines_dir"] = Path(engines_dir)
         self.magnifier = engines.load("magnifier", backend, **opts)
         self.classifier = engines.load("classifier", backend, **opts)
         mm, cm = self.magnifier.meta, self.classifier.meta
@@ -58,6 +60,7 @@ class Predictor:
         self._jobs: deque = deque()
         self._max_pending = max_pending
         self._done: list[Prediction] = []
+        self._insets: list[tuple[SpotEvent, np.ndarray]] = []
         self._busy = False
         self._cv = threading.Condition()
         self._stop = False
@@ -73,22 +76,39 @@ class Predictor:
         return self.amplification
 
     # -- synchronous ------------------------------------------------------------------------------
-    def predict(self, onset: AlignedFace, apex: AlignedFace, amplification: float | None = None,
-                ) -> tuple[str, dict[str, float], np.ndarray]:
-        """label, probabilities, magnified apex (RGB uint8) for one (onset, apex) pair of aligned crops."""
-        amp = self._clamp(self.amplification if amplification is None else amplification)
+    def classify(self, onset: AlignedFace, apex: AlignedFace) -> tuple[str, dict[str, float], np.ndarray]:
+        """label, probabilities and the magnified apex at the classifier's own amplification."""
         t0 = time.perf_counter()
-        factors = [self.classifier_amplification] + ([amp] if amp != self.classifier_amplification else [])
-        feats = preprocess.motion_features(self.magnifier, onset.image, apex.image, apex.landmarks, factors)
+        feats = preprocess.motion_features(self.magnifier, onset.image, apex.image, apex.landmarks,
+                                           [self.classifier_amplification])[0]
         t1 = time.perf_counter()
-        logits = self.classifier(patches=feats[0].patches[None])["logits"][0]
-        t2 = time.perf_counter()
-        self.timings = {"magnify": (t1 - t0) * 1e3, "classify": (t2 - t1) * 1e3}
+        logits = self.classifier(patches=feats.patches[None])["logits"][0]
+        self.timings = {"magnify": (t1 - t0) * 1e3, "classify": (time.perf_counter() - t1) * 1e3}
         if logits.shape[-1] != len(self.labels):
             raise MexError(f"{self.classifier.path}: {logits.shape[-1]} logits but {len(self.labels)} labels")
         probs = _softmax(logits.astype(np.float64))
         label = self.labels[int(np.argmax(probs))]
-        return label, {k: float(v) for k, v in zip(self.labels, probs)}, feats[-1].magnified
+        return label, {k: float(v) for k, v in zip(self.labels, probs)}, feats.magnified
+
+    def magnify(self, onset: AlignedFace, apex: AlignedFace, amplification: float) -> np.ndarray:
+        """The magnified apex (RGB uint8) at ``amplification``, for display."""
+        amp = self._clamp(amplification)
+        return preprocess.motion_features(self.magnifier, onset.image, apex.image, apex.landmarks, [amp])[0].magnified
+
+    def predict(self, onset: AlignedFace, apex: AlignedFace, amplification: float | None = None,
+                ) -> tuple[str, dict[str, float], np.ndarray]:
+        """label, probabilities, magnified apex at ``amplification`` (default: the current factor)."""
+        amp = self._clamp(self.amplification if amplification is None else amplification)
+        label, probs, magnified = self.classify(onset, apex)
+        if amp != self.classifier_amplification:
+            magnified = self.magnify(onset, apex, amp)
+        return label, probs, magnified
+
+    def collect_insets(self) -> list[tuple[SpotEvent, np.ndarray]]:
+        """Magnified faces at the user's factor that finished since the last call (event, RGB uint8)."""
+        with self._cv:
+            done, self._insets = self._insets, []
+        return done
 
     # -- the worker -------------------------------------------------------------------------------
     def submit(self, event: SpotEvent, onset: AlignedFace, apex: AlignedFace, apex_read_t: float) -> None:
@@ -139,9 +159,13 @@ class Predictor:
                     return
                 ev, onset, apex, t_read, amp = self._jobs.popleft()
                 self._busy = True
+            # The prediction goes out after the classifier's pass; the face magnified at the user's
+            # factor (a second magnifier pass, display only) follows as an inset, off the latency path.
+            display = None
             try:
-                label, probs, magnified = self.predict(onset, apex, amp)
+                label, probs, magnified = self.classify(onset, apex)
                 pred = Prediction(ev, label, probs, self.backend, (time.perf_counter() - t_read) * 1e3, magnified)
+                display = amp if amp != self.classifier_amplification else None
             except Exception as exc:  # a model failing at run time must not stop the stream
                 self.failed += 1
                 if self.failed <= 3:
@@ -149,5 +173,14 @@ class Predictor:
                 pred = self._unclassified(ev, t_read)
             with self._cv:
                 self._done.append(pred)
+                self._cv.notify_all()
+            if display is not None:
+                try:
+                    inset = self.magnify(onset, apex, display)
+                    with self._cv:
+                        self._insets.append((ev, inset))
+                except Exception as exc:  # noqa: BLE001 - display only
+                    log.warning("event at frame %d: magnified face not made: %s", ev.apex_frame, exc)
+            with self._cv:
                 self._busy = False
                 self._cv.notify_all()

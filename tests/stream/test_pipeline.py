@@ -59,6 +59,8 @@ def test_events_get_predictions_from_the_engines(demo_clip, standin_engines):
         preds += tail
         events += tail_events
     assert events, "no event spotted in the first 170 frames of the demo"
+    # the face magnified at the user's factor (display pass, after the prediction) for the overlay inset
+    assert an.insets and all(v.shape == (256, 256, 3) for v in an.insets.values())
     assert len(preds) == len(events) == len(an.events)
     for p in preds:
         assert p.label in LABELS and sum(p.probs.values()) == pytest.approx(1.0, abs=1e-4)

@@ -1,0 +1,137 @@
+"""End-to-end speed of the streaming analyser, per stage, on CPU: ``python -m bench.stream``.
+
+Clips: ``face.mp4`` (528x592, no events) and the bundled demo (640x480, a real face with injected
+micro-expressions, so magnify + classify and the apex -> prediction latency are measured too).
+Each clip runs in these configurations, one after the other, on the same process:
+
+- ``frame path``: decode -> landmarks -> align -> spot, headless, no overlay or encoding (the goal:
+  >= 60 fps, twice real time at 30 fps),
+- ``frame path, landmarks at 0.5``: the same with the landmarker fed a half-size frame,
+- ``full``: + magnify/classify worker, overlay and H.264 encoding (what ``--out`` does),
+- ``full, paced 30 fps``: the demo read at its frame rate (as a camera delivers it): the latency from
+  reading an apex frame to its prediction under live conditions (goal <= 0.6 s).
+
+Stage times are the mean ms per frame of each stage; magnify and classify are per event (worker).
+The machine's load average is printed: other processes on these 2 cores change every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_VIDEO = Path(os.environ.get("MEX_FACE_VIDEO", REPO.parent / "shared" / "media" / "face.mp4"))
+DEMO = REPO / "stream" / "assets" / "demo.mp4"
+STAGES = ("decode", "landmarks", "align", "spot", "overlay", "encode")
+
+
+def run_once(video: Path, name: str, *, classify: bool, overlay: bool, encode: bool, realtime: bool = False,
+             landmark_scale: float = 1.0, engines: str | None = None, backend: str = "auto",
+             max_frames: int | None = None) -> dict:
+    from stream.config import StreamConfig
+    from stream.pipeline import Analyzer
+    from stream.sinks import VideoFile
+    from stream.sources import open_source
+
+    stage = defaultdict(list)
+    worker = defaultdict(list)
+    with tempfile.TemporaryDirectory() as tmp, open_source(str(video), realtime=realtime) as src:
+        cfg = StreamConfig(fps=src.fps, classify=classify, overlay=overlay, landmark_scale=landmark_scale)
+        with Analyzer(cfg, engines_dir=engines, backend=backend) as an:
+            out = VideoFile(Path(tmp) / "out.mp4", src.fps) if encode else None
+            frames = iter(src)
+            n = 0
+            t_start = time.perf_counter()
+            while True:
+                t0 = time.perf_counter()
+                try:
+                    frame = next(frames)
+                except StopIteration:
+                    break
+                stage["decode"].append((time.perf_counter() - t0) * 1e3)
+                r = an.process(frame)
+                for k in ("landmarks", "align", "spot", "overlay"):
+                    if k in r.timings:
+                        stage[k].append(r.timings[k])
+                if out is not None:
+                    out(r)
+                    stage["encode"].append(out.encode_ms)
+                if r.predictions and an.predictor:
+                    for k in ("magnify", "classify"):
+                        worker[k].append(an.predictor.timings.get(k, float("nan")))
+                n += 1
+                if max_frames and n >= max_frames:
+                    break
+            wall = time.perf_counter() - t_start
+            _, _ = an.finish(timeout=60)
+            if out is not None:
+                out.close()
+            preds = list(an.predictions)
+            backend_name = an.backend
+    res = {"clip": video.name, "config": name, "frames": n, "fps": n / wall if wall else 0.0,
+           "stages": {k: statistics.fmean(v) for k, v in stage.items() if v},
+           "events": len(preds), "backend": backend_name}
+    if preds:
+        lat = [p.latency_ms for p in preds]
+        res["latency_ms"] = (statistics.median(lat), max(lat))
+        res["worker"] = {k: statistics.fmean(v) for k, v in worker.items() if v}
+    return res
+
+
+def fmt(res: dict) -> str:
+    st = "  ".join(f"{k} {res['stages'][k]:.2f}" for k in STAGES if k in res["stages"])
+    line = f"{res['clip']:<10} {res['config']:<30} {res['frames']:>4} fr {res['fps']:7.1f} fps | {st}"
+    if "latency_ms" in res:
+        med, mx = res["latency_ms"]
+        w = res.get("worker", {})
+        line += (f" | {res['events']} events, magnify {w.get('magnify', float('nan')):.0f} + classify "
+                 f"{w.get('classify', float('nan')):.1f} ms, apex->prediction median {med:.0f} max {mx:.0f} ms")
+    return line
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.stream", description=__doc__.split("\n")[0])
+    ap.add_argument("--video", type=Path, default=DEFAULT_VIDEO, help="real face video (default ../shared/media/face.mp4)")
+    ap.add_argument("--engines", default=None, help="engines folder (default: the project's engines/)")
+    ap.add_argument("--backend", default="auto")
+    ap.add_argument("--frames", type=int, default=None, help="at most this many frames per run")
+    ap.add_argument("--no-paced", action="store_true", help="skip the paced (real-time) run")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    from mecore.errors import MexError
+
+    try:
+        import onnxruntime as ort
+
+        print(f"# bench.stream  {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+              f"load average {os.getloadavg()[0]:.2f}, onnxruntime {ort.__version__}")
+        clips = [c for c in (args.video, DEMO) if c.is_file()]
+        if not clips:
+            raise MexError(f"{args.video}: no clip to measure")
+        common = {"engines": args.engines, "backend": args.backend, "max_frames": args.frames}
+        for clip in clips:
+            for name, kw in (("frame path", dict(classify=False, overlay=False, encode=False)),
+                             ("frame path, landmarks at 0.5", dict(classify=False, overlay=False, encode=False,
+                                                                   landmark_scale=0.5)),
+                             ("full (classify+overlay+encode)", dict(classify=True, overlay=True, encode=True))):
+                print(fmt(run_once(clip, name, **kw, **common)), flush=True)
+        if not args.no_paced and DEMO.is_file():
+            print(fmt(run_once(DEMO, "full, paced 30 fps", classify=True, overlay=True, encode=True, realtime=True,
+                               **common)), flush=True)
+        print(f"# load average after: {os.getloadavg()[0]:.2f}")
+        return 0
+    except MexError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
