@@ -291,10 +291,14 @@ class VideoSource:
             raise
         self._opened()
         self._t0 = time.monotonic()
-        if self.live:
+        return self
+
+    def _start_capture(self) -> None:
+        """Live sources: the capture thread starts with the first read, so nothing is dropped while the
+        consumer is still loading its models."""
+        if self.live and self._thread is None and self._state == State.RUNNING:
             self._thread = threading.Thread(target=self._capture, name="mex-capture", daemon=True)
             self._thread.start()
-        return self
 
     def _opened(self) -> None:
         if self._reader.fps and not (self.kind == "folder" and self.fps):
@@ -358,6 +362,7 @@ class VideoSource:
         Raises MexError when the source failed for good.
         """
         end = None if timeout is None else time.monotonic() + timeout
+        self._start_capture()
         with self._cv:
             while not self._buffer:
                 if self._error is not None:
