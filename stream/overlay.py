@@ -50,7 +50,12 @@ def _colour(face_id: int) -> tuple[int, int, int]:
 
 
 def _text(img, s, org, scale=0.5, colour=WHITE, thick=1):
-    cv2.putText(img, s, org, FONT, scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
+    """Text on a darkened box: an outline smears small glyphs."""
+    (tw, th), base = cv2.getTextSize(s, FONT, scale, thick)
+    x, y = org
+    x0, y0, x1, y1 = max(0, x - 2), max(0, y - th - 3), min(img.shape[1], x + tw + 2), min(img.shape[0], y + base + 1)
+    if x1 > x0 and y1 > y0:
+        img[y0:y1, x0:x1] = (img[y0:y1, x0:x1].astype(np.uint16) * 2 // 5).astype(np.uint8)
     cv2.putText(img, s, org, FONT, scale, colour, thick, cv2.LINE_AA)
 
 
@@ -64,7 +69,7 @@ def draw(rgb: np.ndarray, faces: list[FaceTrack], views: dict[int, FaceView], in
          cfg: StreamConfig, fps: float, timings: dict[str, float], frame_count: int | None = None) -> np.ndarray:
     img = rgb.copy()
     h, w = img.shape[:2]
-    unit = max(0.35, min(w, h) / 720.0)  # text scale follows the frame size
+    unit = max(0.6, min(w, h) / 480.0)  # text scale follows the frame size
     now = frame_count if frame_count is not None else index
     fade = cfg.frames(cfg.label_fade_s)
     for tr in faces:
@@ -85,10 +90,11 @@ def draw(rgb: np.ndarray, faces: list[FaceTrack], views: dict[int, FaceView], in
             _blend(img, layer, mask > 0, 1.0 - age / fade)
     _inset(img, views, unit)
     _timeline(img, views, index, cfg, unit)
-    parts = [f"{fps:5.1f} fps"] + [f"{k} {timings[k]:.1f}" for k in STAGES if k in timings]
-    _text(img, "  ".join(parts[:5]), (6, int(18 * unit)), 0.45 * unit)
-    if len(parts) > 5:
-        _text(img, "  ".join(parts[5:]) + " ms", (6, int(36 * unit)), 0.45 * unit)
+    parts = [f"{k} {timings[k]:.1f}" for k in STAGES if k in timings]
+    _text(img, f"{fps:.1f} fps", (6, int(20 * unit)), 0.55 * unit)
+    for row, start in enumerate(range(0, len(parts), 4)):
+        _text(img, "  ".join(parts[start:start + 4]) + (" ms" if start + 4 >= len(parts) else ""),
+              (6, int((40 + 18 * row) * unit)), 0.42 * unit)
     return img
 
 
