@@ -159,15 +159,15 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if "--gradio" in argv:  # the browser demo has its own options (--host, --port, --share, ...)
+        from stream.app import main as app_main
+
+        return app_main([a for a in argv if a != "--gradio"])
     args, rest = _parser().parse_known_args(argv)
     _setup_logging(args.verbose)
     from mecore.errors import MexError
 
     try:
-        if args.gradio:
-            from stream.app import main as app_main
-
-            return app_main([a for a in argv if a != "--gradio"])
         if rest:
             _parser().error(f"unrecognized arguments: {' '.join(rest)}")
         return run(args)
