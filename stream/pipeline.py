@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -34,6 +34,7 @@ from stream.predictor import Predictor
 from stream.spotting import SignalPoint, Spotter, blink_score
 
 log = logging.getLogger("stream")
+HISTORY = 5000  # events / predictions kept in Analyzer.events / .predictions
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,8 +76,10 @@ class Analyzer:
         self.aligner = Aligner(self.crop_size)
         self.tracker = FaceTracker(self.config.face_model, mode="video", max_faces=self.config.max_faces)
         self._faces: dict[int, _Face] = {}
-        self.events: list[SpotEvent] = []  # every event so far
-        self.predictions: list[Prediction] = []  # every prediction so far
+        # History for a UI, bounded so a stream can run for days; predictions in it keep no image (the
+        # newest magnified face per face id stays in the overlay's FaceView and in ``insets``).
+        self.events: list[SpotEvent] = []  # the last HISTORY events
+        self.predictions: list[Prediction] = []  # the last HISTORY predictions, without their image
         self.insets: dict[int, np.ndarray] = {}  # newest magnified face per face id, at the user's factor
         self.frames = 0
         self.fps = 0.0  # measured processing rate (EMA)
@@ -236,6 +239,8 @@ class Analyzer:
         for ev in evs:
             face.view.add_event(ev)
             self.events.append(ev)
+            if len(self.events) > 2 * HISTORY:
+                del self.events[:-HISTORY]
             log.info("face %d: event frames %d-%d-%d (score %.2f)", ev.face_id, ev.onset_frame,
                      ev.apex_frame, ev.offset_frame, ev.score)
         return evs
@@ -248,6 +253,7 @@ class Analyzer:
         for fid in gone:
             events += self._emitted(self._faces[fid], self._faces[fid].spotter.flush())
             del self._faces[fid]
+            self.insets.pop(fid, None)
         return events
 
     def _submit(self, ev: SpotEvent) -> None:
@@ -268,7 +274,9 @@ class Analyzer:
             return []
         preds = self.predictor.collect()
         for p in preds:
-            self.predictions.append(p)
+            self.predictions.append(replace(p, magnified=None) if p.magnified is not None else p)
+            if len(self.predictions) > 2 * HISTORY:
+                del self.predictions[:-HISTORY]
             face = self._faces.get(p.event.face_id)
             if face is not None:
                 face.view.add_prediction(p, self.frames)
