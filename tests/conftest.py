@@ -39,3 +39,14 @@ def magnet_reference() -> Path:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Pin torch to one thread for a module of tiny-tensor tests (faster, no OpenMP stalls when busy)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -23,13 +23,8 @@ CHECKED_SHIFT = {1: 0.49, 10: 5.03}
 TOL_PX = 0.05
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small convolutions: one thread is faster and immune to a busy machine's OpenMP barrier stalls."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Small tensors: one thread is faster and immune to OpenMP barrier stalls on a busy machine.
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -21,14 +21,8 @@ from train.magnet.export import export_magnet_onnx, parity
 from train.magnet.importer import load_magnet, magnifier_meta
 from train.magnet.train import LossModule, TrainConfig, train
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is faster and immune to OpenMP barrier stalls on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Small tensors: one thread is faster and immune to OpenMP barrier stalls on a busy machine.
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
