@@ -21,7 +21,7 @@ MANIFEST_FORMAT = 1
 KINDS = {".onnx": "onnx", ".pt": "torch", ".plan": "plan"}
 # Keys every artifact must carry; some models need more (see MODEL_KEYS).
 REQUIRED_KEYS = ("model", "version", "inputs", "outputs", "normalisation", "code_version", "created")
-MODEL_KEYS = {"classifier": ("labels",), "magnifier": ("amplification",)}
+MODEL_KEYS = {"classifier": ("labels",), "magnifier": ("amplification",), "motion": ("amplification",)}
 
 
 class NotListed(MexError):

@@ -1,9 +1,10 @@
 """The one definition of what the magnifier and the classifier see, used by training and serving.
 
-FGRMER's preprocessing: aligned onset and apex faces at 256x256 RGB in [-1, 1] go into MagNet; its
-manipulated shape representation (C x 128 x 128) is min-max normalised per channel, averaged over
-channels into one 128x128 map; the magnified apex is turned grey at 128x128; 7x7 patches of the shape
-map around the 30 graph nodes (apex landmarks in the 128x128 frame) are the classifier's input.
+FGRMER's preprocessing: aligned onset and apex faces at 256x256 RGB in [-1, 1] go into MagNet; the
+motion part of its manipulated shape representation (C x 128 x 128) is min-max normalised per
+channel, averaged over channels into one 128x128 map; 7x7 patches of that map around the 30 graph
+nodes (apex landmarks in the 128x128 frame) are the classifier's input. The decoded (magnified) face
+is for people to look at; the classifier never needs it.
 """
 
 from __future__ import annotations
@@ -46,12 +47,6 @@ def shape_to_map(shape: np.ndarray, size: int = MAP_SIZE) -> np.ndarray:
     return fmap.astype(np.float32)
 
 
-def magnified_to_grey(out: np.ndarray, size: int = MAP_SIZE) -> np.ndarray:
-    """(3, H, W) magnifier output in [-1, 1] -> (size, size) uint8 grey."""
-    grey = cv2.cvtColor(from_magnet_output(out), cv2.COLOR_RGB2GRAY)
-    return cv2.resize(grey, (size, size), interpolation=cv2.INTER_AREA)
-
-
 def classifier_input(shape_map: np.ndarray, crop_landmarks: np.ndarray, crop_size: int = MAGNET_SIZE) -> np.ndarray:
     """(30, 7, 7) float32 patches of the shape map at the 30 nodes; landmarks are in the aligned crop's pixels."""
     scale = shape_map.shape[0] / float(crop_size)
@@ -60,25 +55,23 @@ def classifier_input(shape_map: np.ndarray, crop_landmarks: np.ndarray, crop_siz
 
 @dataclass(frozen=True, eq=False)
 class MotionFeatures:
-    """What one (onset, apex, amplification) gives the classifier and the display."""
+    """What one (onset, apex, amplification) gives the classifier."""
 
     amplification: float
     shape_map: np.ndarray  # (128, 128) float32 in [0, 1], of the motion part of the shape representation
-    grey: np.ndarray  # (128, 128) uint8, the magnified apex in grey
     patches: np.ndarray  # (30, 7, 7) float32, the classifier's input
-    magnified: np.ndarray  # (256, 256, 3) uint8 RGB, the magnified apex face
 
 
-def motion_features(magnifier, onset: np.ndarray, apex: np.ndarray, apex_landmarks: np.ndarray,
+def motion_features(model, onset: np.ndarray, apex: np.ndarray, apex_landmarks: np.ndarray,
                     amplifications: Sequence[float]) -> list[MotionFeatures]:
-    """Magnify one aligned (onset, apex) pair at each amplification and cut the classifier's patches.
+    """The classifier's input for one aligned (onset, apex) pair at each amplification.
 
-    ``magnifier`` is a callable on named arrays (an ``engines`` Engine or anything with its
-    contract: onset, apex (N, 3, H, W) in [-1, 1], amplification (N,) -> magnified, shape).
-    ``onset``/``apex`` are aligned RGB uint8 crops (MAGNET_SIZE square); ``apex_landmarks`` (478, >=2)
-    are in that crop's pixels. All factors, plus the reference factor 1, go through the magnifier in
-    one batched call. Training (train/cache.py) and serving (stream/) both call this, so the
-    classifier sees the same thing.
+    ``model`` is an ``engines`` Engine (or anything with its call contract: onset, apex (N, 3, H, W)
+    in [-1, 1], amplification (N,) -> named arrays): the ``motion`` artifact (output ``motion``), or
+    a magnifier (output ``shape``), from which the same quantity is taken as a difference at the
+    price of a full decode. ``onset``/``apex`` are aligned RGB uint8 crops (MAGNET_SIZE square);
+    ``apex_landmarks`` (478, >=2) are in that crop's pixels. Training (train/cache.py) and serving
+    (stream/) both call this, so the classifier sees the same thing.
 
     The map is made from the *motion part* of the manipulated shape representation,
     shape(alpha) - shape(1) = h(g(shape_apex - shape_onset) * (alpha - 1)): the apex face's own
@@ -90,16 +83,21 @@ def motion_features(magnifier, onset: np.ndarray, apex: np.ndarray, apex_landmar
     if amps.size == 0:
         raise ValueError("no amplification factors given")
     a, b = to_magnet_input(onset), to_magnet_input(apex)
-    batch = np.concatenate([np.ones(1, np.float32), amps])  # row 0: the unmanipulated apex shape
+    direct = "motion" in getattr(model, "output_names", ("motion",))
+    batch = amps if direct else np.concatenate([np.ones(1, np.float32), amps])  # row 0: shape at alpha 1
     n = batch.size
-    out = magnifier(onset=np.repeat(a[None], n, axis=0), apex=np.repeat(b[None], n, axis=0), amplification=batch)
-    shapes, mags = out["shape"], out["magnified"]
+    out = model(onset=np.repeat(a[None], n, axis=0), apex=np.repeat(b[None], n, axis=0), amplification=batch)
+    motion = out["motion"] if direct else out["shape"][1:] - out["shape"][:1]
     crop_size = onset.shape[0]
     features = []
-    for i, amp in enumerate(amps, start=1):
-        fmap = shape_to_map(shapes[i] - shapes[0])
-        features.append(MotionFeatures(
-            amplification=float(amp), shape_map=fmap, grey=magnified_to_grey(mags[i]),
-            patches=classifier_input(fmap, apex_landmarks, crop_size), magnified=from_magnet_output(mags[i]),
-        ))
+    for amp, m in zip(amps, motion):
+        fmap = shape_to_map(m)
+        features.append(MotionFeatures(float(amp), fmap, classifier_input(fmap, apex_landmarks, crop_size)))
     return features
+
+
+def magnify(magnifier, onset: np.ndarray, apex: np.ndarray, amplification: float) -> np.ndarray:
+    """The apex face magnified against the onset (aligned RGB uint8 crops) -> RGB uint8, for display."""
+    out = magnifier(onset=to_magnet_input(onset)[None], apex=to_magnet_input(apex)[None],
+                    amplification=np.array([amplification], np.float32))
+    return from_magnet_output(out["magnified"][0])

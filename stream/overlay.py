@@ -20,7 +20,7 @@ from stream.spotting import SignalPoint
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 COLOURS = [(60, 220, 60), (60, 170, 255), (255, 170, 40), (230, 80, 230)]  # per face id
 WHITE, GREY, RED, YELLOW = (255, 255, 255), (150, 150, 150), (255, 70, 70), (255, 220, 60)
-STAGES = ("decode", "landmarks", "align", "spot", "overlay", "encode", "magnify", "classify")
+STAGES = ("decode", "landmarks", "align", "spot", "overlay", "encode", "motion", "classify", "magnify")
 
 
 @dataclass
@@ -103,17 +103,15 @@ def _age(view: FaceView, now: int, frame_count: int | None) -> int:
 
 
 def _inset(img: np.ndarray, views: dict[int, FaceView], unit: float) -> None:
-    """The newest magnified face, top right (at the user's factor once that pass is done)."""
-    shown = [v for v in views.values() if v.prediction is not None and
-             (v.inset is not None or v.prediction.magnified is not None)]
+    """The newest magnified face (at the user's factor, made just after its prediction), top right."""
+    shown = [v for v in views.values() if v.prediction is not None and v.inset is not None]
     if not shown:
         return
     view = max(shown, key=lambda v: v.prediction.event.apex_frame)
     pred = view.prediction
     h, w = img.shape[:2]
     side = max(48, min(h, w) // 4)
-    face = cv2.resize(view.inset if view.inset is not None else pred.magnified, (side, side),
-                      interpolation=cv2.INTER_AREA)
+    face = cv2.resize(view.inset, (side, side), interpolation=cv2.INTER_AREA)
     x0, y0 = w - side - 6, 6
     img[y0:y0 + side, x0:x0 + side] = face
     cv2.rectangle(img, (x0 - 1, y0 - 1), (x0 + side, y0 + side), WHITE, 1)

@@ -2,6 +2,9 @@
 
 The engines are the only contract with training: input size, amplification range and labels come from
 the artifacts' metadata, and the preprocessing is mecore.preprocess's, the same code training uses.
+The classifier reads MagNet's motion representation through the ``motion`` artifact (the magnifier's
+weights without its decoder, ~8x cheaper), so a prediction waits only for that; the magnified face
+(the full magnifier at the user's factor) follows as an inset, off the latency path.
 Pending events wait in a small drop-oldest queue: when events come faster than the models run, the
 freshest are classified and the skipped ones come back labelled ``UNCLASSIFIED``.
 """
@@ -40,10 +43,13 @@ class Predictor:
             opts["engines_dir"] = Path(engines_dir)
         self.magnifier = engines.load("magnifier", backend, **opts)
         self.classifier = engines.load("classifier", backend, **opts)
+        self.motion = self._motion(engines, backend, opts)
         mm, cm = self.magnifier.meta, self.classifier.meta
-        if mm.get("model") != "magnifier" or cm.get("model") != "classifier":
-            raise MexError(f"{self.magnifier.path}, {self.classifier.path}: expected a magnifier and a "
-                           f"classifier, got {mm.get('model')!r} and {cm.get('model')!r}")
+        if mm.get("model") != "magnifier" or cm.get("model") != "classifier" or \
+                self.motion.meta.get("model") not in ("motion", "magnifier"):
+            raise MexError(f"{self.magnifier.path}, {self.motion.path}, {self.classifier.path}: expected a magnifier, "
+                           f"its motion part and a classifier, got {mm.get('model')!r}, "
+                           f"{self.motion.meta.get('model')!r} and {cm.get('model')!r}")
         self.labels: list[str] = [str(x) for x in cm["labels"]]
         # The classifier was trained on features at its own amplification; the user's factor only
         # changes the magnified face shown, so serving cannot drift from training.
@@ -67,6 +73,18 @@ class Predictor:
         self._thread = threading.Thread(target=self._run, name="mex-predictor", daemon=True)
         self._thread.start()
 
+    def _motion(self, engines, backend: str, opts: dict):
+        """The ``motion`` artifact; without one (an older engines folder) the magnifier gives the same features."""
+        from engines.artifacts import NotListed
+
+        try:
+            return engines.load("motion", backend, **opts)
+        except NotListed:
+            log.warning("%s: no motion artifact beside it; classifying through the whole magnifier (slower). "
+                        "Make one with: python -m train.magnet motion --checkpoint %s",
+                        self.magnifier.path.parent, self.magnifier.path.with_suffix(".pt"))
+            return self.magnifier
+
     def _clamp(self, value: float) -> float:
         lo, hi = self.amp_range
         return float(min(max(float(value), lo), hi))
@@ -76,33 +94,27 @@ class Predictor:
         return self.amplification
 
     # -- synchronous ------------------------------------------------------------------------------
-    def classify(self, onset: AlignedFace, apex: AlignedFace) -> tuple[str, dict[str, float], np.ndarray]:
-        """label, probabilities and the magnified apex at the classifier's own amplification."""
+    def classify(self, onset: AlignedFace, apex: AlignedFace) -> tuple[str, dict[str, float]]:
+        """label and probabilities, from the motion representation at the classifier's own amplification."""
         t0 = time.perf_counter()
-        feats = preprocess.motion_features(self.magnifier, onset.image, apex.image, apex.landmarks,
+        feats = preprocess.motion_features(self.motion, onset.image, apex.image, apex.landmarks,
                                            [self.classifier_amplification])[0]
         t1 = time.perf_counter()
         logits = self.classifier(patches=feats.patches[None])["logits"][0]
-        self.timings = {"magnify": (t1 - t0) * 1e3, "classify": (time.perf_counter() - t1) * 1e3}
+        self.timings = {"motion": (t1 - t0) * 1e3, "classify": (time.perf_counter() - t1) * 1e3}
         if logits.shape[-1] != len(self.labels):
             raise MexError(f"{self.classifier.path}: {logits.shape[-1]} logits but {len(self.labels)} labels")
         probs = _softmax(logits.astype(np.float64))
         label = self.labels[int(np.argmax(probs))]
-        return label, {k: float(v) for k, v in zip(self.labels, probs)}, feats.magnified
+        return label, {k: float(v) for k, v in zip(self.labels, probs)}
 
-    def magnify(self, onset: AlignedFace, apex: AlignedFace, amplification: float) -> np.ndarray:
-        """The magnified apex (RGB uint8) at ``amplification``, for display."""
-        amp = self._clamp(amplification)
-        return preprocess.motion_features(self.magnifier, onset.image, apex.image, apex.landmarks, [amp])[0].magnified
-
-    def predict(self, onset: AlignedFace, apex: AlignedFace, amplification: float | None = None,
-                ) -> tuple[str, dict[str, float], np.ndarray]:
-        """label, probabilities, magnified apex at ``amplification`` (default: the current factor)."""
+    def magnify(self, onset: AlignedFace, apex: AlignedFace, amplification: float | None = None) -> np.ndarray:
+        """The magnified apex (RGB uint8) at ``amplification`` (default: the current factor), for display."""
         amp = self._clamp(self.amplification if amplification is None else amplification)
-        label, probs, magnified = self.classify(onset, apex)
-        if amp != self.classifier_amplification:
-            magnified = self.magnify(onset, apex, amp)
-        return label, probs, magnified
+        t0 = time.perf_counter()
+        face = preprocess.magnify(self.magnifier, onset.image, apex.image, amp)
+        self.timings = {**self.timings, "magnify": (time.perf_counter() - t0) * 1e3}
+        return face
 
     def collect_insets(self) -> list[tuple[SpotEvent, np.ndarray]]:
         """Magnified faces at the user's factor that finished since the last call (event, RGB uint8)."""
@@ -144,7 +156,7 @@ class Predictor:
             self._stop = True
             self._cv.notify_all()
         self._thread.join(timeout=10)
-        for eng in (self.magnifier, self.classifier):
+        for eng in {id(e): e for e in (self.magnifier, self.motion, self.classifier)}.values():
             eng.close()
 
     def _unclassified(self, ev: SpotEvent, apex_read_t: float) -> Prediction:
@@ -160,12 +172,12 @@ class Predictor:
                 ev, onset, apex, t_read, amp = self._jobs.popleft()
                 self._busy = True
             # The prediction goes out after the classifier's pass; the face magnified at the user's
-            # factor (a second magnifier pass, display only) follows as an inset, off the latency path.
-            display = None
+            # factor (the whole magnifier, display only) follows as an inset, off the latency path.
+            classified = False
             try:
-                label, probs, magnified = self.classify(onset, apex)
-                pred = Prediction(ev, label, probs, self.backend, (time.perf_counter() - t_read) * 1e3, magnified)
-                display = amp if amp != self.classifier_amplification else None
+                label, probs = self.classify(onset, apex)
+                pred = Prediction(ev, label, probs, self.backend, (time.perf_counter() - t_read) * 1e3)
+                classified = True
             except Exception as exc:  # a model failing at run time must not stop the stream
                 self.failed += 1
                 if self.failed <= 3:
@@ -174,9 +186,9 @@ class Predictor:
             with self._cv:
                 self._done.append(pred)
                 self._cv.notify_all()
-            if display is not None:
+            if classified:
                 try:
-                    inset = self.magnify(onset, apex, display)
+                    inset = self.magnify(onset, apex, amp)
                     with self._cv:
                         self._insets.append((ev, inset))
                 except Exception as exc:  # noqa: BLE001 - display only

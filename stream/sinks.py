@@ -224,7 +224,7 @@ class Summary:
         self.events += len(result.events)
         self.add_predictions(result.predictions)
         for k, v in result.timings.items():
-            if k not in ("magnify", "classify"):
+            if k not in ("motion", "classify", "magnify"):  # the worker's, per event, not per frame
                 self.stage_sum[k] += v
                 self.stage_n[k] += 1
 

@@ -7,7 +7,7 @@ uses too). Stored per sample as ``<cache>/<magnifier sha[:16]>-f<FEATURES_VERSIO
 
     factors (F,)            amplification factors, ascending
     patches (F, 30, 7, 7)   float32, the classifier's input
-    shape_maps (F, 128, 128) float16, grey (F, 128, 128) uint8
+    shape_maps (F, 128, 128) float16
     landmarks (2, 478, 2)   onset and apex landmarks in crop pixels
     source                  onset/apex paths + sizes + mtimes (a changed frame invalidates the entry)
 
@@ -140,7 +140,6 @@ def compute(sample: Sample, out: Path, factors: Sequence[float]) -> str | None:
             factors=np.array([f.amplification for f in feats], np.float32),
             patches=np.stack([f.patches for f in feats]).astype(np.float32),
             shape_maps=np.stack([f.shape_map for f in feats]).astype(np.float16),
-            grey=np.stack([f.grey for f in feats]),
             landmarks=np.stack([onset.landmarks, apex.landmarks]).astype(np.float32),
             source=np.array(_source(sample)),
         )

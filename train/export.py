@@ -82,7 +82,7 @@ def build_tensorrt(engines_dir: Path) -> None:
     import engines
     from engines.backends.tensorrt import plan_for
 
-    for name in ("classifier", "magnifier"):
+    for name in ("classifier", "motion", "magnifier"):
         try:
             art = engines.resolve(name, "onnx", engines_dir)
         except MexError as exc:

@@ -10,6 +10,7 @@ import importlib
 # arch name -> "module:Class"; imported lazily so a light import of mecore never pulls torch.
 ARCHS: dict[str, str] = {
     "magnet": "mecore.nets.magnet:MagNet",
+    "magnet_motion": "mecore.nets.magnet:MagNetMotion",
     "fgrmer": "mecore.nets.fgrmer:FGRMER",
 }
 

@@ -167,6 +167,36 @@ class MagNet(nn.Module):
         return self.decode(texture_b, shape), shape
 
 
+class MagNetMotion(nn.Module):
+    """``forward(onset, apex, amplification) -> motion``: the motion part of MagNet's manipulated shape.
+
+    motion = h(g(shape_apex - shape_onset) * (alpha - 1)) = shape(alpha) - shape(1), because h has no
+    biases (h(0) = 0). It is what the classifier reads (mecore.preprocess.motion_features), and it needs
+    only the encoder's trunk + shape branch and the manipulator: the decoder (nine 64-channel res blocks
+    at H/2, most of MagNet's cost) and the texture branch are skipped. Same constructor arguments as
+    ``MagNet``; its state dict is a subset of MagNet's (``from_magnet``).
+    """
+
+    def __init__(self, channels: int = 32, enc_blocks: int = 3, texture_blocks: int = 2,
+                 shape_blocks: int = 2, man_blocks: int = 1, dec_blocks: int = 9):
+        super().__init__()
+        self.encoder = Encoder(channels, enc_blocks, texture_blocks, shape_blocks)
+        self.manipulator = Manipulator(channels, man_blocks)
+
+    @classmethod
+    def from_magnet(cls, model: MagNet, kwargs: Mapping | None = None) -> MagNetMotion:
+        motion = cls(**dict(kwargs or {}))
+        motion.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("decoder.")})
+        return motion.eval()
+
+    def forward(self, onset: torch.Tensor, apex: torch.Tensor, amplification) -> torch.Tensor:
+        MagNet._check(onset)
+        MagNet._check(apex)
+        shape_a = self.encoder.shape(self.encoder.trunk(onset))
+        shape_b = self.encoder.shape(self.encoder.trunk(apex))
+        return self.manipulator.delta(shape_b - shape_a, _amp(amplification, shape_b))
+
+
 def _amp(amplification, like: torch.Tensor) -> torch.Tensor:
     """(N,) or (1,) float32 amplification; a plain number is broadcast over the batch."""
     if torch.is_tensor(amplification):

@@ -47,11 +47,43 @@ def test_shape_to_map_normalises_each_channel():
     assert pp.shape_to_map(shape[:, :64, :64]).shape == (128, 128)  # resized to the map size
 
 
-def test_magnified_to_grey():
-    out = np.zeros((3, 256, 256), np.float32)
-    grey = pp.magnified_to_grey(out)
-    assert grey.shape == (128, 128) and grey.dtype == np.uint8
-    assert int(grey[0, 0]) in (127, 128)
+class _Named:
+    """A torch module behind the engines call contract (named numpy arrays in and out)."""
+
+    def __init__(self, module, output_names):
+        self.module, self.output_names = module.eval(), output_names
+
+    def __call__(self, **arrays):
+        import torch
+
+        with torch.no_grad():
+            out = self.module(*(torch.from_numpy(arrays[k]) for k in ("onset", "apex", "amplification")))
+        out = out if isinstance(out, tuple) else (out,)
+        return {n: o.numpy() for n, o in zip(self.output_names, out)}
+
+
+def test_motion_path_gives_the_magnifiers_features_and_magnify_the_face():
+    torch = pytest.importorskip("torch")
+    from mecore.nets.magnet import MagNet, MagNetMotion
+
+    torch.manual_seed(0)
+    magnet = MagNet().eval()
+    for p in magnet.parameters():  # untrained weights are tiny; scale them so the motion is not ~0
+        p.data *= 3.0
+    motion = MagNetMotion.from_magnet(magnet)
+    assert sum(p.numel() for p in motion.parameters()) < 0.3 * sum(p.numel() for p in magnet.parameters())
+    rng = np.random.default_rng(3)
+    onset = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    apex = np.roll(onset, 1, axis=1)
+    lms = np.tile(rng.uniform(20, 236, (478, 1)), (1, 3)).astype(np.float32)
+    full = pp.motion_features(_Named(magnet, ["magnified", "shape"]), onset, apex, lms, [2.0, 5.0])
+    fast = pp.motion_features(_Named(motion, ["motion"]), onset, apex, lms, [2.0, 5.0])
+    assert [f.amplification for f in fast] == [2.0, 5.0]
+    for a, b in zip(full, fast):
+        assert a.patches.shape == (30, 7, 7) and a.shape_map.std() > 0.01
+        np.testing.assert_allclose(a.shape_map, b.shape_map, atol=1e-4)
+    face = pp.magnify(_Named(magnet, ["magnified", "shape"]), onset, apex, 1.0)
+    assert face.shape == (256, 256, 3) and face.dtype == np.uint8
 
 
 def test_classifier_input_takes_patches_at_the_nodes_in_map_coordinates():

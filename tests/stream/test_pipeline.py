@@ -65,7 +65,6 @@ def test_events_get_predictions_from_the_engines(demo_clip, standin_engines):
     for p in preds:
         assert p.label in LABELS and sum(p.probs.values()) == pytest.approx(1.0, abs=1e-4)
         assert p.backend == "onnxruntime-cpu" and p.latency_ms > 0
-        assert p.magnified.shape == (256, 256, 3) and p.magnified.dtype == np.uint8
 
 
 def test_runtime_settings_are_validated(standin_engines):

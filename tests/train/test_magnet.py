@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 import torch
 
@@ -132,6 +133,32 @@ def test_published_magnifier_matches_its_checkpoint():
     model = build(ckpt["arch"], ckpt["kwargs"])
     model.load_state_dict(ckpt["state_dict"])
     assert parity(model.eval(), onnx_path, sizes=((1, 64, 64),)) <= 1e-4
+
+
+def test_motion_cli_derives_the_classifiers_cut_of_the_published_magnifier(tmp_path, capsys):
+    """``train.magnet motion``: motion.{onnx,pt} whose output is the magnifier's shape(alpha) - shape(1)."""
+    assert main(["motion", "--checkpoint", str(ENGINES_DIR / "magnifier.pt"), "--engines-dir", str(tmp_path)]) == 0
+    assert "motion.onnx" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "manifest.json").read_text())["artifacts"]
+    assert sorted(manifest) == ["motion.onnx", "motion.pt"]
+    meta = manifest["motion.onnx"]["meta"]
+    assert meta["model"] == "motion" and [o["name"] for o in meta["outputs"]] == ["motion"]
+    assert meta["derived_from"]["model"] == "magnifier"
+    # the published one in engines/ is the same network: same weights hash
+    published = json.loads((ENGINES_DIR / "manifest.json").read_text())["artifacts"]["motion.onnx"]["meta"]
+    assert published["derived_from"]["weights_sha256"] == meta["derived_from"]["weights_sha256"]
+    magnet = load_magnet(ENGINES_DIR / "magnifier.pt")
+    g = torch.Generator().manual_seed(5)
+    a = torch.rand(2, 3, 64, 96, generator=g) * 2 - 1
+    b = (a + 0.05 * torch.randn(a.shape, generator=g)).clamp(-1, 1)
+    amp = torch.tensor([3.0, 12.0])
+    with torch.no_grad():
+        want = (magnet(a, b, amp)[1] - magnet(a, b, torch.ones(2))[1]).numpy()
+    sess = ort.InferenceSession(str(tmp_path / "motion.onnx"), providers=["CPUExecutionProvider"])
+    (got,) = sess.run(None, {"onset": a.numpy(), "apex": b.numpy(), "amplification": amp.numpy()})
+    assert np.abs(want).max() > 1e-3 and np.abs(got - want).max() <= 1e-4
+    assert main(["motion", "--checkpoint", str(tmp_path / "missing.pt"), "--engines-dir", str(tmp_path)]) == 2
+    assert "missing.pt" in capsys.readouterr().err
 
 
 def test_import_round_trip(magnet_reference, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""``python -m train.magnet {import,train,eval,export}`` — see docs/magnifier.md."""
+"""``python -m train.magnet {import,train,eval,export,motion}`` — see docs/magnifier.md."""
 
 from __future__ import annotations
 
@@ -60,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--checkpoint", required=True, type=Path)
     ex.add_argument("--engines-dir", type=Path, default=REPO / "engines")
     ex.add_argument("--metrics", type=Path, default=None, help="JSON from `eval --out-json` to embed")
+    mo = sub.add_parser("motion", help="magnifier checkpoint -> engines/motion.onnx + motion.pt only (the "
+                        "classifier's cut-down magnifier, for engines folders exported without it)")
+    mo.add_argument("--checkpoint", type=Path, default=REPO / "engines" / "magnifier.pt")
+    mo.add_argument("--engines-dir", type=Path, default=REPO / "engines")
     return p
 
 
@@ -124,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
 
             summary = export(args.checkpoint, args.engines_dir, args.metrics)
             print(json.dumps(summary))
+        elif args.cmd == "motion":
+            from train.magnet.export import export_motion
+
+            print(json.dumps(export_motion(args.checkpoint, args.engines_dir)))
 
     return run_cli(body)
 

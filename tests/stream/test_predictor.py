@@ -1,0 +1,59 @@
+"""The predictor with the project's real engines: classification through the motion artifact, the
+magnified face through the whole magnifier; an engines folder without a motion artifact still works."""
+
+from __future__ import annotations
+
+import logging
+
+import av
+import numpy as np
+import pytest
+
+from mecore import preprocess
+from mecore.face.align import Aligner
+from mecore.face.tracker import FaceTracker
+from stream.predictor import Predictor, _softmax
+
+
+@pytest.fixture(scope="module")
+def onset_apex(face_video, face_model):
+    """Aligned crops of two real frames 6 apart (a real, small head/face movement)."""
+    with av.open(str(face_video)) as c:
+        frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(7), c.decode(video=0))]
+    aligner = Aligner(preprocess.MAGNET_SIZE)
+    with FaceTracker(str(face_model), mode="image", max_faces=1) as tracker:
+        return [aligner.align(rgb, tracker.detect(rgb)[0].landmarks) for rgb in (frames[0], frames[6])]
+
+
+def test_motion_artifact_classifies_as_the_whole_magnifier_would(onset_apex):
+    onset, apex = onset_apex
+    pred = Predictor(backend="onnxruntime-cpu", threads=1)
+    try:
+        assert pred.motion.meta["model"] == "motion" and pred.motion is not pred.magnifier
+        label, probs = pred.classify(onset, apex)
+        assert set(probs) == set(pred.labels) and label == max(probs, key=probs.get)
+        assert {"motion", "classify"} <= set(pred.timings)
+        # the same features through the whole magnifier: shape(alpha) - shape(1)
+        ref = preprocess.motion_features(pred.magnifier, onset.image, apex.image, apex.landmarks,
+                                         [pred.classifier_amplification])[0]
+        ref_probs = _softmax(pred.classifier(patches=ref.patches[None])["logits"][0].astype(np.float64))
+        np.testing.assert_allclose([probs[k] for k in pred.labels], ref_probs, atol=1e-4)
+        face = pred.magnify(onset, apex, 10.0)
+        assert face.shape == (256, 256, 3) and face.dtype == np.uint8 and "magnify" in pred.timings
+        # amplification 1 reproduces the apex face (the magnifier's contract), 10 changes it
+        still = pred.magnify(onset, apex, 1.0)
+        assert np.abs(still.astype(int) - apex.image).mean() < np.abs(face.astype(int) - apex.image).mean()
+    finally:
+        pred.close()
+
+
+def test_engines_without_a_motion_artifact_fall_back_to_the_magnifier(standin_engines, onset_apex, caplog):
+    with caplog.at_level(logging.WARNING, logger="stream"):
+        pred = Predictor(standin_engines, backend="onnxruntime-cpu", threads=1)
+    try:
+        assert pred.motion is pred.magnifier
+        assert "no motion artifact" in caplog.text and "train.magnet motion" in caplog.text
+        label, probs = pred.classify(*onset_apex)
+        assert label in pred.labels and sum(probs.values()) == pytest.approx(1.0, abs=1e-6)
+    finally:
+        pred.close()
