@@ -7,8 +7,9 @@ intervals are typed by length (micro when onset..offset <= ``micro_max_s``, as M
 
 Ground truth readers (frame indices are turned into 0-based decoded-frame indices):
 - the synthetic long clips' JSON (``train.synth_me --long-clips``; one .json beside each .mp4),
-- CAS(ME)^2's ``CAS(ME)^2code_final.xlsx`` (no header row; subject, video_expression, onset, apex, offset,
-  AUs, emotion, type, self-report; images numbered from 1),
+- CAS(ME)^2's ``CAS(ME)^2code_final(Updated).xlsx`` (no header row; participant, video_expression, onset,
+  apex, offset, AUs, emotion, type, self-report; naming-rule sheets map them to the rawpic folders
+  "15_0401..."; images numbered from 1),
 - SAMM-LV's ``SAMM_LongVideos_V*_Release.xlsx`` (a block of notes, then a header row with Filename,
   Onset, Apex, Offset, Type "Macro" / "Micro - 1/2"; images numbered from 1).
 
@@ -77,26 +78,50 @@ def _kind(text) -> str:
 
 
 def read_casme2(path: str | Path) -> dict[str, list[Interval]]:
-    """CAS(ME)^2 code_final sheet -> {"<subject>_<video>": intervals}; an offset of 0 (not coded) -> apex."""
+    """CAS(ME)^2 code_final workbook -> {video: intervals}; an offset of 0 (not coded) -> apex.
+
+    Sheet 1 codes each expression by participant number and "<video name>_<n>" ("anger1_1"); sheets 2
+    and 3 (naming rules) map the participant to the subject ("1" -> "15") and the video name to its
+    code ("anger1" -> "0401"), so the video is "15_0401": the start of its folder name in rawpic
+    (``s15/15_0401girlcrashing``). A workbook without those sheets gives "<participant>_<video name>".
+    """
     import pandas as pd
 
     try:
-        df = pd.read_excel(path, sheet_name=0, header=None)
+        sheets = list(pd.read_excel(path, sheet_name=None, header=None, dtype=object).values())
     except Exception as exc:  # noqa: BLE001 - pandas/openpyxl raise many types for a bad file
         raise MexError(f"{path}: cannot read the CAS(ME)^2 sheet ({exc})") from None
+    subjects, videos = _casme2_naming(sheets[1:])
     truth: dict[str, list[Interval]] = defaultdict(list)
-    for row in df.itertuples(index=False):
-        row_no = len(sum(truth.values(), [])) + 1
+    for row_no, row in enumerate(sheets[0].itertuples(index=False), start=1):
         try:
-            subject, name, onset, apex, offset, kind = row[0], str(row[1]), int(row[2]), int(row[3]), int(row[4]), row[7]
+            participant, name = int(row[0]), str(row[1]).strip()
+            onset, apex, offset, kind = int(row[2]), int(row[3]), int(row[4]), row[7]
         except (IndexError, ValueError, TypeError):
-            raise MexError(f"{path}: row {row_no}: expected subject, video_expression, onset, apex, offset, "
+            raise MexError(f"{path}: row {row_no}: expected participant, video_expression, onset, apex, offset, "
                            f"AUs, emotion, type; got {list(row)[:8]}") from None
         if offset == 0:
             offset = apex
-        video = f"{int(subject)}_{name.rsplit('_', 1)[0]}"
+        name = name.rsplit("_", 1)[0]
+        video = f"{subjects.get(participant, participant)}_{videos.get(name.lower(), name)}"
         truth[video].append(Interval(video, onset - 1, offset - 1, _kind(kind), str(row[6]) if len(row) > 6 else None))
     return dict(truth)
+
+
+def _casme2_naming(sheets) -> tuple[dict[int, str], dict[str, str]]:
+    """({participant: subject digits}, {video name: 4-digit code}) from the naming-rule sheets, when there."""
+    subjects: dict[int, str] = {}
+    videos: dict[str, str] = {}
+    if len(sheets) >= 2:
+        for row in sheets[0].itertuples(index=False):
+            digits = "".join(ch for ch in str(row[0]) if ch.isdigit()) if len(row) >= 3 else ""
+            if digits and str(row[2]).strip().isdigit():
+                subjects[int(str(row[2]).strip())] = digits
+        for row in sheets[1].itertuples(index=False):
+            code = str(row[0]).strip().split(".")[0] if len(row) >= 2 else ""
+            if code.isdigit() and isinstance(row[1], str):
+                videos[row[1].strip().lower()] = code.zfill(4)
+    return subjects, videos
 
 
 def read_samm_lv(path: str | Path) -> dict[str, list[Interval]]:
@@ -219,8 +244,11 @@ def spot_video(video: str | Path, config=None) -> tuple[list[Interval], int, flo
 
 
 def _find_video(folder: Path, key: str) -> Path | None:
+    """The video file or frame folder for ``key``: same name or stem, or a name that starts with it
+    and goes on with a non-digit (CAS(ME)^2's "15_0401" -> "15_0401girlcrashing")."""
     for p in sorted(folder.rglob("*")):
-        if p.name == key or p.stem == key or p.name.startswith(key + "_") or p.name.endswith("_" + key):
+        rest = p.name[len(key):] if p.name.startswith(key) else None
+        if p.stem == key or p.name.endswith("_" + key) or (rest and not rest[0].isdigit()):
             return p
     return None
 

@@ -10,6 +10,7 @@ import pytest
 from mecore.errors import MexError
 from stream.spot_eval import (
     Interval,
+    _find_video,
     main,
     match,
     read_casme2,
@@ -64,10 +65,26 @@ def test_read_casme2_sheet(tmp_path):
             [15, "happy2_1", 10, 14, 20, "12", "positive", "micro-expression", "happy"]]
     path = tmp_path / "CAS(ME)^2code_final.xlsx"
     pd.DataFrame(rows).to_excel(path, header=False, index=False)
-    truth = read_casme2(path)
+    truth = read_casme2(path)  # the code sheet alone: participant and video name as they are
     assert truth["1_anger1"] == [Interval("1_anger1", 556, 607, "macro", "negative"),
                                  Interval("1_anger1", 1000, 1009, "micro", "negative")]  # offset 0 -> apex
     assert truth["15_happy2"][0].kind == "micro"
+    # the released workbook: naming-rule sheets map to the rawpic folder names (s15/15_0401girlcrashing)
+    full = tmp_path / "CAS(ME)^2code_final(Updated).xlsx"
+    with pd.ExcelWriter(full) as xl:
+        pd.DataFrame(rows).to_excel(xl, sheet_name="code", header=False, index=False)
+        pd.DataFrame([["15", "s15", 1], ["40", "s40", 15]]).to_excel(xl, sheet_name="naming rule1", header=False,
+                                                                      index=False)
+        pd.DataFrame([["0401", "anger1"], ["0502", "happy2"]]).to_excel(xl, sheet_name="naming rule2",
+                                                                        header=False, index=False)
+    truth = read_casme2(full)
+    assert sorted(truth) == ["15_0401", "40_0502"] and len(truth["15_0401"]) == 2
+    (tmp_path / "rawpic" / "s15" / "15_0401girlcrashing").mkdir(parents=True)
+    (tmp_path / "rawpic" / "s15" / "15_04010").mkdir()
+    assert _find_video(tmp_path / "rawpic", "15_0401").name == "15_0401girlcrashing"
+    pd.DataFrame([[1, "anger1_1", "x"]]).to_excel(tmp_path / "bad.xlsx", header=False, index=False)
+    with pytest.raises(MexError, match=r"bad.xlsx: row 1: expected participant"):
+        read_casme2(tmp_path / "bad.xlsx")
 
 
 def test_read_samm_lv_sheet(tmp_path):
