@@ -10,6 +10,11 @@ import math
 from dataclasses import dataclass, fields, replace
 
 FEATURES = ("lbp", "intensity")
+# The contrast a movement must reach whatever the window's statistics say (they are all noise on a
+# still face): intensity features are in [0, 1], so 1.3e-3 is a third of a grey level in the most
+# changed blocks. Measured on synthetic long clips made from a real face video (docs/streaming.md);
+# not calibrated for LBP (0: no floor).
+MIN_CONTRAST = {"intensity": 1.3e-3, "lbp": 0.0}
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class StreamConfig:
     top_fraction: float = 0.1  # F averages this fraction of the most changed blocks (Moilanen: 1/3)
     threshold_p: float = 0.1  # T = mean + p * (max - mean) of the contrast over the rolling window ...
     noise_factor: float = 4.0  # ... and at least this times the contrast's noise level (its 75th percentile)
+    min_contrast: float | None = None  # T is at least this; None: MIN_CONTRAST of the feature
     window_s: float = 10.0  # rolling window of the threshold statistics
     warmup_s: float = 0.5  # no events before this much contrast signal per face
     merge_s: float = 0.14  # an event ends after C stays below T this long (side lobes of one movement merge)
@@ -38,6 +44,7 @@ class StreamConfig:
     max_event_s: float = 1.0  # longer ones are cut here (a macro-expression or head turn)
     refractory_s: float = 0.3  # no new event of a face this soon after the last one's offset
     mask_eyes: bool = True  # leave the eye blocks out of F so blinks do not count
+    face_cover: float = 0.5  # leave out blocks less than this much inside the face's hull (0: keep all)
     blink_gate: float = 0.45  # drop an event when eyeBlink (blendshape) goes above this inside it
     motion_gate: float = 0.08  # drop an event when the face moved more than this (face widths) inside it
 
@@ -66,11 +73,13 @@ class StreamConfig:
         need(2 <= self.grid <= 16 and self.spot_size // self.grid >= 4, f"grid {self.grid} too fine or coarse for spot_size {self.spot_size}")
         need(0.04 <= self.me_length_s <= 2.0, f"me_length_s must be in [0.04, 2], got {self.me_length_s}")
         need(0.0 <= self.threshold_p < 1.0, f"threshold_p must be in [0, 1), got {self.threshold_p}")
+        need(self.min_contrast is None or self.min_contrast >= 0.0, f"min_contrast must be >= 0, got {self.min_contrast}")
         need(self.noise_factor >= 0.0, f"noise_factor must be >= 0, got {self.noise_factor}")
         need(0.0 < self.top_fraction <= 1.0, f"top_fraction must be in (0, 1], got {self.top_fraction}")
         need(self.window_s >= 1.0, f"window_s must be >= 1, got {self.window_s}")
         need(0.0 < self.min_event_s < self.max_event_s, "need 0 < min_event_s < max_event_s")
         need(self.refractory_s >= 0.0 and self.warmup_s >= 0.0, "refractory_s and warmup_s must be >= 0")
+        need(0.0 <= self.face_cover <= 1.0, f"face_cover must be in [0, 1], got {self.face_cover}")
         need(0.0 < self.blink_gate <= 1.0, f"blink_gate must be in (0, 1], got {self.blink_gate}")
         need(self.motion_gate > 0.0, f"motion_gate must be > 0, got {self.motion_gate}")
         need(self.amplification is None or 0.0 < self.amplification <= 100.0,
@@ -79,6 +88,10 @@ class StreamConfig:
         need(self.engine_threads >= 0, "engine_threads must be >= 0")
         need(self.timeline_s > 0 and self.label_fade_s > 0, "timeline_s and label_fade_s must be > 0")
         need(self.track_timeout_s > 0, "track_timeout_s must be > 0")
+
+    @property
+    def contrast_floor(self) -> float:
+        return MIN_CONTRAST[self.feature] if self.min_contrast is None else self.min_contrast
 
     # -- frame counts ------------------------------------------------------------------------------
     def frames(self, seconds: float, minimum: int = 1) -> int:

@@ -85,18 +85,27 @@ class BlockFeatures:
             return np.abs(a - b).mean(axis=1)
         return ((a - b) ** 2 / np.maximum(a + b, 1e-9)).sum(axis=1)
 
-    def eye_mask(self, crop_landmarks: np.ndarray, crop_size: int) -> np.ndarray:
-        """(grid*grid,) True for blocks to keep: False where a block touches an eye's box (padded)."""
+    def mask(self, crop_landmarks: np.ndarray, crop_size: int, eyes: bool = True, face: float = 0.5) -> np.ndarray:
+        """(grid*grid,) True for blocks to keep: at least ``face`` of the block inside the face's hull
+        (background, hair and the crop's corners only carry alignment residue of head motion), and,
+        with ``eyes``, not touching an eye's box (padded), so blinks do not count."""
         scale = self.size / float(crop_size)
-        keep = np.ones((self.grid, self.grid), dtype=bool)
         pts = np.asarray(crop_landmarks, dtype=np.float32)[:, :2] * scale
-        for half in (EYE_POINTS[:16], EYE_POINTS[16:]):
-            p = pts[list(half)]
-            (x0, y0), (x1, y1) = p.min(axis=0), p.max(axis=0)
-            pad = 0.25 * (y1 - y0) + 1.0
-            bx0, bx1 = int((x0 - pad) // self.block), int((x1 + pad) // self.block)
-            by0, by1 = int((y0 - pad) // self.block), int((y1 + pad) // self.block)
-            keep[max(by0, 0):min(by1, self.grid - 1) + 1, max(bx0, 0):min(bx1, self.grid - 1) + 1] = False
+        keep = np.ones((self.grid, self.grid), dtype=bool)
+        if face > 0:
+            inside = np.zeros((self.size, self.size), np.uint8)
+            cv2.fillConvexPoly(inside, cv2.convexHull(np.rint(pts).astype(np.int32)), 1)
+            s = self.block * self.grid
+            cover = inside[:s, :s].reshape(self.grid, self.block, self.grid, self.block).mean(axis=(1, 3))
+            keep &= cover >= face
+        if eyes:
+            for half in (EYE_POINTS[:16], EYE_POINTS[16:]):
+                p = pts[list(half)]
+                (x0, y0), (x1, y1) = p.min(axis=0), p.max(axis=0)
+                pad = 0.25 * (y1 - y0) + 1.0
+                bx0, bx1 = int((x0 - pad) // self.block), int((x1 + pad) // self.block)
+                by0, by1 = int((y0 - pad) // self.block), int((y1 + pad) // self.block)
+                keep[max(by0, 0):min(by1, self.grid - 1) + 1, max(bx0, 0):min(bx1, self.grid - 1) + 1] = False
         return keep.ravel()
 
 
@@ -158,7 +167,7 @@ class Spotter:
             self._feats.clear()  # a gap (face lost, frames dropped): i-k no longer means k frames back
             self._F.clear()
         feat = self.features(grey)
-        mask = self.features.eye_mask(crop_landmarks, crop_size) if self.cfg.mask_eyes else None
+        mask = self.features.mask(crop_landmarks, crop_size, self.cfg.mask_eyes, self.cfg.face_cover)
         self._feats.append((index, feat, mask))
         self._gates.append((index, blink, np.asarray(centre, dtype=np.float32), max(face_width, 1.0)))
         self._seen += 1
@@ -190,7 +199,8 @@ class Spotter:
             return float("inf")
         mean, top = c.mean(), c.max()
         noise = float(np.quantile(c, 0.75))  # robust to events filling up to a quarter of the window
-        return float(max(mean + self.cfg.threshold_p * (top - mean), self.cfg.noise_factor * noise, 1e-9))
+        return float(max(mean + self.cfg.threshold_p * (top - mean), self.cfg.noise_factor * noise,
+                         self.cfg.contrast_floor, 1e-9))
 
     def _step(self, j: int, c: float) -> tuple[list[SpotEvent], SignalPoint]:
         self._C.append(c)

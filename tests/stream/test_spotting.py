@@ -13,8 +13,9 @@ SIZE = 256
 
 
 def _landmarks() -> np.ndarray:
-    """Landmarks in a 256 crop with the eyes where an aligned face has them (only the eyes are read)."""
-    lms = np.full((478, 2), 128.0, np.float32)
+    """Landmarks in a 256 crop: the eyes where an aligned face has them, the rest on a face-sized oval."""
+    t = np.linspace(0, 2 * np.pi, 478, endpoint=False)
+    lms = np.stack([128 + 100 * np.cos(t), 140 + 112 * np.sin(t)], axis=1).astype(np.float32)
     for i, p in enumerate(EYE_POINTS):
         cx = 85.0 if i < 16 else 171.0
         lms[p] = (cx + 14 * np.cos(i), 100 + 5 * np.sin(i))
@@ -76,6 +77,23 @@ def test_still_face_and_slow_drift_give_no_event():
     drift = [np.clip(f.astype(np.float32) + 0.2 * i, 0, 255).astype(np.uint8) for i, f in enumerate(frames)]
     assert _run(frames, CFG)[0] == []
     assert _run(drift, CFG)[0] == []
+
+
+def test_only_blocks_inside_the_face_count():
+    rng = np.random.default_rng(4)
+    corner = (0, 30, 0, 30)  # background outside the face oval: alignment residue, not expression
+    assert _run(_frames(150, range(90, 99), corner, rng, amplitude=40), CFG)[0] == []
+    assert len(_run(_frames(150, range(90, 99), corner, rng, amplitude=40), CFG.updated(face_cover=0.0))[0]) == 1
+    keep = BlockFeatures(128, 8, "intensity").mask(_landmarks(), SIZE, eyes=False)
+    assert keep.reshape(8, 8)[4, 4] and not keep.reshape(8, 8)[0, 0]
+
+
+def test_a_movement_below_the_contrast_floor_is_noise():
+    rng = np.random.default_rng(5)
+    frames = _frames(150, range(90, 99), MOUTH, rng, amplitude=1.0)  # one grey level, noise sigma 1
+    assert len(_run(frames, CFG.updated(min_contrast=0.0))[0]) == 1  # relative to a still window: an event
+    assert _run(frames, CFG)[0] == []  # but a fraction of a grey level in the top blocks
+    assert CFG.contrast_floor == 1.3e-3 and CFG.updated(feature="lbp").contrast_floor == 0.0
 
 
 def test_blinks_do_not_trigger():
