@@ -3,11 +3,13 @@
 For each frame i of a face: block features of the grey aligned crop (a grid of blocks, each as 4x4
 cell intensities, or as a uniform-LBP histogram). F_i is the mean of the most changed blocks (the top
 ``top_fraction``; Moilanen takes a third) of the distances between frame i and the average of frames
-i-k and i+k, eye blocks left out so that blinks do not count. The contrast
+i-k and i+k, over the blocks inside the face's hull only (background and hair carry alignment
+residue of head motion), eye blocks left out so that blinks do not count. The contrast
 C_j = F_j - (F_{j-k} + F_{j+k}) / 2 (negatives to 0) keeps short movements and removes slow drift. A
-movement is spotted where C goes above T = max(mean + p (max - mean), noise_factor * q75), the
+movement is spotted where C goes above T = max(mean + p (max - mean), noise_factor * q75, floor), the
 statistics of C over a rolling window (q75, its 75th percentile, is the noise level: the p-term alone
-lets noise through in a window without events, and a large event would mask the next ones). The
+lets noise through in a window without events, and a large event would mask the next ones; the floor,
+``StreamConfig.min_contrast``, holds on a still face whose window is all noise). The
 event's apex is the C peak; onset and offset are apex -/+ k, widened to where F stays above half its
 peak. C at frame j needs frame j + 2k, so the signal lags the input by 2k frames; an event is emitted
 when C falls back below T.
