@@ -14,6 +14,7 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
@@ -152,7 +153,7 @@ class App:
                 return  # the source was closed by Stop / a new Connect / the tab closing
             if run is not None:  # the stream ended by itself: close open events, wait for their labels
                 with session.lock:
-                    run.log.add(*run.analyzer.finish(timeout=5.0), run.seconds)
+                    run.finish(timeout=5.0)
                 yield gr.skip(), run.inset_update(), run.table_update(), f"{name}: stream ended."
         except MexError as e:
             yield gr.skip(), gr.skip(), gr.skip(), _warn(None, str(e))
@@ -190,22 +191,15 @@ class App:
             controls = [amp, thr, backend]
             with gr.Tabs():
                 with gr.Tab("Live", id="live"):
-                    with gr.Row():
-                        cam = gr.Image(sources=["webcam"], streaming=True, label="Webcam", elem_id="live-cam",
-                                       height=360, webcam_options=gr.WebcamOptions(mirror=False))
-                        out = gr.Image(label="Annotated", elem_id="live-out", height=360, format="jpeg",
-                                       interactive=False)
-                        inset = gr.Image(label="Magnified face (last event)", elem_id="live-inset", height=200,
-                                         interactive=False, scale=0, min_width=200)
-                    status = gr.Markdown("Click *Click to Access Webcam*, then the record button.",
-                                         elem_id="live-status")
-                    table = gr.Dataframe(EventLog.empty(), label="Events", elem_id="live-events",
-                                         interactive=False, max_height=260)
+                    cam, shown = _stream_panel(
+                        "live", "Click *Click to Access Webcam*, then the record button.",
+                        lambda: gr.Image(sources=["webcam"], streaming=True, label="Webcam", elem_id="live-cam",
+                                         height=360, webcam_options=gr.WebcamOptions(mirror=False)))
                     reset = gr.Button("Reset session", size="sm")
-                    cam.stream(self.live_frame, [cam, *controls], [out, inset, table, status],
+                    cam.stream(self.live_frame, [cam, *controls], shown,
                                stream_every=self.stream_every, time_limit=self.time_limit,
                                concurrency_limit=None, show_progress="hidden", api_visibility="private")
-                    reset.click(self.live_reset, None, [out, inset, table, status], api_visibility="private")
+                    reset.click(self.live_reset, None, shown, api_visibility="private")
                 with gr.Tab("Video", id="video"):
                     with gr.Row():
                         vin = gr.Video(sources=["upload"], label="Video file", elem_id="video-in", height=320)
@@ -225,22 +219,29 @@ class App:
                                          elem_id="url-in", scale=4)
                         go = gr.Button("Connect", variant="primary", elem_id="url-go", scale=1)
                         stop = gr.Button("Stop", elem_id="url-stop", scale=1)
-                    with gr.Row():
-                        uout = gr.Image(label="Annotated", elem_id="url-out", height=360, format="jpeg",
-                                        interactive=False)
-                        uinset = gr.Image(label="Magnified face (last event)", elem_id="url-inset", height=200,
-                                          interactive=False, scale=0, min_width=200)
-                    ustatus = gr.Markdown("Enter an RTSP/RTMP/HTTP camera URL, then *Connect*.",
-                                          elem_id="url-status")
-                    utable = gr.Dataframe(EventLog.empty(), label="Events", elem_id="url-events",
-                                          interactive=False, max_height=260)
-                    watching = go.click(self.watch_url, [url, *controls], [uout, uinset, utable, ustatus],
+                    _, ushown = _stream_panel("url", "Enter an RTSP/RTMP/HTTP camera URL, then *Connect*.")
+                    watching = go.click(self.watch_url, [url, *controls], ushown,
                                         concurrency_limit=None, show_progress="hidden", api_visibility="private")
-                    url.submit(self.watch_url, [url, *controls], [uout, uinset, utable, ustatus],
+                    url.submit(self.watch_url, [url, *controls], ushown,
                                concurrency_limit=None, show_progress="hidden", api_visibility="private")
-                    stop.click(self.stop_url, None, [ustatus], cancels=[watching], api_visibility="private")
+                    stop.click(self.stop_url, None, [ushown[-1]], cancels=[watching], api_visibility="private")
             demo.unload(self.end_session)
         return demo
+
+
+def _stream_panel(tab: str, hint: str, lead: Callable[[], gr.components.Component] | None = None):
+    """A streaming tab's outputs: a row of [``lead()``,] the annotated frame and the magnified-face inset,
+    then the status line and the events table. Returns (the lead component, [frame, inset, table, status]),
+    the order the handlers yield in."""
+    with gr.Row():
+        first = lead() if lead is not None else None
+        out = gr.Image(label="Annotated", elem_id=f"{tab}-out", height=360, format="jpeg", interactive=False)
+        inset = gr.Image(label="Magnified face (last event)", elem_id=f"{tab}-inset", height=200,
+                         interactive=False, scale=0, min_width=200)
+    status = gr.Markdown(hint, elem_id=f"{tab}-status")
+    table = gr.Dataframe(EventLog.empty(), label="Events", elem_id=f"{tab}-events", interactive=False,
+                         max_height=260)
+    return first, [out, inset, table, status]
 
 
 def _warn(session, message: str) -> str:

@@ -114,7 +114,8 @@ class Run:
         self.controls = controls
         self.fps = fps
         self.log = EventLog(classify=bool(getattr(analyzer.config, "classify", True)))
-        self.inset = None
+        self.inset = None  # the magnified face shown beside the stream
+        self._inset_face: int | None = None  # face id of the newest prediction
         self._t0 = time.monotonic()
         self._last_ts = -1.0
         self._index = -1
@@ -149,10 +150,30 @@ class Run:
         self.frames += 1
         self.faceless = 0 if result.faces else self.faceless + 1
         self.log.add(result.events, result.predictions, self.seconds)
-        for p in result.predictions:
-            if p.magnified is not None:
-                self.inset = p.magnified
+        self._pick_inset(result.predictions)
         return result
+
+    def _pick_inset(self, predictions: list[Prediction]) -> None:
+        """The face magnified at the slider's factor: the Analyzer publishes it in ``insets`` some frames
+        after its prediction (a display pass), so look every frame; a prediction's own ``magnified`` (made
+        at the classifier's fixed factor, usually absent) only stands in when no inset has come yet."""
+        fallback = None
+        for p in predictions:
+            self._inset_face = p.event.face_id
+            if p.magnified is not None:
+                fallback = p.magnified
+        insets = self.analyzer.insets
+        image = insets.get(self._inset_face)
+        if image is None:
+            image = fallback if fallback is not None else next(reversed(insets.values()), None)
+        if image is not None:
+            self.inset = image
+
+    def finish(self, timeout: float = 5.0) -> None:
+        """The stream ended: close open events and wait for their labels and magnified faces."""
+        events, predictions = self.analyzer.finish(timeout=timeout)
+        self.log.add(events, predictions, self.seconds)
+        self._pick_inset(predictions)
 
     def seconds(self, index: int, fps: float) -> float:
         return self._times.get(index, index / fps)
