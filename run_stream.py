@@ -164,19 +164,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return app_main([a for a in argv if a != "--gradio"])
     args, rest = _parser().parse_known_args(argv)
+    if rest:
+        _parser().error(f"unrecognized arguments: {' '.join(rest)}")
     _setup_logging(args.verbose)
-    from mecore.errors import MexError
+    from mecore.errors import run_cli
 
     try:
-        if rest:
-            _parser().error(f"unrecognized arguments: {' '.join(rest)}")
-        return run(args)
-    except MexError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return run_cli(lambda: run(args))
     except Exception as e:  # noqa: BLE001 - a CLI user gets one line; --debug shows the traceback
         if args.debug:
             raise

@@ -21,7 +21,7 @@ import numpy as np
 
 from engines import ENGINES_DIR
 from engines.artifacts import read_manifest, resolve
-from mecore.errors import MexError
+from mecore.errors import MexError, run_cli
 
 STANDIN_ARCHS = {"bench-magnifier": "bench.engines:StandInMagnifier",
                  "bench-classifier": "bench.engines:StandInClassifier"}
@@ -249,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--image-size", type=int, default=None, help="image side (default: metadata or 256)")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     args = ap.parse_args(argv)
-    try:
+
+    def body() -> None:
         engines_dir, note = args.dir, f"artifacts from {args.dir}"
         with tempfile.TemporaryDirectory() as tmp:
             if not read_manifest(engines_dir)["artifacts"]:
@@ -268,10 +269,8 @@ def main(argv: list[str] | None = None) -> int:
             from mecore.atomic import write_json
 
             write_json(args.json, {"note": note, "rows": rows})
-    except MexError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_cli(body)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ import av
 import cv2
 import numpy as np
 
-from mecore.errors import MexError
+from mecore.errors import MexError, run_cli
 from mecore.face import roi
 from mecore.face.align import Aligner
 from mecore.face.tracker import FaceTracker
@@ -128,32 +127,23 @@ def measure(frames: list[np.ndarray], model: Path, max_faces: int = 2) -> dict[s
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO, help="a face video (default: %(default)s)")
-    parser.add_argument("--frames", type=int, default=300, help="frames per clip (default: %(default)s)")
-    parser.add_argument("--model", default=None, help="face_landmarker.task (default: the installed one)")
-    args = parser.parse_args(argv)
-    try:
-        if args.frames < 1:
-            raise MexError(f"--frames must be >= 1, got {args.frames}")
-        if not args.video.is_file():
-            raise MexError(f"{args.video}: video not found")
-        from mecore.face import model_file
+def report(args) -> int:
+    """Measure both clips and print the table (a MexError for bad options or video)."""
+    if args.frames < 1:
+        raise MexError(f"--frames must be >= 1, got {args.frames}")
+    if not args.video.is_file():
+        raise MexError(f"{args.video}: video not found")
+    from mecore.face import model_file
 
-        model = model_file.resolve(args.model)
-        frames, decode_ms = decode(args.video, args.frames)
-        with tempfile.TemporaryDirectory(prefix="bench_face_") as tmp:
-            clip640 = Path(tmp) / "clip_640x480.mp4"
-            encode([fit_640x480(f) for f in frames], clip640)
-            frames640, decode640_ms = decode(clip640, args.frames)
-        h, w = frames[0].shape[:2]
-        rows = [(f"{args.video.name} {w}x{h}", decode_ms, measure(frames, model))]
-        rows.append(("640x480 (fitted)", decode640_ms, measure(frames640, model)))
-    except MexError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
+    model = model_file.resolve(args.model)
+    frames, decode_ms = decode(args.video, args.frames)
+    with tempfile.TemporaryDirectory(prefix="bench_face_") as tmp:
+        clip640 = Path(tmp) / "clip_640x480.mp4"
+        encode([fit_640x480(f) for f in frames], clip640)
+        frames640, decode640_ms = decode(clip640, args.frames)
+    h, w = frames[0].shape[:2]
+    rows = [(f"{args.video.name} {w}x{h}", decode_ms, measure(frames, model))]
+    rows.append(("640x480 (fitted)", decode640_ms, measure(frames640, model)))
     print(f"bench.face: {len(frames)} frames per clip, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}")
     print("ms per frame (mean); face path = tracker + alignment + ROI patches, decode excluded")
     head = f"{'clip':<26}{'faces':>6}{'decode':>8}{'landmarks':>11}{'align':>7}{'roi':>7}{'face path':>11}{'ratio':>7}"
@@ -167,6 +157,15 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("ratio = face path / MediaPipe FaceLandmarker alone (same options, same frames, interleaved); goal <= 1.30x")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO, help="a face video (default: %(default)s)")
+    parser.add_argument("--frames", type=int, default=300, help="frames per clip (default: %(default)s)")
+    parser.add_argument("--model", default=None, help="face_landmarker.task (default: the installed one)")
+    args = parser.parse_args(argv)
+    return run_cli(lambda: report(args))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from mecore.errors import MexError
+from mecore.errors import MexError, run_cli
 from mecore.nets.magnet import MagNet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,21 +121,11 @@ def _cuda_fp16(model: MagNet, a, b, amp, repeats: int) -> float:
         return _time(lambda: m(ag, bg, ampg), repeats * 5, warmup=10, sync=torch.cuda.synchronize)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.magnifier", description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", type=int, nargs="+", default=[256, 128])
-    p.add_argument("--threads", type=int, default=torch.get_num_threads())
-    p.add_argument("--repeats", type=int, default=10)
-    p.add_argument("--weights", type=Path, default=None)
-    p.add_argument("--onnx", type=Path, default=None, help="time this ONNX file instead of a fresh export")
-    args = p.parse_args(argv)
-    try:
-        if any(s % 4 for s in args.sizes):
-            raise MexError(f"--sizes {args.sizes}: each must be a multiple of 4")
-        rows = run(args.sizes, args.threads, args.repeats, args.weights, args.onnx)
-    except MexError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+def report(args) -> int:
+    """Measure and print the table (a MexError for bad options or weights)."""
+    if any(s % 4 for s in args.sizes):
+        raise MexError(f"--sizes {args.sizes}: each must be a multiple of 4")
+    rows = run(args.sizes, args.threads, args.repeats, args.weights, args.onnx)
     cuda = torch.cuda.is_available()
     print("| size | PyTorch eager CPU ms | ONNX Runtime CPU ms | ORT / eager |" + (" PyTorch CUDA fp16 ms |" if cuda else ""))
     print("|---|---|---|---|" + ("---|" if cuda else ""))
@@ -149,6 +139,17 @@ def main(argv: list[str] | None = None) -> int:
         print("PyTorch CUDA fp16: no CUDA GPU here")
     print(f"load average after: {os.getloadavg()[0]:.2f} (figures from a busy machine are not comparable)")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.magnifier", description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[256, 128])
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--weights", type=Path, default=None)
+    p.add_argument("--onnx", type=Path, default=None, help="time this ONNX file instead of a fresh export")
+    args = p.parse_args(argv)
+    return run_cli(lambda: report(args))
 
 
 if __name__ == "__main__":

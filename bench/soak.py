@@ -74,12 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engines", default=None)
     args = ap.parse_args(argv)
     os.environ.setdefault("GLOG_minloglevel", "2")
-    from mecore.errors import MexError
+    from mecore.errors import MexError, run_cli
     from stream.config import StreamConfig
     from stream.pipeline import Analyzer
     from stream.sources import open_source
 
-    try:
+    def body() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             long_clip = looped(args.clip, args.minutes * 60 + 30, Path(tmp) / "loop.mp4")
             port = free_port()
@@ -128,9 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rss: start {samples[0][1]:.1f} MB, after warm-up {base[0]:.1f} MB, end {samples[-1][1]:.1f} MB, "
               f"growth {growth:+.1f} MB" + (f" ({growth / span_min:+.2f} MB/min)" if span_min else ""))
         return 0
-    except MexError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+
+    return run_cli(body)
 
 
 if __name__ == "__main__":

@@ -106,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-paced", action="store_true", help="skip the paced (real-time) run")
     args = ap.parse_args(argv)
     os.environ.setdefault("GLOG_minloglevel", "2")
-    from mecore.errors import MexError
+    from mecore.errors import MexError, run_cli
 
-    try:
+    def body() -> int:
         import onnxruntime as ort
 
         print(f"# bench.stream  {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -128,9 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                                **common)), flush=True)
         print(f"# load average after: {os.getloadavg()[0]:.2f}")
         return 0
-    except MexError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+
+    return run_cli(body)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from mecore.errors import MexError
+from mecore.errors import MexError, run_cli
 
 IOU_HIT = 0.5
 
@@ -264,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", action="store_true", help="also report false events per minute")
     ap.add_argument("--out", help="write the report as JSON here")
     args = ap.parse_args(argv)
-    try:
+
+    def body() -> int:
         truth: dict[str, list[Interval]] = {}
         videos: dict[str, Path] = {}
         for t in args.truth:
@@ -308,9 +309,8 @@ def main(argv: list[str] | None = None) -> int:
 
             write_text(args.out, text + "\n")
         return 0
-    except MexError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+
+    return run_cli(body)
 
 
 if __name__ == "__main__":
