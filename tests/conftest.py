@@ -19,20 +19,22 @@ def face_model() -> Path:
     return model_file.resolve()
 
 
+def _shared_file(env: str, default: str, what: str) -> Path:
+    """A shared asset (never committed): $env, else ``default`` under the shared folder; skip when absent."""
+    path = Path(os.environ.get(env, SHARED / default))
+    if not path.is_file():
+        pytest.skip(f"{path}: {what} not present (set {env})")
+    return path
+
+
 @pytest.fixture(scope="session")
 def face_video() -> Path:
-    path = Path(os.environ.get("MEX_FACE_VIDEO", SHARED / "media" / "face.mp4"))
-    if not path.is_file():
-        pytest.skip(f"{path}: real face video not present (set MEX_FACE_VIDEO)")
-    return path
+    return _shared_file("MEX_FACE_VIDEO", "media/face.mp4", "real face video")
 
 
 @pytest.fixture(scope="session")
 def magnet_reference() -> Path:
-    path = Path(os.environ.get("MEX_MAGNET_REFERENCE", SHARED / "models" / "magnet_reference.pth"))
-    if not path.is_file():
-        pytest.skip(f"{path}: reference MagNet weights not present (set MEX_MAGNET_REFERENCE)")
-    return path
+    return _shared_file("MEX_MAGNET_REFERENCE", "models/magnet_reference.pth", "reference MagNet weights")
 
 
 @pytest.fixture(scope="session")

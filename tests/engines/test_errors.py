@@ -46,22 +46,16 @@ def test_truncated_file_fails_the_size_check(engines_copy):
 
 
 @pytest.mark.parametrize("damage", ["random", "half"])
-def test_damaged_onnx_without_manifest_entry(engines_copy, damage):
-    path = engines_copy / "magnifier.onnx"
+@pytest.mark.parametrize(("fname", "backend", "match"), [
+    ("magnifier.onnx", "onnxruntime-cpu", "not a valid ONNX model"),
+    ("classifier.pt", "torch-cpu", "not a valid PyTorch checkpoint"),
+])
+def test_damaged_file_listed_as_it_is(engines_copy, fname, backend, match, damage):
+    path = engines_copy / fname
     data = path.read_bytes()
     path.write_bytes(np.random.default_rng(2).bytes(len(data)) if damage == "random" else data[: len(data) // 2])
-    _relist(engines_copy, "magnifier.onnx")
-    msg = _fails("not a valid ONNX model", "magnifier", "onnxruntime-cpu", engines_dir=engines_copy)
-    assert str(path) in msg
-
-
-@pytest.mark.parametrize("damage", ["random", "half"])
-def test_damaged_checkpoint(engines_copy, damage):
-    path = engines_copy / "classifier.pt"
-    data = path.read_bytes()
-    path.write_bytes(np.random.default_rng(3).bytes(len(data)) if damage == "random" else data[: len(data) // 2])
-    _relist(engines_copy, "classifier.pt")
-    msg = _fails("not a valid PyTorch checkpoint", "classifier", "torch-cpu", engines_dir=engines_copy)
+    _relist(engines_copy, fname)
+    msg = _fails(match, path.stem, backend, engines_dir=engines_copy)
     assert str(path) in msg
 
 
