@@ -7,11 +7,12 @@ Each clip runs in these configurations, one after the other, on the same process
 - ``frame path``: decode -> landmarks -> align -> spot, headless, no overlay or encoding (the goal:
   >= 60 fps, twice real time at 30 fps),
 - ``frame path, landmarks at 0.5``: the same with the landmarker fed a half-size frame,
-- ``full``: + magnify/classify worker, overlay and H.264 encoding (what ``--out`` does),
+- ``full``: + the worker (motion + classify, then the magnified face for display), overlay and H.264
+  encoding (what ``--out`` does),
 - ``full, paced 30 fps``: the demo read at its frame rate (as a camera delivers it): the latency from
   reading an apex frame to its prediction under live conditions (goal <= 0.6 s).
 
-Stage times are the mean ms per frame of each stage; magnify and classify are per event (worker).
+Stage times are the mean ms per frame of each stage; motion, classify and magnify are per event (worker).
 The machine's load average is printed: other processes on these 2 cores change every figure.
 """
 
@@ -64,9 +65,10 @@ def run_once(video: Path, name: str, *, classify: bool, overlay: bool, encode: b
                 if out is not None:
                     out(r)
                     stage["encode"].append(out.encode_ms)
-                if r.predictions and an.predictor:
-                    for k in ("magnify", "classify"):
-                        worker[k].append(an.predictor.timings.get(k, float("nan")))
+                if an.predictor:  # the worker's figures of each event, taken when they change
+                    for k, v in an.predictor.timings.items():
+                        if not worker[k] or worker[k][-1] != v:
+                            worker[k].append(v)
                 n += 1
                 if max_frames and n >= max_frames:
                     break
@@ -92,8 +94,9 @@ def fmt(res: dict) -> str:
     if "latency_ms" in res:
         med, mx = res["latency_ms"]
         w = res.get("worker", {})
-        line += (f" | {res['events']} events, magnify {w.get('magnify', float('nan')):.0f} + classify "
-                 f"{w.get('classify', float('nan')):.1f} ms, apex->prediction median {med:.0f} max {mx:.0f} ms")
+        line += (f" | {res['events']} events, motion {w.get('motion', float('nan')):.0f} + classify "
+                 f"{w.get('classify', float('nan')):.1f} ms (then magnify for display "
+                 f"{w.get('magnify', float('nan')):.0f} ms), apex->prediction median {med:.0f} max {mx:.0f} ms")
     return line
 
 

@@ -39,7 +39,8 @@ class StreamConfig:
     min_contrast: float | None = None  # T is at least this; None: MIN_CONTRAST of the feature
     window_s: float = 10.0  # rolling window of the threshold statistics
     warmup_s: float = 0.5  # no events before this much contrast signal per face
-    merge_s: float = 0.14  # an event ends after C stays below T this long (side lobes of one movement merge)
+    close_fraction: float = 0.5  # ... low: below T or this fraction of its peak, the higher (a strong event ends sooner)
+    merge_s: float = 0.14  # an event ends after C stays low this long (side lobes of one movement merge) ...
     min_event_s: float = 0.1  # shorter excursions above T are noise
     max_event_s: float = 1.0  # longer ones are cut here (a macro-expression or head turn)
     refractory_s: float = 0.3  # no new event of a face this soon after the last one's offset
@@ -74,6 +75,7 @@ class StreamConfig:
         need(0.04 <= self.me_length_s <= 2.0, f"me_length_s must be in [0.04, 2], got {self.me_length_s}")
         need(0.0 <= self.threshold_p < 1.0, f"threshold_p must be in [0, 1), got {self.threshold_p}")
         need(self.min_contrast is None or self.min_contrast >= 0.0, f"min_contrast must be >= 0, got {self.min_contrast}")
+        need(0.0 <= self.close_fraction < 1.0, f"close_fraction must be in [0, 1), got {self.close_fraction}")
         need(self.noise_factor >= 0.0, f"noise_factor must be >= 0, got {self.noise_factor}")
         need(0.0 < self.top_fraction <= 1.0, f"top_fraction must be in (0, 1], got {self.top_fraction}")
         need(self.window_s >= 1.0, f"window_s must be >= 1, got {self.window_s}")

@@ -216,7 +216,8 @@ class Spotter:
         else:
             if c > self._open.peak_value:
                 self._open.peak, self._open.peak_value = j, c
-            self._open.below = self._open.below + 1 if c <= self._open.threshold else 0
+            low = max(self._open.threshold, self.cfg.close_fraction * self._open.peak_value)
+            self._open.below = self._open.below + 1 if c <= low else 0
             if self._open.below >= self.cfg.frames(self.cfg.merge_s):
                 events = self._close(j - self._open.below + 1)
             elif j - self._open.start > self.cfg.frames(self.cfg.max_event_s):

@@ -96,6 +96,22 @@ def test_a_movement_below_the_contrast_floor_is_noise():
     assert CFG.contrast_floor == 1.3e-3 and CFG.updated(feature="lbp").contrast_floor == 0.0
 
 
+def test_a_strong_event_is_emitted_once_its_contrast_falls_to_a_fraction_of_its_peak():
+    frames = _frames(150, range(90, 99), MOUTH, np.random.default_rng(6), amplitude=40)
+
+    def emitted_at(cfg):
+        sp, lms = Spotter(cfg), _landmarks()
+        for i, g in enumerate(frames):
+            evs, _ = sp.update(i, g, lms, SIZE)
+            if evs:
+                return i, evs[0]
+
+    early, ev = emitted_at(CFG)
+    late, ev_late = emitted_at(CFG.updated(close_fraction=0.0))  # only below T: waits out the tail
+    assert early < late and (ev.onset_frame, ev.apex_frame) == (ev_late.onset_frame, ev_late.apex_frame)
+    assert early - ev.apex_frame <= 2 * CFG.k + CFG.frames(CFG.merge_s) + 2
+
+
 def test_blinks_do_not_trigger():
     rng = np.random.default_rng(2)
     # movement inside the eyes: masked blocks
