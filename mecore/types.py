@@ -65,7 +65,6 @@ class Prediction:
     probs: dict[str, float]
     backend: str
     latency_ms: float
-    magnified: np.ndarray | None = field(default=None, compare=False, repr=False)  # RGB uint8 face
 
     @property
     def confidence(self) -> float:

@@ -155,17 +155,13 @@ class Run:
 
     def _pick_inset(self, predictions: list[Prediction]) -> None:
         """The face magnified at the slider's factor: the Analyzer publishes it in ``insets`` some frames
-        after its prediction (a display pass), so look every frame; a prediction's own ``magnified`` (made
-        at the classifier's fixed factor, usually absent) only stands in when no inset has come yet."""
-        fallback = None
+        after its prediction (a display pass), so look every frame: the newest prediction's face, or any."""
         for p in predictions:
             self._inset_face = p.event.face_id
-            if p.magnified is not None:
-                fallback = p.magnified
         insets = self.analyzer.insets
         image = insets.get(self._inset_face)
         if image is None:
-            image = fallback if fallback is not None else next(reversed(insets.values()), None)
+            image = next(reversed(insets.values()), None)
         if image is not None:
             self.inset = image
 

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -76,8 +76,8 @@ class Analyzer:
         self.aligner = Aligner(self.crop_size)
         self.tracker = FaceTracker(self.config.face_model, mode="video", max_faces=self.config.max_faces)
         self._faces: dict[int, _Face] = {}
-        # History for a UI, bounded so a stream can run for days; predictions in it keep no image (the
-        # newest magnified face per face id stays in the overlay's FaceView and in ``insets``).
+        # History for a UI, bounded so a stream can run for days; magnified faces are not kept in it (the
+        # newest per face id stays in the overlay's FaceView and in ``insets``).
         self.events: list[SpotEvent] = []  # the last HISTORY events
         self.predictions: list[Prediction] = []  # the last HISTORY predictions, without their image
         self.insets: dict[int, np.ndarray] = {}  # newest magnified face per face id, at the user's factor
@@ -274,7 +274,7 @@ class Analyzer:
             return []
         preds = self.predictor.collect()
         for p in preds:
-            self.predictions.append(replace(p, magnified=None) if p.magnified is not None else p)
+            self.predictions.append(p)
             if len(self.predictions) > 2 * HISTORY:
                 del self.predictions[:-HISTORY]
             face = self._faces.get(p.event.face_id)

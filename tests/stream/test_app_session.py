@@ -64,18 +64,17 @@ def test_the_inset_is_the_face_magnified_at_the_slider_factor(demo_clip):
         app.sessions.close_all()
 
 
-def test_a_prediction_own_face_stands_in_until_an_inset_comes(face_model):
+def test_the_newest_predictions_face_is_shown_else_any_face(face_model):
     app = App(config=StreamConfig(classify=False))  # spotting only: no engine needed for this
     try:
-        run = app.sessions.get("fallback").run("live", 10.0, Controls(10.0, 0.4, "auto"))
-        ev = SpotEvent(0, 1, 3, 5, 0.9, 10.0)
-        own = np.full((8, 8, 3), 1, np.uint8)
-        run._pick_inset([Prediction(ev, "surprise", {"surprise": 1.0}, "test", 10.0, magnified=own)])
-        assert run.inset_update() is own
-        run._pick_inset([Prediction(ev, "surprise", {"surprise": 1.0}, "test", 10.0)])  # none: keep showing it
-        assert run.inset is own
-        published = run.analyzer.insets[0] = np.full((8, 8, 3), 2, np.uint8)
-        run._pick_inset([Prediction(ev, "surprise", {"surprise": 1.0}, "test", 10.0, magnified=own)])
-        assert run.inset_update() is published  # the slider's face wins over the classifier's
+        run = app.sessions.get("pick").run("live", 10.0, Controls(10.0, 0.4, "auto"))
+        run._pick_inset([Prediction(SpotEvent(1, 1, 3, 5, 0.9, 10.0), "surprise", {"surprise": 1.0}, "test", 10.0)])
+        assert run.inset is None  # no magnified face yet
+        other = run.analyzer.insets[0] = np.full((8, 8, 3), 1, np.uint8)
+        run._pick_inset([])
+        assert run.inset_update() is other  # face 1's has not come: show the one there is
+        own = run.analyzer.insets[1] = np.full((8, 8, 3), 2, np.uint8)
+        run._pick_inset([])
+        assert run.inset_update() is own  # the newest prediction's face wins
     finally:
         app.sessions.close_all()
