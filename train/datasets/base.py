@@ -230,6 +230,20 @@ def make_sample(log: RowLog, where: str, *, dataset: str, subject: str, clip: st
                   emotion=str(emotion).strip(), where=where)
 
 
+def dataset_root(root: str | Path) -> Path:
+    root = Path(root)
+    if not root.is_dir():
+        raise MexError(f"{root}: dataset root is not a folder")
+    return root
+
+
+def root_and_sheet(root: str | Path, sheet: str | Path | None, patterns: tuple[str, ...], what: str,
+                   ) -> tuple[Path, Path]:
+    """The dataset folder and its coding sheet (given, or the first found matching ``patterns``)."""
+    root = dataset_root(root)
+    return root, Path(sheet) if sheet else find_sheet(root, patterns, what)
+
+
 def find_sheet(root: Path, patterns: tuple[str, ...], what: str) -> Path:
     """The first file under ``root`` (depth <= 2) matching one of ``patterns``."""
     for pattern in patterns:

@@ -14,10 +14,10 @@ from mecore.errors import MexError
 from train.datasets.base import (
     ReadResult,
     find_dir,
-    find_sheet,
     index_frames,
     read_coded_rows,
     read_sheet,
+    root_and_sheet,
 )
 
 NAME = "casme3"
@@ -38,10 +38,7 @@ def _clip_frames(root: Path, subject: str, clip: str) -> tuple[Path, dict]:
 
 def read(root: str | Path, sheet: str | Path | None = None, class_set: str = CLASS_SET, strict: bool = False,
          dataset: str = NAME) -> ReadResult:
-    root = Path(root)
-    if not root.is_dir():
-        raise MexError(f"{root}: dataset root is not a folder")
-    sheet = Path(sheet) if sheet else find_sheet(root, SHEET_PATTERNS, "CAS(ME)^3 part A label sheet")
+    root, sheet = root_and_sheet(root, sheet, SHEET_PATTERNS, "CAS(ME)^3 part A label sheet")
     sheet_name = "label" if sheet.suffix.lower() != ".csv" else None
     try:
         df = read_sheet(sheet, COLUMNS, sheet_name=sheet_name)

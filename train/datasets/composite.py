@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mecore.errors import MexError
 from train.datasets import casme2, samm, smic
-from train.datasets.base import DatasetWarning, ReadResult, find_dir
+from train.datasets.base import DatasetWarning, ReadResult, dataset_root, find_dir
 
 NAME = "composite"
 CLASS_SET = "composite-3"
@@ -28,9 +28,7 @@ PARTS = (
 
 
 def read(root: str | Path, class_set: str = CLASS_SET, strict: bool = False) -> ReadResult:
-    root = Path(root)
-    if not root.is_dir():
-        raise MexError(f"{root}: dataset root is not a folder")
+    root = dataset_root(root)
     result = ReadResult()
     for name, folder_names, reader in PARTS:
         folder = next((d for n in folder_names if (d := find_dir(root, n, depth=1))), None)

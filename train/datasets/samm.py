@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mecore.errors import MexError
 from train.datasets.base import (
     ReadResult,
     clip_folder,
-    find_sheet,
     read_coded_rows,
     read_sheet,
+    root_and_sheet,
 )
 
 NAME = "samm"
@@ -32,10 +31,7 @@ def subject_id(cell: object) -> str:
 
 def read(root: str | Path, sheet: str | Path | None = None, class_set: str = CLASS_SET, strict: bool = False,
          dataset: str = NAME) -> ReadResult:
-    root = Path(root)
-    if not root.is_dir():
-        raise MexError(f"{root}: dataset root is not a folder")
-    sheet = Path(sheet) if sheet else find_sheet(root, SHEET_PATTERNS, "SAMM FACS coding sheet")
+    root, sheet = root_and_sheet(root, sheet, SHEET_PATTERNS, "SAMM FACS coding sheet")
     return read_coded_rows(
         sheet, read_sheet(sheet, COLUMNS), COLUMNS,
         subject_id=subject_id,

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from mecore.errors import MexError
-from train.datasets.base import ReadResult, RowLog, Sample, find_dir, index_frames, map_emotion
+from train.datasets.base import ReadResult, RowLog, Sample, dataset_root, find_dir, index_frames, map_emotion
 
 NAME = "smic"
 CLASS_SET = "smic-3"
@@ -46,9 +46,7 @@ def read(root: str | Path, class_set: str = CLASS_SET, strict: bool = False, ape
          dataset: str = NAME) -> ReadResult:
     if apex not in APEX_MODES:
         raise MexError(f"unknown SMIC apex mode {apex!r}; choose one of {', '.join(APEX_MODES)}")
-    root = Path(root)
-    if not root.is_dir():
-        raise MexError(f"{root}: dataset root is not a folder")
+    root = dataset_root(root)
     base = find_dir(root, "HS", depth=2) or root
     subjects = sorted((d for d in base.iterdir() if d.is_dir() and _SUBJECT.match(d.name)),
                       key=lambda d: int(d.name[1:]))
