@@ -1,5 +1,8 @@
 """Milliseconds per magnification (one onset/apex pair -> magnified frame + shape), side by side.
 
+Also the ``motion`` cut of the same network (encoder shape path + manipulator, no decoder: what the
+classifier reads, ``engines/motion.onnx``), eager and ONNX Runtime.
+
 ``python -m bench.magnifier [--weights engines/magnifier.pt] [--sizes 256 128] [--threads N] [--repeats 10]``
 
 Backends in one run: PyTorch eager on the CPU, ONNX Runtime on the CPU (the graph ``train.magnet``
@@ -24,7 +27,7 @@ from pathlib import Path
 import torch
 
 from mecore.errors import MexError, run_cli
-from mecore.nets.magnet import MagNet
+from mecore.nets.magnet import MagNet, MagNetMotion
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,12 +92,16 @@ def run(sizes: list[int], threads: int, repeats: int, weights: Path | None, onnx
           f"load average before: {os.getloadavg()[0]:.2f}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-magnifier-") as tmp:
-        if onnx is None:
-            from train.magnet.export import export_magnet_onnx
-            from train.magnet.importer import magnifier_meta
+        from train.magnet.export import export_magnet_onnx
+        from train.magnet.importer import magnifier_meta
 
+        if onnx is None:
             onnx = export_magnet_onnx(model, Path(tmp) / "magnifier.onnx", magnifier_meta("bench", "none"))
         sess = ort_session(onnx, threads)
+        motion = MagNetMotion.from_magnet(model)
+        msess = ort_session(export_magnet_onnx(motion, Path(tmp) / "motion.onnx", {
+            **magnifier_meta("bench", "none"), "model": "motion",
+            "outputs": [{"name": "motion", "shape": ["N", 32, "H/2", "W/2"], "dtype": "float32"}]}), threads)
         for size in sizes:
             g = torch.Generator().manual_seed(size)
             a = torch.rand(1, 3, size, size, generator=g) * 2 - 1
@@ -104,7 +111,10 @@ def run(sizes: list[int], threads: int, repeats: int, weights: Path | None, onnx
             with torch.inference_mode():
                 eager_ms, ort_ms = _side_by_side(lambda a=a, b=b, amp=amp: model(a, b, amp),
                                                  lambda feed=feed: sess.run(None, feed), repeats)
-            row = {"size": size, "torch_cpu_ms": eager_ms, "ort_cpu_ms": ort_ms, "ort_over_eager": ort_ms / eager_ms}
+                m_eager, m_ort = _side_by_side(lambda a=a, b=b, amp=amp: motion(a, b, amp),
+                                               lambda feed=feed: msess.run(None, feed), repeats)
+            row = {"size": size, "torch_cpu_ms": eager_ms, "ort_cpu_ms": ort_ms, "ort_over_eager": ort_ms / eager_ms,
+                   "motion_torch_cpu_ms": m_eager, "motion_ort_cpu_ms": m_ort}
             if torch.cuda.is_available():
                 row["torch_cuda_fp16_ms"] = _cuda_fp16(model, a, b, amp, repeats)
             rows.append(row)
@@ -127,11 +137,12 @@ def report(args) -> int:
         raise MexError(f"--sizes {args.sizes}: each must be a multiple of 4")
     rows = run(args.sizes, args.threads, args.repeats, args.weights, args.onnx)
     cuda = torch.cuda.is_available()
-    print("| size | PyTorch eager CPU ms | ONNX Runtime CPU ms | ORT / eager |" + (" PyTorch CUDA fp16 ms |" if cuda else ""))
-    print("|---|---|---|---|" + ("---|" if cuda else ""))
+    print("| size | PyTorch eager CPU ms | ONNX Runtime CPU ms | ORT / eager | motion eager ms | motion ORT ms |"
+          + (" PyTorch CUDA fp16 ms |" if cuda else ""))
+    print("|---|---|---|---|---|---|" + ("---|" if cuda else ""))
     for r in rows:
         line = (f"| {r['size']}x{r['size']} | {r['torch_cpu_ms']:.1f} | {r['ort_cpu_ms']:.1f} | "
-                f"{r['ort_over_eager']:.2f}x |")
+                f"{r['ort_over_eager']:.2f}x | {r['motion_torch_cpu_ms']:.1f} | {r['motion_ort_cpu_ms']:.1f} |")
         if cuda:
             line += f" {r['torch_cuda_fp16_ms']:.2f} |"
         print(line)
