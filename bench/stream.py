@@ -13,6 +13,7 @@ Each clip runs in these configurations, one after the other, on the same process
   reading an apex frame to its prediction under live conditions (goal <= 0.6 s).
 
 Stage times are the mean ms per frame of each stage; motion, classify and magnify are per event (worker).
+In the paced run, decode includes the wait for the frame's due time.
 The machine's load average is printed: other processes on these 2 cores change every figure.
 """
 
