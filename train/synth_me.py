@@ -3,6 +3,7 @@
     python -m train.synth_me --out DIR [--subjects 8] [--clips-per-subject 10] [--fps 30] [--seed 0]
                              [--faces IMAGE_OR_VIDEO ...] [--long-clips K] [--first-frame 1]
     python -m train.synth_me long --source VIDEO_OR_IMAGE --out DIR [--clips 1] [--events 5] [--seed 0]
+                                  [--duration S] [--sway]
     python -m train.synth_me demo --out stream/assets [--seed 0]
 
 See train/synth/ for what is generated and how.
@@ -87,17 +88,24 @@ def _long(argv: list[str]) -> str:
     p.add_argument("--events", type=int, default=5, help="events per clip (0: an event-free clip)")
     p.add_argument("--seconds", type=float, default=10.0, help="length for a still source")
     p.add_argument("--fps", type=float, default=30.0, help="rate for a still source")
+    p.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="length for a video source, played forward and back to reach it (default: its own)")
+    p.add_argument("--sway", action="store_true",
+                   help="a video source gets the seeded head sway, light drift and sensor noise a still gets "
+                        "(without it, event-free clips of a video differ only by re-encoding)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     try:
-        cfg = LongClipConfig(seconds=a.seconds, fps=a.fps, events=a.events)
+        cfg = LongClipConfig(seconds=a.seconds, fps=a.fps, events=a.events, video_seconds=a.duration,
+                             video_nuisance=a.sway)
     except ValueError as exc:
         raise MexError(str(exc)) from None
     if a.source != "astronaut" and not Path(a.source).is_file():
         raise MexError(f"{a.source}: face source not found")
     names = [f"long{i + 1:02d}.mp4" for i in range(a.clips)]
     planned = names + [n.replace(".mp4", ".json") for n in names]
-    settings = {"source": a.source, "clips": a.clips, "events": a.events, "seed": a.seed}
+    settings = {"source": a.source, "clips": a.clips, "events": a.events, "seed": a.seed,
+                "duration": a.duration, "sway": a.sway}
     out = claim(a.out, settings, planned)
     n_events = 0
     for i, name in enumerate(names):

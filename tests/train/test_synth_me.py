@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -14,7 +15,7 @@ from mecore.face.au import au_numbers, parse_aus
 from train import synth_me
 from train.synth.casme_layout import SHEET_COLUMNS
 from train.synth.events import CLASSES, PROGRAMS, parse_program
-from train.synth.long_clips import LongClipConfig, long_clip_from_video, make_long_clip
+from train.synth.long_clips import LongClipConfig, long_clip_from_video, make_long_clip, ping_pong
 from train.synth.render import Nuisance, Renderer
 from train.synth.warp import sample
 
@@ -204,6 +205,43 @@ def test_long_clip_from_a_real_video(tmp_path, face_video, face_model):
     assert free <= 16
     for ev in truth["events"]:
         assert change[ev["apex"]] > free + 5, ev
+
+
+def test_ping_pong_plays_a_video_forward_and_back():
+    assert ping_pong(9, 4).tolist() == [0, 1, 2, 3, 2, 1, 0, 1, 2]
+    assert ping_pong(3, 1).tolist() == [0, 0, 0]
+
+
+def test_a_video_played_to_a_duration_with_seeded_sway(tmp_path, face_video, face_model):
+    import av
+
+    def grey(path, n):
+        with av.open(str(path)) as container:
+            return [f.to_ndarray(format="gray").astype(np.float32) for _, f in zip(range(n), container.decode(video=0))]
+
+    cfg = LongClipConfig(events=1, gap_s=0.3, max_frames=15, video_seconds=1.5)  # 15 source frames -> 45
+    plain = long_clip_from_video(face_video, tmp_path / "plain.mp4", cfg, seed=0)
+    _check_long_clip(tmp_path / "plain.mp4", plain, 45, cfg.gap_s)
+    frames, source, order = grey(tmp_path / "plain.mp4", 45), grey(face_video, 15), ping_pong(45, 15)
+    busy = {i for ev in plain["events"] for i in range(ev["onset"] + 1, ev["offset"])}
+    free = [i for i in range(45) if i not in busy]
+    window = cv2.createHanningWindow(frames[0].shape[::-1], cv2.CV_32F)
+
+    def shift(a, b) -> float:
+        return float(np.hypot(*cv2.phaseCorrelate(a, b, window)[0]))
+
+    # without sway: the source's frames, forward and back, up to re-encoding (measured: < 0.1 px, 2.1 grey levels)
+    assert max(shift(source[order[i]], frames[i]) for i in free) < 0.3
+    assert max(np.abs(frames[i] - source[order[i]]).mean() for i in free) < 3.0
+    for seed in (0, 1):
+        truth = long_clip_from_video(face_video, tmp_path / f"sway{seed}.mp4", replace(cfg, video_nuisance=True),
+                                     seed=seed)
+        if seed == 0:
+            assert truth["events"] == plain["events"]  # the sway is drawn after the events: same ground truth
+        swayed = grey(tmp_path / f"sway{seed}.mp4", 45)
+        still = [i for i in free if not any(ev["onset"] < i < ev["offset"] for ev in truth["events"])]
+        # the head sways (measured on seeds 0-5: at least 1.3 px at some frame of the 45)
+        assert max(shift(frames[i], swayed[i]) for i in still) > 0.5
 
 
 def test_long_clip_needs_room_for_its_events(tmp_path, face_model):

@@ -4,7 +4,9 @@ stretches between them, written as H.264 mp4 (yuv420p) plus a ground-truth JSON 
 The face comes from a still (a synthetic subject: head sway, lighting drift and sensor noise are
 added) or from the frames of a real face video (its own motion, light and noise are kept; the
 landmarks are tracked in every frame in VIDEO mode and lightly smoothed, and each event frame is
-warped around that frame's landmarks).
+warped around that frame's landmarks). A video can be played forward and back to a longer length
+(``video_seconds``), and can carry the seeded head sway, light drift and sensor noise as well
+(``video_nuisance``): without them an event-free clip of a video is the same for every seed.
 
 Ground truth (``clip.json``)::
 
@@ -33,7 +35,7 @@ from mecore.face.tracker import FaceTracker
 from train.synth import output
 from train.synth.events import CLASSES, Event, class_schedule, sample_aus, sample_timing
 from train.synth.faces import VIDEO_SUFFIXES, Source, Subject, largest_face, make_subject
-from train.synth.render import Clip, Nuisance, Renderer, animate
+from train.synth.render import Clip, Nuisance, Renderer, SensorNoise, animate
 from train.synth.warp import FaceGeometry
 
 # A person holding still for seconds: slower, wider sway than within one short clip.
@@ -52,11 +54,15 @@ class LongClipConfig:
     labels: tuple[str, ...] | None = None  # one per event; default: the classes in a shuffled cycle
     nuisance: Nuisance = field(default_factory=lambda: LONG_NUISANCE)
     crf: int = 20
-    max_frames: int | None = None
+    max_frames: int | None = None  # at most this many frames (of a video source: read from it)
+    video_seconds: float | None = None  # a video source played forward and back to this length; None: its own
+    video_nuisance: bool = False  # a video source gets ``nuisance`` (seeded) on top of its own motion too
 
     def __post_init__(self):
         if self.events < 0:
             raise ValueError("events must be >= 0")
+        if self.video_seconds is not None and not 0 < self.video_seconds <= 3600:
+            raise ValueError(f"video_seconds must be in (0, 3600], got {self.video_seconds}")
         if self.seconds <= 0 or not 1 <= self.fps <= 1000:
             raise ValueError("seconds must be > 0 and fps in [1, 1000]")
         if not 0.04 <= self.duration_s[0] <= self.duration_s[1] <= 0.5:
@@ -194,6 +200,14 @@ def track_landmarks(path: Path, max_frames: int | None = None, smooth: int = 2) 
     return filled.astype(np.float32)
 
 
+def ping_pong(n: int, m: int) -> np.ndarray:
+    """Source frame of each of ``n`` output frames when ``m`` source frames play forward, back, forward..."""
+    if m <= 1:
+        return np.zeros(n, dtype=np.int64)
+    p = np.arange(n) % (2 * m - 2)
+    return np.where(p < m, p, 2 * m - 2 - p)
+
+
 def long_clip_from_video(video: str | Path, out_mp4: str | Path, cfg: LongClipConfig | None = None,
                          seed: int = 0) -> dict:
     """Inject ``cfg.events`` micro-expressions into a real face video (e.g. ../shared/media/face.mp4)."""
@@ -204,20 +218,36 @@ def long_clip_from_video(video: str | Path, out_mp4: str | Path, cfg: LongClipCo
     atomic.refuse_overwrite(out_mp4, video)
     fps = _video_fps(video)
     landmarks = track_landmarks(video, cfg.max_frames)
-    n = len(landmarks)
+    n = len(landmarks) if cfg.video_seconds is None else max(1, int(round(cfg.video_seconds * fps)))
+    source_of = ping_pong(n, len(landmarks))
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4, 0)))
-    events = place_events(n, fps, cfg, rng)
+    events = place_events(n, fps, cfg, rng)  # drawn first: the defaults give the clips they always gave
+    first = next(_decode(video, 1))
+    clip = noise = None
+    if cfg.video_nuisance:
+        clip = Clip.draw(n, fps, rng, cfg.nuisance, FaceGeometry(landmarks[0], first.shape[:2]).scale)
+        noise = SensorNoise(first.shape[:2], clip.noise_sigma, rng)
+
+    def source_frames() -> Iterator[np.ndarray]:
+        if n <= len(landmarks):
+            yield from _decode(video, n)
+            return
+        decoded = list(_decode(video, len(landmarks)))  # played back and forth: held in memory
+        yield from (decoded[s] for s in source_of)
 
     def frames() -> Iterator[np.ndarray]:
-        for i, rgb in enumerate(_decode(video, n)):
+        for i, rgb in enumerate(source_frames()):
             motions = [m for ev in events for m in ev.motions(i)]
-            if not motions:
+            if not motions and clip is None:
                 yield rgb
                 continue
-            geometry = FaceGeometry(landmarks[i], rgb.shape[:2])
-            yield Renderer(rgb, tuple(landmarks[i][1])).render(geometry.field(motions))
+            lms = landmarks[source_of[i]]
+            field = FaceGeometry(lms, rgb.shape[:2]).field(motions) if motions else None
+            if clip is None:
+                yield Renderer(rgb, tuple(lms[1])).render(field)
+            else:
+                yield Renderer(rgb, tuple(lms[1])).render(field, clip.head[i], clip.light[i], noise.next())
 
-    first = next(_decode(video, 1))
     return _write(out_mp4, frames(), events, fps, n, (first.shape[1], first.shape[0]), video.name, seed, cfg.crf)
 
 
