@@ -33,7 +33,10 @@ class StreamConfig:
     spot_size: int = 128  # grey aligned crop the block features are computed on
     grid: int = 8  # grid x grid blocks
     me_length_s: float = 0.3  # expected micro-expression length; k = half of it in frames
-    top_fraction: float = 0.1  # F averages this fraction of the most changed blocks (Moilanen: 1/3)
+    top_fraction: float = 0.1  # F averages this fraction of the most changed blocks (Moilanen: 1/3) ...
+    # ... less this quantile of all blocks, the face-wide change (a quarter, not the median: an expression of
+    # several AUs can move half the face's blocks); None: no baseline
+    baseline_quantile: float | None = 0.25
     threshold_p: float = 0.1  # T = mean + p * (max - mean) of the contrast over the rolling window ...
     noise_factor: float = 4.0  # ... and at least this times the contrast's noise level (its 75th percentile)
     min_contrast: float | None = None  # T is at least this; None: MIN_CONTRAST of the feature
@@ -78,6 +81,8 @@ class StreamConfig:
         need(0.0 <= self.close_fraction < 1.0, f"close_fraction must be in [0, 1), got {self.close_fraction}")
         need(self.noise_factor >= 0.0, f"noise_factor must be >= 0, got {self.noise_factor}")
         need(0.0 < self.top_fraction <= 1.0, f"top_fraction must be in (0, 1], got {self.top_fraction}")
+        need(self.baseline_quantile is None or 0.0 <= self.baseline_quantile <= 0.5,
+             f"baseline_quantile must be in [0, 0.5], got {self.baseline_quantile}")
         need(self.window_s >= 1.0, f"window_s must be >= 1, got {self.window_s}")
         need(0.0 < self.min_event_s < self.max_event_s, "need 0 < min_event_s < max_event_s")
         need(self.refractory_s >= 0.0 and self.warmup_s >= 0.0, "refractory_s and warmup_s must be >= 0")

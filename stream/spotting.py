@@ -4,7 +4,9 @@ For each frame i of a face: block features of the grey aligned crop (a grid of b
 cell intensities, or as a uniform-LBP histogram). F_i is the mean of the most changed blocks (the top
 ``top_fraction``; Moilanen takes a third) of the distances between frame i and the average of frames
 i-k and i+k, over the blocks inside the face's hull only (background and hair carry alignment
-residue of head motion), eye blocks left out so that blinks do not count. The contrast
+residue of head motion), eye blocks left out so that blinks do not count, less the face-wide level
+of change (the ``baseline_quantile`` of the same blocks: a sub-pixel shift of the aligned crop, a
+light flicker or compression noise changes every block a little, an expression a few a lot). The contrast
 C_j = F_j - (F_{j-k} + F_{j+k}) / 2 (negatives to 0) keeps short movements and removes slow drift. A
 movement is spotted where C goes above T = max(mean + p (max - mean), noise_factor * q75, floor), the
 statistics of C over a rolling window (q75, its 75th percentile, is the noise level: the p-term alone
@@ -181,6 +183,8 @@ class Spotter:
             d = d[m]
         top = np.sort(d)[-max(1, int(round(len(d) * self.cfg.top_fraction))):]
         F = float(top.mean())
+        if self.cfg.baseline_quantile is not None:
+            F -= float(np.quantile(d, self.cfg.baseline_quantile))
         self._F.append((i, F))
         self._Fhist.append((i, F))
         if len(self._F) < self._F.maxlen:
