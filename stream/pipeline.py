@@ -79,7 +79,7 @@ class Analyzer:
         # History for a UI, bounded so a stream can run for days; magnified faces are not kept in it (the
         # newest per face id stays in the overlay's FaceView and in ``insets``).
         self.events: list[SpotEvent] = []  # the last HISTORY events
-        self.predictions: list[Prediction] = []  # the last HISTORY predictions, without their image
+        self.predictions: list[Prediction] = []  # the last HISTORY predictions
         self.insets: dict[int, np.ndarray] = {}  # newest magnified face per face id, at the user's factor
         self.frames = 0
         self.fps = 0.0  # measured processing rate (EMA)

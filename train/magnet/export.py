@@ -20,7 +20,7 @@ from engines import ENGINES_DIR
 from engines.export import export_onnx, publish, save_checkpoint
 from mecore.errors import MexError
 from mecore.nets.magnet import MagNet, MagNetMotion
-from train.magnet.importer import VERSION, load_magnet, magnifier_meta
+from train.magnet.importer import VERSION, load_magnet_and_checkpoint, magnifier_meta
 
 INPUTS = ["onset", "apex", "amplification"]
 OUTPUTS = ["magnified", "shape"]
@@ -68,12 +68,10 @@ def parity(model: MagNet | MagNetMotion, onnx_path: Path, sizes=((2, 64, 64), (1
 def export(checkpoint: str | Path, engines_dir: str | Path = ENGINES_DIR, metrics: str | Path | None = None,
            dataset: str | None = None) -> dict:
     """Checkpoint (a run's last.pt or any MagNet weights) -> engines/magnifier.{onnx,pt}; returns a summary."""
-    checkpoint = Path(checkpoint)
-    model = load_magnet(checkpoint)
-    raw = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    kwargs = raw.get("kwargs", {}) if isinstance(raw, dict) else {}
+    model, raw = load_magnet_and_checkpoint(checkpoint)
+    kwargs = raw.get("kwargs", {})
     extra = {}
-    if isinstance(raw, dict) and "config" in raw:
+    if "config" in raw:
         cfg = raw["config"]
         extra["training"] = {"steps": raw.get("step"), "elapsed_s": round(raw.get("elapsed_s", 0.0), 1),
                              "batch": cfg.get("batch"), "crop": cfg.get("size"), "lr": cfg.get("lr"),
@@ -100,14 +98,11 @@ def export(checkpoint: str | Path, engines_dir: str | Path = ENGINES_DIR, metric
 
 def export_motion(checkpoint: str | Path, engines_dir: str | Path = ENGINES_DIR) -> dict:
     """Only ``motion.{onnx,pt}`` from a magnifier checkpoint (e.g. an engines folder's magnifier.pt)."""
-    checkpoint = Path(checkpoint)
-    model = load_magnet(checkpoint)
-    raw = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    kwargs = raw.get("kwargs", {}) if isinstance(raw, dict) else {}
-    meta = raw.get("meta") if isinstance(raw, dict) and isinstance(raw.get("meta"), dict) else \
+    model, raw = load_magnet_and_checkpoint(checkpoint)
+    meta = raw.get("meta") if isinstance(raw.get("meta"), dict) else \
         magnifier_meta(VERSION, "unknown (weights without metadata)", channels=model.encoder.conv2.weight.shape[0])
     with tempfile.TemporaryDirectory(prefix="motion-export-") as tmp:
-        files = _motion_files(model, kwargs, meta, Path(tmp))
+        files = _motion_files(model, raw.get("kwargs", {}), meta, Path(tmp))
         publish(files, Path(engines_dir))
     return {"engines_dir": str(engines_dir), "files": sorted(files)}
 

@@ -62,8 +62,17 @@ def load_state(model: MagNet, state: dict, where: Path) -> MagNet:
 
 def load_magnet(path: str | Path) -> MagNet:
     """A MagNet in eval mode from a project checkpoint (engines/magnifier.pt, a run's last.pt) or public weights."""
+    return load_magnet_and_checkpoint(path)[0]
+
+
+def load_magnet_and_checkpoint(path: str | Path) -> tuple[MagNet, dict]:
+    """``load_magnet`` plus the file's dict (kwargs, meta, training config, when it has them), read once."""
     path = Path(path)
     raw = _torch_load(path)
+    return _magnet_from(raw, path), raw
+
+
+def _magnet_from(raw, path: Path) -> MagNet:
     if not isinstance(raw, dict):
         raise MexError(f"{path}: expected a state dict or a checkpoint dict, got {type(raw).__name__}")
     try:
