@@ -6,15 +6,14 @@ truncated download, a corrupt copy or an artifact swapped for another never reac
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from mecore.errors import MexError
+from mecore.provenance import code_version, sha256_bytes, sha256_file  # noqa: F401 - re-exported
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -28,38 +27,11 @@ class NotListed(MexError):
     """The manifest lists no artifact of that name and kind."""
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def kind_of(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in KINDS:
         raise MexError(f"{path}: unknown artifact type {suffix!r}; expected one of {', '.join(KINDS)}")
     return KINDS[suffix]
-
-
-def code_version() -> str:
-    """``git describe`` of the working tree when there is one, else the package version."""
-    repo = Path(__file__).resolve().parents[1]
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=repo,
-                             capture_output=True, text=True, timeout=10)
-        if out.returncode == 0 and out.stdout.strip():
-            return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    from mecore import __version__
-
-    return __version__
 
 
 def utc_now() -> str:
@@ -211,6 +183,16 @@ class Artifact:
     @property
     def model(self) -> str:
         return self.meta.get("model", self.path.stem)
+
+    @property
+    def sha256(self) -> str:
+        """The manifest's digest (checked on load); a loose file's from the bytes already read."""
+        return self.entry["sha256"] if self.entry and self.entry.get("sha256") else sha256_bytes(self.data)
+
+    def describe(self) -> dict:
+        """What an output records of this artifact to be repeated: model, file, version, SHA-256."""
+        return {"model": self.model, "file": self.path.name, "version": self.meta.get("version"),
+                "sha256": self.sha256}
 
 
 def verify(path: Path, entry: dict | None) -> tuple[bytes, dict]:

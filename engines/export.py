@@ -26,7 +26,7 @@ from engines.artifacts import (
     verify,
     write_manifest,
 )
-from mecore.atomic import atomic_path
+from mecore.atomic import atomic_path, new_file_mode
 from mecore.errors import MexError
 
 
@@ -96,12 +96,6 @@ def _dest_name(key: str, src: Path) -> str:
     return key + src.suffix.lower()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def publish(files: dict[str, Path], engines_dir: Path = ENGINES_DIR) -> None:
     """Copy artifacts into ``engines_dir`` and list them in its manifest.
 
@@ -122,7 +116,7 @@ def publish(files: dict[str, Path], engines_dir: Path = ENGINES_DIR) -> None:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the artifact from other users
+            os.chmod(tmp, new_file_mode())
         for tmp, dest, _ in staged:
             os.replace(tmp, dest)
         manifest = read_manifest(engines_dir)

@@ -53,7 +53,8 @@ class Predictor:
         self.labels: list[str] = [str(x) for x in cm["labels"]]
         # The classifier was trained on features at its own amplification; the user's factor only
         # changes the magnified face shown, so serving cannot drift from training.
-        self.classifier_amplification = float(cm.get("amplification", 2.0))
+        # (``amplification`` in classifiers exported before it was named apart from the magnifier's range)
+        self.classifier_amplification = float(cm.get("feature_amplification", cm.get("amplification", 2.0)))
         amp = mm["amplification"]
         self.amp_range = (float(amp.get("min", 1.0)), float(amp.get("max", 50.0)))
         self.amplification = self._clamp(amplification if amplification is not None else amp.get("default", 10.0))

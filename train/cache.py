@@ -30,6 +30,7 @@ import numpy as np
 
 from mecore.atomic import atomic_path, write_text
 from mecore.errors import MexError
+from mecore.provenance import sha256_file
 from train.datasets.base import Sample
 
 # FGRMER's augmentation: amplification factors 1.2 ... 3.0 in steps of 0.2 for training; 2.0 to test
@@ -53,11 +54,7 @@ class Entry:
 
 
 def magnifier_id(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+    return sha256_file(path)[:16]
 
 
 def _source(sample: Sample) -> str:

@@ -17,15 +17,18 @@ from train import metrics
 from train.cache import TEST_FACTOR
 
 if TYPE_CHECKING:
-    from train.loso import Config
+    from train.config import Config
+    from train.data import Data
 
 
-def export_final(cfg: Config, samples, X, y, labels, class_set: str, m: dict, mag: dict) -> Path:
+def export_final(cfg: Config, data: Data, m: dict) -> Path:
+    """Train on every subject, export, check, publish; the whole config goes into the metadata."""
     import engines
     from engines.export import export_onnx, publish, save_checkpoint
     from mecore import preprocess
     from train import fit as fit_mod
 
+    samples, X, y, labels = data.samples, data.X, data.y, data.labels
     all_idx = np.arange(len(samples))
     adj = adj_mod.adjacency([s.aus for s in samples])
     t0 = time.perf_counter()
@@ -37,17 +40,18 @@ def export_final(cfg: Config, samples, X, y, labels, class_set: str, m: dict, ma
     metrics.plot_curves(res.history, exp_dir / "curves.png", "final model (all subjects)")
     meta = {
         "model": "classifier", "version": f"fgrmer-{cfg.dataset}-{time.strftime('%Y%m%d')}",
-        "arch": "fgrmer", "labels": labels, "class_set": class_set,
+        "arch": "fgrmer", "labels": labels, "class_set": data.class_set,
         "input_layout": "patches (N, 30, 7, 7): 7x7 windows of the 128x128 shape map at the 30 graph "
                         "nodes (mecore.face.roi.NODES: 10 brow, 20 mouth), rows y, columns x",
         "normalisation": "map: shape(a) - shape(1) of the magnifier's 'shape' output, per-channel min-max, "
                          "mean over channels, 128x128 (mecore.preprocess.motion_features); patches are "
                          "standardised inside the graph (training statistics)",
         "features_version": preprocess.FEATURES_VERSION,
-        "amplification": TEST_FACTOR, "train_amplifications": list(cfg.factors),
+        # the factor its features are made at (a magnifier's "amplification" is the user's range)
+        "feature_amplification": TEST_FACTOR, "train_amplifications": list(cfg.factors),
         "dataset": cfg.dataset, "n_samples": len(samples), "n_subjects": len({s.subject for s in samples}),
-        "loso": {k: m[k] for k in ("accuracy", "uf1", "uar", "n")}, "magnifier": mag,
-        "preprocess": "mecore.preprocess.motion_features",
+        "loso": {k: m[k] for k in ("accuracy", "uf1", "uar", "n")}, "magnifier": data.magnifier,
+        "preprocess": "mecore.preprocess.motion_features", "train_config": cfg.to_dict(),
     }
     model = res.model.eval()
     import torch

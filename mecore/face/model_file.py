@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -10,20 +9,13 @@ import urllib.request
 from pathlib import Path
 
 from mecore.errors import MexError
+from mecore.provenance import sha256_file
 
 URL = "https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task"
 SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 ENV_VAR = "MEX_FACE_MODEL"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PATH = REPO_ROOT / "assets" / "face_landmarker.task"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def resolve(path: str | os.PathLike | None = None) -> Path:
@@ -40,7 +32,7 @@ def resolve(path: str | os.PathLike | None = None) -> Path:
 
 def install(source: str | None = None, dest: Path = DEFAULT_PATH, timeout: float = 30.0) -> Path:
     """Copy ``source`` (a local file) or download the official URL to ``dest``, checking the SHA-256."""
-    if dest.is_file() and sha256_of(dest) == SHA256:
+    if dest.is_file() and sha256_file(dest) == SHA256:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".part")
@@ -57,7 +49,7 @@ def install(source: str | None = None, dest: Path = DEFAULT_PATH, timeout: float
                 raise MexError(
                     f"{URL}: download failed ({exc}); without network set {ENV_VAR}=/path/to/face_landmarker.task"
                 ) from None
-        got = sha256_of(tmp)
+        got = sha256_file(tmp)
         if got != SHA256:
             raise MexError(f"{source or URL}: SHA-256 {got[:12]}… does not match the official {SHA256[:12]}…")
         os.replace(tmp, dest)

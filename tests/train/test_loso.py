@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from mecore.errors import MexError
 from train import loso
+from train.data import Data
 from train.datasets.base import Sample
 
 SUBJECTS = ["s1"] * 4 + ["s2"] * 3 + ["s3"] * 5 + ["s4"] * 2 + ["s5"] * 3
@@ -71,8 +73,10 @@ def test_test_subject_reaches_neither_training_nor_selection(tmp_path, monkeypat
     monkeypatch.setattr(adj_mod, "adjacency", spy_adj)
     cfg = loso.Config(root=tmp_path, out=tmp_path / "run", epochs=2, batch_size=4, factors=(1.6, 2.0),
                       val_subjects=val_subjects)
+    data = Data(samples, X, y, labels, "t", {"id": "x"})
     for k, sp in enumerate(loso.splits(SUBJECTS, val_subjects, cfg.seed)):
-        out = loso.run_fold(cfg, k, sp, samples, X, y, labels, {"t": 1})
+        out = loso.run_fold(cfg, k, sp, data, {"t": 1})
+        assert out["config"] == cfg.to_dict()  # the whole config is stored with each fold
         train_idx, val_idx, adj = seen["fit"][-1]
         test_idx = {i for i, s in enumerate(SUBJECTS) if s == sp.test_subject}
         assert not train_idx & test_idx and not val_idx & test_idx
@@ -86,7 +90,7 @@ def test_test_subject_reaches_neither_training_nor_selection(tmp_path, monkeypat
         assert sp.test_subject not in set(stored["subjects"].tolist())
     # a second run with the same fingerprint reuses the stored folds (resume) without training
     count = len(seen["fit"])
-    loso.run_fold(cfg, 0, loso.splits(SUBJECTS, val_subjects, cfg.seed)[0], samples, X, y, labels, {"t": 1})
+    loso.run_fold(cfg, 0, loso.splits(SUBJECTS, val_subjects, cfg.seed)[0], data, {"t": 1})
     assert len(seen["fit"]) == count
 
 
@@ -154,10 +158,14 @@ def test_end_to_end_tiny_loso_learns_and_exports(tmp_path):
     m = outcome.metrics
     assert m["n"] >= 8 and len(outcome.folds) == 4
     assert m["uf1"] >= 0.75 and m["uar"] >= 0.75, m  # chance is 0.5
+    eng = engines.load(outcome.engines_dir / "classifier.onnx", backend="onnxruntime")
     for name in ("results.json", "results.csv", "predictions.csv", "confusion.png", "curves.png"):
         assert (cfg.out / name).is_file()
-    eng = engines.load(outcome.engines_dir / "classifier.onnx", backend="onnxruntime")
+    results = json.loads((cfg.out / "results.json").read_text())
+    assert results["config"] == cfg.to_dict() and results["code_version"] and results["machine"]["cores"]
+    assert results["artifacts"][0]["sha256"] == engines.resolve(mag).sha256  # the manifest's, not re-hashed
+    assert eng.meta["train_config"] == cfg.to_dict()
     assert eng.meta["labels"] == ["happiness", "surprise"]
-    assert eng.meta["amplification"] == 2.0 and eng.meta["loso"]["uf1"] == pytest.approx(m["uf1"])
+    assert eng.meta["feature_amplification"] == 2.0 and eng.meta["loso"]["uf1"] == pytest.approx(m["uf1"])
     logits = eng(patches=np.zeros((2, 30, 7, 7), np.float32))["logits"]
     assert logits.shape == (2, 2)

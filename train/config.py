@@ -1,0 +1,105 @@
+"""LOSO training's options: one dataclass that is also ``python -m train.loso``'s command line.
+
+Fields marked ``fold=True`` change a fold's result: a stored fold is reused only when they match
+(``fingerprint``). The whole config is saved with each fold, in results.json and in the exported
+classifier's metadata (``to_dict``), so a run can be repeated from any of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from mecore.cli import add_options, from_options, opt, to_dict
+from mecore.errors import MexError
+from train.cache import TEST_FACTOR, TRAIN_FACTORS
+from train.fit import FitOptions
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = ("synth", "casme2", "samm", "casme3", "smic", "composite")
+
+
+@dataclass
+class Config:
+    dataset: str = opt("synth", "dataset reader", choices=DATASETS)
+    root: Path | None = opt(None, "dataset folder (synth: generated here when missing; none: .cache/synth-SxC-seedN)")
+    class_set: str | None = opt(None, "class set name (none: the dataset's own, e.g. casme2-5)", fold=True)
+    classes: list[str] | None = opt(None, "a subset of the class set's classes to keep (others are left out)",
+                                    fold=True)
+    epochs: int = opt(100, "training epochs", fold=True)
+    lr: float = opt(1e-3, "learning rate (AdamW)", fold=True)
+    batch_size: int = opt(32, "batch size", fold=True)
+    weight_decay: float = opt(0.05, "AdamW weight decay", fold=True)
+    label_smoothing: float = opt(0.1, "label smoothing of the cross-entropy", fold=True)
+    folds: list[str] | None = opt(None, "test subjects to run (none: all)")
+    val_subjects: int = opt(0, "0: fixed epochs; K: pick the epoch on K held-out training subjects", fold=True)
+    workers: int = opt(2, "preprocessing processes")
+    out: Path | None = opt(None, "report folder (none: runs/loso-<dataset>)")
+    cache: Path = opt(REPO / ".cache" / "preprocess", "preprocessing cache folder")
+    magnifier: str = opt("magnifier", "magnifier: engines name or .onnx path")
+    engines_dir: Path | None = opt(None, "engines folder the magnifier name resolves in (none: engines/)")
+    publish_dir: Path | None = opt(None, "engines folder to publish the classifier into (none: --engines-dir)")
+    export: bool = opt(True, "train the final model on all subjects and publish it")
+    strict: bool = opt(False, "stop at the first bad row or sample")
+    seed: int = opt(0, "seed of splits, training and the synthetic set", fold=True)
+    synth_subjects: int = opt(8, "synthetic set: subjects")
+    synth_clips: int = opt(20, "synthetic set: clips per subject")
+    face_model: Path | None = opt(None, "MediaPipe .task file (none: the installed one)")
+    factors: tuple[float, ...] = opt(TRAIN_FACTORS, f"training amplifications (must include {TEST_FACTOR})",
+                                     fold=True)
+    threads: int = opt(1, "torch threads: the model is small, one thread wastes least on a busy CPU")
+
+    def __post_init__(self):
+        if self.dataset not in DATASETS:
+            raise MexError(f"unknown dataset {self.dataset!r}; choose from {', '.join(DATASETS)}")
+        if self.root is None and self.dataset != "synth":
+            raise MexError(f"--dataset {self.dataset} needs --root (the folder of your licensed copy)")
+        self.root = Path(self.root) if self.root is not None else (
+            REPO / ".cache" / f"synth-{self.synth_subjects}x{self.synth_clips}-seed{self.seed}")
+        self.out = Path(self.out) if self.out is not None else REPO / "runs" / f"loso-{self.dataset}"
+        self.cache = Path(self.cache)
+        for name in ("epochs", "batch_size", "workers", "synth_subjects", "synth_clips"):
+            if int(getattr(self, name)) < 1:
+                raise MexError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.batch_size < 2:
+            raise MexError("--batch-size must be >= 2 (BatchNorm)")
+        if not 0 < self.lr < 1:
+            raise MexError(f"--lr must be in (0, 1), got {self.lr}")
+        self.factors = tuple(sorted({round(float(f), 3) for f in self.factors}))
+        if TEST_FACTOR not in self.factors:
+            raise MexError(f"--factors must include the test factor {TEST_FACTOR}, got {list(self.factors)}")
+        if not 0 <= self.label_smoothing < 1:
+            raise MexError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.val_subjects < 0:
+            raise MexError(f"--val-subjects must be >= 0, got {self.val_subjects}")
+
+    def fit_options(self, seed: int) -> FitOptions:
+        return FitOptions(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
+                          weight_decay=self.weight_decay, label_smoothing=self.label_smoothing, seed=seed)
+
+    def fingerprint(self, magnifier_id: str, keys: list[str]) -> dict:
+        """What a stored fold must match to be reused: the ``fold=True`` fields and the samples."""
+        d = to_dict(self)
+        return {**{f.name: d[f.name] for f in fields(self) if f.metadata.get("fold")},
+                "magnifier": magnifier_id, "samples": len(keys), "keys_hash": hash_keys(keys)}
+
+    def to_dict(self) -> dict:
+        return to_dict(self)
+
+
+def hash_keys(keys: list[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:16]
+
+
+def parser(description: str = "") -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m train.loso", description=description,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_options(ap, Config)
+    return ap
+
+
+def parse_args(argv: list[str] | None = None, description: str = "") -> Config:
+    return from_options(Config, parser(description).parse_args(argv))
