@@ -9,9 +9,10 @@
     cfg = from_options(Config, parser.parse_args())  # only the options given override the defaults
 
 A field's metadata says what the CLI and the running code need: ``help``; ``live`` (may change while a
-stream runs); ``flags`` (extra option names); ``choices``; ``cli=False`` (not an option). Options are
-given as ``argparse.SUPPRESS`` defaults, so a config built from no options is the dataclass's own: the
-defaults are written down once. Lists and tuples are comma-separated; booleans get ``--x/--no-x``.
+stream runs); ``flags`` (extra option names); ``choices``; ``const`` (the option may stand alone:
+``--ray`` means ``--ray auto``); ``cli=False`` (not an option). Options are given as
+``argparse.SUPPRESS`` defaults, so a config built from no options is the dataclass's own: the defaults
+are written down once. Lists and tuples are comma-separated; booleans get ``--x/--no-x``.
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ def add_options(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()
                 kw["type"] = kind
             if f.metadata.get("choices"):
                 kw["choices"] = f.metadata["choices"]
+            if "const" in f.metadata:  # the option may stand alone: a bare --x means x = const
+                kw["nargs"], kw["const"] = "?", f.metadata["const"]
             if default is MISSING:
                 kw["required"] = True
         target.add_argument(*names, **kw)

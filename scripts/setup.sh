@@ -2,7 +2,7 @@
 # All set-up on a fresh machine: a virtualenv in .venv, the project installed editable, and the
 # MediaPipe face model (official URL, SHA-256 checked, or $MEX_FACE_MODEL when there is no network).
 #   bash scripts/setup.sh          # run-time dependencies
-#   bash scripts/setup.sh --dev    # + test tools, Chromium and a GStreamer RTSP server for the tests
+#   bash scripts/setup.sh --dev    # + test tools, Ray, Chromium and a GStreamer RTSP server for the tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEV=0
@@ -15,7 +15,8 @@ fi
 PIP=".venv/bin/python -m pip install -q --disable-pip-version-check"
 # The pinned CPU wheel first: an unpinned torch would pull a multi-GB CUDA build.
 .venv/bin/python -c "import torch" 2>/dev/null || $PIP "torch==2.13.0" || $PIP torch
-if [ "$DEV" = 1 ]; then $PIP -e ".[dev]"; else $PIP -e .; fi
+# --dev adds Ray too, so the Ray tests (a local Ray started by the test) run rather than skip.
+if [ "$DEV" = 1 ]; then $PIP -e ".[dev,ray]"; else $PIP -e .; fi
 
 if [ "$DEV" = 1 ]; then
   need=()

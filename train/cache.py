@@ -22,9 +22,11 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +34,9 @@ from mecore.atomic import atomic_path, write_text
 from mecore.errors import MexError
 from mecore.provenance import sha256_file
 from train.datasets.base import Sample
+
+if TYPE_CHECKING:
+    from train.cluster import RayOptions
 
 # FGRMER's augmentation: amplification factors 1.2 ... 3.0 in steps of 0.2 for training; 2.0 to test
 # (and to serve: stream/ magnifies at the same 2.0).
@@ -88,19 +93,68 @@ def read_entry(path: Path, sample: Sample, factors: Sequence[float]) -> Entry | 
 
 
 # --- worker ----------------------------------------------------------------------------------------
-_W: dict = {}
 
+class CacheWorker:
+    """One preprocessing worker's models: the magnifier engine, a face tracker (IMAGE mode) and the aligner.
 
-def _init_worker(magnifier: str, engines_dir: str | None, threads: int, face_model: str | None) -> None:
-    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's per-process start-up chatter
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import engines
-    from mecore.face.align import Aligner
-    from mecore.face.tracker import FaceTracker
+    A context manager: the models load on entry and the tracker is closed on exit (MediaPipe's
+    landmarker must be closed explicitly). The process pool, the one-process path and the Ray actors
+    (train/cluster.py) all hold one each, so the models load once per worker.
+    """
 
-    _W["engine"] = engines.load(magnifier, backend="onnxruntime", engines_dir=engines_dir, threads=threads)
-    _W["tracker"] = FaceTracker(model_path=face_model, mode="image", max_faces=1).__enter__()
-    _W["aligner"] = Aligner(CROP)
+    def __init__(self, magnifier: str, engines_dir: str | None = None, threads: int = 1,
+                 face_model: str | None = None):
+        self.args = (magnifier, engines_dir, threads, face_model)
+        self.engine = self.tracker = self.aligner = None
+
+    def __enter__(self) -> CacheWorker:
+        os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's per-process start-up chatter
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import engines
+        from mecore.face.align import Aligner
+        from mecore.face.tracker import FaceTracker
+
+        magnifier, engines_dir, threads, face_model = self.args
+        self.engine = engines.load(magnifier, backend="onnxruntime", engines_dir=engines_dir, threads=threads)
+        self.tracker = FaceTracker(model_path=face_model, mode="image", max_faces=1).__enter__()
+        self.aligner = Aligner(CROP)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.tracker is not None:
+            self.tracker.__exit__(None, None, None)
+        self.engine = self.tracker = self.aligner = None
+
+    def _align(self, path: Path):
+        rgb = _read_rgb(path)
+        faces = self.tracker.detect(rgb)
+        if not faces:
+            raise MexError(f"{path}: no face found")
+        face = max(faces, key=lambda f: (f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]))
+        return self.aligner.align(rgb, face.landmarks)
+
+    def arrays(self, sample: Sample, factors: Sequence[float]) -> dict[str, np.ndarray] | str:
+        """One sample's entry arrays (what ``store`` writes), or the reason it has none."""
+        from mecore.preprocess import motion_features
+
+        try:
+            onset, apex = self._align(sample.onset_path), self._align(sample.apex_path)
+            feats = motion_features(self.engine, onset.image, apex.image, apex.landmarks, sorted(factors))
+        except MexError as exc:
+            return str(exc)
+        return {
+            "factors": np.array([f.amplification for f in feats], np.float32),
+            "patches": np.stack([f.patches for f in feats]).astype(np.float32),
+            "shape_maps": np.stack([f.shape_map for f in feats]).astype(np.float16),
+            "landmarks": np.stack([onset.landmarks, apex.landmarks]).astype(np.float32),
+        }
+
+    def compute(self, sample: Sample, out: Path, factors: Sequence[float]) -> str | None:
+        """Compute and store one sample's entry; returns the failure reason or None."""
+        return store(Path(out), sample, self.arrays(sample, factors))
 
 
 def _read_rgb(path: Path) -> np.ndarray:
@@ -112,40 +166,50 @@ def _read_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def _align(path: Path):
-    rgb = _read_rgb(path)
-    faces = _W["tracker"].detect(rgb)
-    if not faces:
-        raise MexError(f"{path}: no face found")
-    face = max(faces, key=lambda f: (f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]))
-    return _W["aligner"].align(rgb, face.landmarks)
-
-
-def compute(sample: Sample, out: Path, factors: Sequence[float]) -> str | None:
-    """Compute and store one sample's entry; returns the failure reason or None. Runs in a worker."""
-    from mecore.preprocess import motion_features
-
-    try:
-        onset, apex = _align(sample.onset_path), _align(sample.apex_path)
-        feats = motion_features(_W["engine"], onset.image, apex.image, apex.landmarks, sorted(factors))
-    except MexError as exc:
-        write_text(out.with_suffix(".failed"), f"{_source(sample)}\n{exc}\n")
-        return str(exc)
+def store(out: Path, sample: Sample, arrays: dict[str, np.ndarray] | str) -> str | None:
+    """Write an entry (atomically), or its ``.failed`` file when ``arrays`` is the failure reason."""
+    if isinstance(arrays, str):
+        write_text(out.with_suffix(".failed"), f"{_source(sample)}\n{arrays}\n")
+        return arrays
     with atomic_path(out, suffix=".npz") as tmp:
-        np.savez(
-            tmp,
-            factors=np.array([f.amplification for f in feats], np.float32),
-            patches=np.stack([f.patches for f in feats]).astype(np.float32),
-            shape_maps=np.stack([f.shape_map for f in feats]).astype(np.float16),
-            landmarks=np.stack([onset.landmarks, apex.landmarks]).astype(np.float32),
-            source=np.array(_source(sample)),
-        )
+        np.savez(tmp, **arrays, source=np.array(_source(sample)))
     return None
 
 
-def _task(args: tuple[Sample, str, tuple[float, ...]]) -> tuple[str, str | None]:
+# A pool process's worker: mp.Pool has no per-process object but its initializer, so the worker lives in
+# the process's module state and is closed by a multiprocessing finalizer when the process exits.
+_POOL_WORKER: CacheWorker | None = None
+
+
+def _init_pool_worker(*args) -> None:
+    from multiprocessing import util
+
+    global _POOL_WORKER
+    _POOL_WORKER = CacheWorker(*args).__enter__()
+    util.Finalize(_POOL_WORKER, _POOL_WORKER.close, exitpriority=10)
+
+
+def _pool_task(args: tuple[Sample, str, tuple[float, ...]]) -> tuple[str, str | None]:
     sample, out, factors = args
-    return sample.key, compute(sample, Path(out), factors)
+    return sample.key, _POOL_WORKER.compute(sample, Path(out), factors)
+
+
+def _run_local(todo: list, init: tuple, workers: int) -> Iterator[tuple[str, str | None]]:
+    """(sample key, failure or None) as samples finish: in this process for one worker, else a spawn pool."""
+    if workers == 1:
+        with CacheWorker(*init) as worker:
+            for sample, out, factors in todo:
+                yield sample.key, worker.compute(sample, Path(out), factors)
+        return
+    pool = mp.get_context("spawn").Pool(workers, initializer=_init_pool_worker, initargs=init)
+    finished = False
+    try:
+        yield from pool.imap_unordered(_pool_task, todo)
+        finished = True
+    finally:
+        # close lets the workers exit normally (their finalizers close the trackers); stop them on an error
+        pool.close() if finished else pool.terminate()
+        pool.join()
 
 
 def _failed(path: Path, sample: Sample) -> str | None:
@@ -159,8 +223,10 @@ def _failed(path: Path, sample: Sample) -> str | None:
 
 def build(samples: Sequence[Sample], magnifier: str | Path, cache_root: str | Path,
           factors: Sequence[float] = TRAIN_FACTORS, workers: int = 2, engines_dir: str | Path | None = None,
-          face_model: str | Path | None = None, progress: bool = True) -> tuple[dict[str, Entry], dict[str, str]]:
-    """Entries for ``samples`` (computing the missing ones in ``workers`` processes) and the failures.
+          face_model: str | Path | None = None, progress: bool = True,
+          ray: RayOptions | None = None) -> tuple[dict[str, Entry], dict[str, str]]:
+    """Entries for ``samples`` (computing the missing ones in ``workers`` processes, or as Ray tasks on
+    the cluster ``ray`` connects to) and the failures.
 
     Returns ({sample key: Entry}, {sample key: reason it has no entry}).
     """
@@ -186,29 +252,25 @@ def build(samples: Sequence[Sample], magnifier: str | Path, cache_root: str | Pa
     if todo:
         from tqdm import tqdm
 
-        workers = max(1, min(int(workers), len(todo)))
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        init = (str(art.path), str(art.path.parent), threads, str(face_model) if face_model else None)
-        bar = tqdm(total=len(todo), desc=f"cache ({workers} worker{'s' * (workers > 1)})", unit="sample",
-                   disable=not progress)
-        if workers == 1:
-            _init_worker(*init)
-            results = map(_task, todo)
+        model = (str(art.path), str(art.path.parent))
+        face = str(face_model) if face_model else None
+        if ray is not None:
+            from train import cluster
+
+            desc = "cache (Ray)"
+            results = cluster.cache_results(todo, (*model, ray.threads, face), ray, cache_dir)
         else:
-            pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=init)
-            results = pool.imap_unordered(_task, todo)
-        try:
+            workers = max(1, min(int(workers), len(todo)))
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            desc = f"cache ({workers} worker{'s' * (workers > 1)})"
+            results = _run_local(todo, (*model, threads, face), workers)
+        bar = tqdm(total=len(todo), desc=desc, unit="sample", disable=not progress)
+        with closing(results):
             for key, reason in results:
                 if reason:
                     failures[key] = reason
                 bar.update()
-        finally:
-            bar.close()
-            if workers > 1:
-                pool.close()
-                pool.join()
-            else:
-                _W.clear()
+        bar.close()
     entries = {}
     for s in samples:
         if s.key in failures:

@@ -49,6 +49,12 @@ class Config:
     factors: tuple[float, ...] = opt(TRAIN_FACTORS, f"training amplifications (must include {TEST_FACTOR})",
                                      fold=True)
     threads: int = opt(1, "torch threads: the model is small, one thread wastes least on a busy CPU")
+    ray: str | None = opt(None, "cache and folds as Ray tasks: auto (this machine's cluster, else a new local "
+                                "Ray) or a cluster ADDRESS; a bare --ray is auto (docs/scale.md)", const="auto")
+    ray_shared_cache: bool = opt(False, "Ray workers write the cache into --cache themselves (a path every node "
+                                        "sees); else entries come back through the object store")
+    ray_retries: int = opt(2, "further attempts of a Ray fold that failed or whose worker died")
+    ray_fold_gpus: float | None = opt(None, "GPUs per Ray fold task (none: 1 when the cluster has GPUs, else 0)")
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -73,6 +79,17 @@ class Config:
             raise MexError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.val_subjects < 0:
             raise MexError(f"--val-subjects must be >= 0, got {self.val_subjects}")
+        if self.ray_retries < 0:
+            raise MexError(f"--ray-retries must be >= 0, got {self.ray_retries}")
+
+    def ray_options(self):
+        """train.cluster.RayOptions when the run goes to Ray, else None (and Ray is never imported)."""
+        if self.ray is None:
+            return None
+        from train.cluster import RayOptions
+
+        return RayOptions(address=self.ray, shared_cache=self.ray_shared_cache, retries=self.ray_retries,
+                          threads=self.threads, fold_gpus=self.ray_fold_gpus)
 
     def fit_options(self, seed: int) -> FitOptions:
         return FitOptions(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,

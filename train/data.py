@@ -58,7 +58,7 @@ def load_data(cfg: Config) -> Data:
         raise MexError(f"{cfg.root}: no usable samples")
     t0 = time.perf_counter()
     entries, failures = cache.build(res.samples, cfg.magnifier, cfg.cache, cfg.factors, cfg.workers,
-                                    cfg.engines_dir, cfg.face_model)
+                                    cfg.engines_dir, cfg.face_model, ray=cfg.ray_options())
     for key, why in sorted(failures.items()):
         print(f"skipped {key}: {why}")
         if cfg.strict:

@@ -28,6 +28,7 @@ class FitOptions:
     seed: int = 0
     label_smoothing: float = 0.1
     balanced: bool = True  # class-weighted loss from the training labels (real sets are imbalanced)
+    device: str = "cpu"  # "cuda" where a GPU is given to the fold (a Ray fold task with --ray-fold-gpus)
 
 
 @dataclass
@@ -47,8 +48,9 @@ def _predict(model: FGRMER, x: torch.Tensor, batch: int = 512) -> torch.Tensor:
 
 def predict(model: FGRMER, patches: np.ndarray) -> np.ndarray:
     """Softmax probabilities (N, C) for (N, 30, 7, 7) patches."""
-    logits = _predict(model, torch.as_tensor(np.asarray(patches, np.float32)))
-    return torch.softmax(logits, dim=1).numpy() if len(logits) else np.zeros((0, model.num_classes), np.float32)
+    device = next(model.parameters()).device
+    logits = _predict(model, torch.as_tensor(np.asarray(patches, np.float32), device=device))
+    return torch.softmax(logits, dim=1).cpu().numpy() if len(logits) else np.zeros((0, model.num_classes), np.float32)
 
 
 def fit(X: np.ndarray, y: np.ndarray, train_idx: Sequence[int], num_classes: int, adjacency: np.ndarray,
@@ -65,22 +67,23 @@ def fit(X: np.ndarray, y: np.ndarray, train_idx: Sequence[int], num_classes: int
     train_idx = np.asarray(train_idx, dtype=np.int64)
     val_idx = np.asarray(val_idx, dtype=np.int64)
     fidx = np.arange(X.shape[1]) if train_factors is None else np.asarray(train_factors, dtype=np.int64)
-    xs = torch.as_tensor(X[train_idx][:, fidx], dtype=torch.float32)  # (n, factors, 30, 7, 7)
-    ys = torch.as_tensor(y[train_idx], dtype=torch.long)
+    dev = torch.device(opts.device)
+    xs = torch.as_tensor(X[train_idx][:, fidx], dtype=torch.float32, device=dev)  # (n, factors, 30, 7, 7)
+    ys = torch.as_tensor(y[train_idx], dtype=torch.long, device=dev)
     counts = np.bincount(y[train_idx], minlength=num_classes).astype(np.float64)
     weight = None
     if opts.balanced:
         w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max((counts > 0).sum(), 1), 0.0)
-        weight = torch.as_tensor(w, dtype=torch.float32)
+        weight = torch.as_tensor(w, dtype=torch.float32, device=dev)
     stats = X[train_idx][:, fidx].astype(np.float64)  # training samples only, like the adjacency
     mean, std = stats.mean(axis=(0, 1)), np.maximum(stats.std(axis=(0, 1)), 1e-6)
     kwargs = {"num_classes": num_classes, "adjacency": np.asarray(adjacency, np.float32).tolist(),
               "input_mean": mean.astype(np.float32).tolist(), "input_std": std.astype(np.float32).tolist()}
-    model = FGRMER(**kwargs)
+    model = FGRMER(**kwargs).to(dev)
     optim = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     steps = max(1, opts.epochs * int(np.ceil(len(xs) / opts.batch_size)))
     sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=opts.lr, total_steps=steps, pct_start=0.15)
-    xv = torch.as_tensor(X[val_idx, eval_factor], dtype=torch.float32) if len(val_idx) else None
+    xv = torch.as_tensor(X[val_idx, eval_factor], dtype=torch.float32, device=dev) if len(val_idx) else None
     history: dict[str, list[float]] = {"train_loss": [], "train_acc": []}
     if xv is not None:
         history.update(val_loss=[], val_acc=[])
@@ -107,7 +110,7 @@ def fit(X: np.ndarray, y: np.ndarray, train_idx: Sequence[int], num_classes: int
         history["train_acc"].append(correct / max(seen, 1))
         if xv is not None:
             logits = _predict(model, xv)
-            yv = torch.as_tensor(y[val_idx], dtype=torch.long)
+            yv = torch.as_tensor(y[val_idx], dtype=torch.long, device=dev)
             history["val_loss"].append(float(F.cross_entropy(logits, yv)))
             acc = float((logits.argmax(1) == yv).float().mean())
             history["val_acc"].append(acc)

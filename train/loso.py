@@ -68,39 +68,81 @@ def splits(subjects: list[str], val_subjects: int = 0, seed: int = 0, only: list
 
 # --- folds -----------------------------------------------------------------------------------------
 
-def run_fold(cfg: Config, k: int, sp: Split, data: Data, fingerprint: dict) -> dict:
-    """Train and test one fold (or reuse its stored result); the whole config is stored with it."""
-    from train import fit as fit_mod
-
-    samples, X, y = data.samples, data.X, data.y
-
-    fold_dir = cfg.out / "folds"
-    path = fold_dir / f"{sp.test_subject}.json"
+def reused_fold(cfg: Config, sp: Split, fingerprint: dict) -> dict | None:
+    """The stored result of a finished fold with the same settings (resume), else None."""
+    path = cfg.out / "folds" / f"{sp.test_subject}.json"
     if path.exists():
         old = json.loads(path.read_text())
         if old.get("fingerprint") == fingerprint:
             return old
+    return None
+
+
+def train_fold(cfg: Config, k: int, sp: Split, data: Data, fingerprint: dict, device: str = "cpu") -> dict:
+    """Train and test one fold; writes nothing (a Ray task returns this to the driver, which saves it)."""
+    from train import fit as fit_mod
+
+    samples, X, y = data.samples, data.X, data.y
     assert not set(sp.test) & set(sp.train) and not set(sp.test) & set(sp.val)
     train_aus = [samples[i].aus for i in sp.train]  # training subjects only: see docs/training.md
     adj = adj_mod.adjacency(train_aus)
-    adj_mod.save(fold_dir / f"{sp.test_subject}.adjacency.npz", adj, {samples[i].subject for i in sp.train},
-                 adj_mod.cooccurrence(train_aus)[0])
     test_f = cfg.factors.index(TEST_FACTOR)
-    res = fit_mod.fit(X, y, sp.train, len(data.labels), adj, cfg.fit_options(cfg.seed + k), val_idx=sp.val,
-                      eval_factor=test_f)
+    opts = cfg.fit_options(cfg.seed + k)
+    opts.device = device
+    res = fit_mod.fit(X, y, sp.train, len(data.labels), adj, opts, val_idx=sp.val, eval_factor=test_f)
     probs = fit_mod.predict(res.model, X[sp.test, test_f])
     pred = probs.argmax(1) if len(probs) else np.zeros(0, int)
-    metrics.plot_curves(res.history, fold_dir / f"{sp.test_subject}.curves.png", f"fold {sp.test_subject}")
-    out = {
+    return {
         "fingerprint": fingerprint, "config": cfg.to_dict(), "test_subject": sp.test_subject,
         "train_idx": sp.train.tolist(), "val_idx": sp.val.tolist(), "test_idx": sp.test.tolist(),
         "train_subjects": sorted({samples[i].subject for i in sp.train}),
         "val_subjects": sorted({samples[i].subject for i in sp.val}),
         "pred": pred.tolist(), "probs": probs.round(5).tolist(), "true": y[sp.test].tolist(),
         "history": res.history, "best_epoch": res.best_epoch, "seconds": round(res.seconds, 2),
+        "adjacency": {"adj": adj, "cooccurrence": adj_mod.cooccurrence(train_aus)[0]},
     }
-    write_json(path, out)
+
+
+def save_fold(cfg: Config, out: dict) -> dict:
+    """Write a trained fold's adjacency, curves and result (``<out>/folds/<subject>.*``); the stored result."""
+    fold_dir = cfg.out / "folds"
+    sub = out["test_subject"]
+    a = out.pop("adjacency")
+    adj_mod.save(fold_dir / f"{sub}.adjacency.npz", a["adj"], set(out["train_subjects"]), a["cooccurrence"])
+    metrics.plot_curves(out["history"], fold_dir / f"{sub}.curves.png", f"fold {sub}")
+    write_json(fold_dir / f"{sub}.json", out)
     return out
+
+
+def run_fold(cfg: Config, k: int, sp: Split, data: Data, fingerprint: dict) -> dict:
+    """Train, test and save one fold in this process (or reuse its stored result)."""
+    return reused_fold(cfg, sp, fingerprint) or save_fold(cfg, train_fold(cfg, k, sp, data, fingerprint))
+
+
+def _print_fold(k: int, n: int, f: dict) -> None:
+    acc = float(np.mean(np.array(f["pred"]) == np.array(f["true"]))) if f["true"] else 0.0
+    print(f"fold {k + 1}/{n} test {f['test_subject']}: {len(f['true'])} samples, accuracy {acc:.3f} "
+          f"(train {len(f['train_idx'])}, val {len(f['val_idx'])}; {f['seconds']:.1f} s)", flush=True)
+
+
+def fold_results(cfg: Config, sp_list: list[Split], data: Data, fp: dict, fold_fn=train_fold) -> list[dict]:
+    """Every fold's result in fold order: stored ones reused, the rest trained here one after another, or
+    with ``cfg.ray`` as one Ray task per fold (``fold_fn`` is what a task runs)."""
+    done = {k: f for k, sp in enumerate(sp_list) if (f := reused_fold(cfg, sp, fp)) is not None}
+    todo = [(k, sp) for k, sp in enumerate(sp_list) if k not in done]
+    for k in sorted(done):
+        _print_fold(k, len(sp_list), done[k])
+    opts = cfg.ray_options()
+    if opts is None:
+        results = ((k, fold_fn(cfg, k, sp, data, fp)) for k, sp in todo)
+    else:
+        from train import cluster
+
+        results = cluster.run_folds(cfg, todo, data, fp, fold_fn, opts)
+    for k, out in results:
+        done[k] = save_fold(cfg, out)
+        _print_fold(k, len(sp_list), done[k])
+    return [done[k] for k in range(len(sp_list))]
 
 
 def pooled_report(cfg: Config, data: Data, folds: list[dict]) -> dict:
@@ -175,13 +217,7 @@ def _run(cfg: Config) -> Outcome:
     selection = f"best epoch on {cfg.val_subjects} training subject(s)" if cfg.val_subjects else "fixed epochs"
     print(f"LOSO over {len(set(subjects))} subjects, {len(samples)} samples, classes {', '.join(labels)}; "
           f"{len(sp_list)} fold(s), {cfg.epochs} epochs, selection: {selection}")
-    folds = []
-    for k, sp in enumerate(sp_list):
-        f = run_fold(cfg, k, sp, data, fp)
-        acc = float(np.mean(np.array(f["pred"]) == np.array(f["true"]))) if f["true"] else 0.0
-        print(f"fold {k + 1}/{len(sp_list)} test {sp.test_subject}: {len(f['true'])} samples, accuracy {acc:.3f} "
-              f"(train {len(f['train_idx'])}, val {len(f['val_idx'])}; {f['seconds']:.1f} s)", flush=True)
-        folds.append(f)
+    folds = fold_results(cfg, sp_list, data, fp)
     m = pooled_report(cfg, data, folds)
     print(metrics.report_text(m))
     print("per-subject accuracy: " + ", ".join(f"{s} {r['accuracy']:.2f}" for s, r in m["per_subject"].items()))
