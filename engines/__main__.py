@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engines import ENGINES_DIR
 from engines.artifacts import MANIFEST, read_manifest, verify
-from mecore.errors import MexError
+from mecore.errors import MexError, run_cli
 
 
 def _table(rows: list[list[str]], head: list[str]) -> str:
@@ -101,13 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--image-size", type=int, default=None, help="opt image side (default: metadata or 256)")
     b.add_argument("--rebuild", action="store_true", help="ignore cached plans")
     args = ap.parse_args(argv)
-    try:
-        if args.cmd == "info":
-            return info(args.dir)
-        return build(args.dir, not args.fp32, args.max_batch, args.image_size, args.rebuild)
-    except MexError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    if args.cmd == "info":
+        return run_cli(lambda: info(args.dir))
+    return run_cli(lambda: build(args.dir, not args.fp32, args.max_batch, args.image_size, args.rebuild))
 
 
 if __name__ == "__main__":

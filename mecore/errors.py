@@ -9,14 +9,21 @@ class MexError(Exception):
 
 
 def run_cli(body, interrupted: str = "interrupted") -> int:
-    """Run a CLI's body: a MexError becomes one ``error:`` line and exit 2, Ctrl-C exit 130, never a traceback."""
+    """Run a CLI's body and give its exit status: 0 on success, 2 for a MexError (one ``error:`` line),
+    130 on Ctrl-C, never a traceback.
+
+    Only an int that ``body`` returns is a status; any other value (a result object, None) is success.
+    The CLIs end with ``sys.exit(main())``, and ``sys.exit`` prints a non-int argument and exits 1, so a
+    body returning its outcome must not leak it there.
+    """
     import sys
 
     try:
-        return body() or 0
+        result = body()
     except MexError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"error: {interrupted}", file=sys.stderr)
         return 130
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0

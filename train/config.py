@@ -14,6 +14,7 @@ from pathlib import Path
 from mecore.cli import add_options, from_options, opt, to_dict
 from mecore.errors import MexError
 from train.cache import TEST_FACTOR, TRAIN_FACTORS
+from train.datasets.apex import APEX_MISSING
 from train.fit import FitOptions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +43,11 @@ class Config:
     publish_dir: Path | None = opt(None, "engines folder to publish the classifier into (none: --engines-dir)")
     export: bool = opt(True, "train the final model on all subjects and publish it")
     strict: bool = opt(False, "stop at the first bad row or sample")
+    apex_missing: str = opt("skip", "a sheet row without a coded apex (CASME II's '/'): skip it (as MEGC 2019), "
+                            "or take the middle / the most-moved frame of onset..offset", choices=APEX_MISSING,
+                            fold=True)
+    sample_list: Path | None = opt(None, "composite: a sample list like MEGC 2019's combined_3class_gt.csv "
+                                   "(none: the MEGC 2019 list shipped in train/datasets/lists)", fold=True)
     seed: int = opt(0, "seed of splits, training and the synthetic set", fold=True)
     synth_subjects: int = opt(8, "synthetic set: subjects")
     synth_clips: int = opt(20, "synthetic set: clips per subject")
@@ -81,6 +87,12 @@ class Config:
             raise MexError(f"--val-subjects must be >= 0, got {self.val_subjects}")
         if self.ray_retries < 0:
             raise MexError(f"--ray-retries must be >= 0, got {self.ray_retries}")
+        if self.apex_missing not in APEX_MISSING:
+            raise MexError(f"--apex-missing must be one of {', '.join(APEX_MISSING)}, got {self.apex_missing!r}")
+        if self.sample_list is not None:
+            if self.dataset != "composite":
+                raise MexError(f"--sample-list is for --dataset composite, not {self.dataset}")
+            self.sample_list = Path(self.sample_list)
 
     def ray_options(self):
         """train.cluster.RayOptions when the run goes to Ray, else None (and Ray is never imported)."""

@@ -48,7 +48,9 @@ def load_data(cfg: Config) -> Data:
         if unknown:
             raise MexError(f"--classes {', '.join(unknown)} not in class set {class_set} ({', '.join(labels)})")
         labels = [c for c in labels if c in cfg.classes]
-    res = datasets.read(cfg.dataset, cfg.root, class_set=class_set, strict=cfg.strict)
+    extra = {"sample_list": cfg.sample_list} if cfg.sample_list else {}
+    res = datasets.read(cfg.dataset, cfg.root, class_set=class_set, strict=cfg.strict,
+                        apex_missing=cfg.apex_missing, **extra)
     if cfg.classes:
         kept = [s for s in res.samples if s.label in labels]
         res.excluded += len(res.samples) - len(kept)

@@ -9,7 +9,7 @@ import pytest
 from mecore.errors import MexError
 from mecore.face import au
 from mecore.face.align import Aligner
-from mecore.face.au import AUCode, au_numbers, graph_vector, parse_aus
+from mecore.face.au import AUCode, au_numbers, graph_vector, parse_aus, read_aus
 from mecore.face.tracker import FaceTracker
 
 
@@ -23,7 +23,7 @@ from mecore.face.tracker import FaceTracker
         ("12C", (AUCode(12, "", "C"),)),  # FACS intensity letter
         ("L1A+R2B", (AUCode(1, "L", "A"), AUCode(2, "R", "B"))),
         ("r12b", (AUCode(12, "R", "B"),)),
-        ("1+2+(4)", (AUCode(1), AUCode(2), AUCode(4))),  # SAMM brackets: uncertain, still the AU
+        ("1+2+(4)", (AUCode(1), AUCode(2), AUCode(4, uncertain=True))),  # SAMM brackets: uncertain, still the AU
         (12.0, (AUCode(12),)),  # a number cell read by pandas
         (4, (AUCode(4),)),
         (float("nan"), ()),  # an empty cell
@@ -34,6 +34,47 @@ from mecore.face.tracker import FaceTracker
 )
 def test_parse_dataset_strings(text, expected):
     assert parse_aus(text) == expected
+
+
+# SAMM's key (above its header row), one notation each: the codes and the AU set the graph counts.
+@pytest.mark.parametrize(
+    ("text", "codes", "numbers"),
+    [
+        ("A12", (AUCode(12, "A"),), {12}),  # asymmetric
+        ("A1B+A2C", (AUCode(1, "A", "B"), AUCode(2, "A", "C")), {1, 2}),
+        ("(R6 or R12)+R15", (AUCode(6, "R", alternative=True), AUCode(12, "R", alternative=True), AUCode(15, "R")),
+         {6, 12, 15}),  # an alternative counts as all its AUs; the brackets only group it
+        ("10A/B", (AUCode(10, "", "A"),), {10}),  # intensity A or B: one AU
+        ("L12 or L14", (AUCode(12, "L", alternative=True), AUCode(14, "L", alternative=True)), {12, 14}),
+        ("4/5", (AUCode(4, alternative=True), AUCode(5, alternative=True)), {4, 5}),
+        ("12+ref(6)", (AUCode(12), AUCode(6, reference=True)), {6, 12}),
+        ("ref(R6 or R12)", (AUCode(6, "R", alternative=True, reference=True),
+                            AUCode(12, "R", alternative=True, reference=True)), {6, 12}),
+        ("T18", (AUCode(18, region="T"),), {18}),
+        ("B23", (AUCode(23, region="B"),), {23}),
+        (" 1 +  2 ", (AUCode(1), AUCode(2)), {1, 2}),  # stray spaces
+        ("R 12", (AUCode(12, "R"),), {12}),
+        ("12 C", (AUCode(12, "", "C"),), {12}),
+        ("12?", (AUCode(12, uncertain=True),), {12}),
+        ("(1+2)", (AUCode(1), AUCode(2)), {1, 2}),
+    ],
+)
+def test_samm_key_notations(text, codes, numbers):
+    assert read_aus(text) == au.AUReading(codes, ())
+    assert au_numbers(text) == frozenset(numbers)
+
+
+@pytest.mark.parametrize(("text", "numbers", "unknown"), [
+    ("4+7 + soft focus", {4, 7}, ("soft focus",)),
+    ("12+x", {12}, ("x",)),
+    ("happy", set(), ("happy",)),
+    ("AU123", set(), ("AU123",)),
+    ("L12 (weak)", {12}, ("weak",)),
+])
+def test_free_text_is_reported_not_fatal(text, numbers, unknown):
+    reading = read_aus(text)
+    assert {c.au for c in reading.codes} == numbers and reading.unknown == unknown
+    assert au_numbers(text) == frozenset(numbers)
 
 
 def test_str_round_trip():

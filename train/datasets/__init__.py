@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from mecore.errors import MexError
-from train.datasets.base import CLASS_SETS, DatasetWarning, ReadResult, Sample, classes
+from train.datasets.apex import APEX_MISSING
+from train.datasets.base import DatasetWarning, ReadResult, Sample
+from train.datasets.classes import CLASS_SETS, classes
 
 # dataset name -> (module, default class set); "synth" is CASME II's layout written by train.synth_me.
 DATASETS: dict[str, tuple[str, str]] = {
@@ -22,12 +24,21 @@ DATASETS: dict[str, tuple[str, str]] = {
 }
 
 
-def read(name: str, root: str | Path, class_set: str | None = None, strict: bool = False, **opts) -> ReadResult:
-    """Read dataset ``name`` at ``root`` into Samples of ``class_set`` (default: the dataset's own)."""
+def read(name: str, root: str | Path, class_set: str | None = None, strict: bool = False,
+         apex_missing: str = "skip", **opts) -> ReadResult:
+    """Read dataset ``name`` at ``root`` into Samples of ``class_set`` (default: the dataset's own).
+
+    ``apex_missing`` (skip, middle, motion): a sheet row without a coded apex; SMIC, which codes no apex
+    at all, takes ``apex="middle"`` or ``"motion"`` instead.
+    """
     import importlib
 
     if name not in DATASETS:
         raise MexError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    if apex_missing not in APEX_MISSING:
+        raise MexError(f"unknown --apex-missing {apex_missing!r}; choose from {', '.join(APEX_MISSING)}")
+    if DATASETS[name][0] != "smic":
+        opts["apex_missing"] = apex_missing
     module, default_set = DATASETS[name]
     class_set = class_set or default_set
     classes(class_set)  # validates the name
@@ -37,4 +48,4 @@ def read(name: str, root: str | Path, class_set: str | None = None, strict: bool
     return reader.read(root, class_set=class_set, strict=strict, **opts)
 
 
-__all__ = ["CLASS_SETS", "DATASETS", "DatasetWarning", "ReadResult", "Sample", "classes", "read"]
+__all__ = ["APEX_MISSING", "CLASS_SETS", "DATASETS", "DatasetWarning", "ReadResult", "Sample", "classes", "read"]

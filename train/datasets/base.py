@@ -1,4 +1,4 @@
-"""What every dataset reader yields (one ``Sample`` per micro-expression), class sets by name, and the
+"""What every dataset reader yields (one ``Sample`` per micro-expression), the reading of a sheet, and the
 bookkeeping of bad rows: each is skipped with a warning naming the sheet and row, or stops the run
 under ``strict``.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,59 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from mecore.errors import MexError
-from mecore.face.au import au_numbers
-
-# Class sets by name. A dataset's own emotion words map onto a set's classes; words mapped to None
-# are known but left out of that protocol (e.g. CASME II's fear and sadness in the 5-class set).
-CLASS_SETS: dict[str, tuple[str, ...]] = {
-    "casme2-5": ("happiness", "surprise", "disgust", "repression", "others"),
-    "samm-5": ("happiness", "surprise", "anger", "contempt", "others"),
-    "casme3-7": ("happiness", "surprise", "disgust", "fear", "anger", "sadness", "others"),
-    "casme3-4": ("positive", "negative", "surprise", "others"),
-    "composite-3": ("negative", "positive", "surprise"),
-    "smic-3": ("negative", "positive", "surprise"),
-}
-
-# Spelling variants seen in the sheets -> canonical emotion word.
-_ALIASES = {
-    "happy": "happiness", "happiness": "happiness", "surprise": "surprise", "surprised": "surprise",
-    "disgust": "disgust", "repression": "repression", "others": "others", "other": "others",
-    "fear": "fear", "sad": "sadness", "sadness": "sadness", "anger": "anger", "angry": "anger",
-    "contempt": "contempt", "positive": "positive", "negative": "negative",
-}
-
-# canonical emotion -> class in each set (None: known but excluded from the set).
-_MAPS: dict[str, dict[str, str | None]] = {
-    "casme2-5": {"happiness": "happiness", "surprise": "surprise", "disgust": "disgust",
-                 "repression": "repression", "others": "others", "fear": None, "sadness": None},
-    "samm-5": {"happiness": "happiness", "surprise": "surprise", "anger": "anger", "contempt": "contempt",
-               "others": "others", "disgust": None, "fear": None, "sadness": None},
-    "casme3-7": {e: e for e in CLASS_SETS["casme3-7"]},
-    "casme3-4": {"happiness": "positive", "surprise": "surprise", "disgust": "negative", "fear": "negative",
-                 "anger": "negative", "sadness": "negative", "others": "others"},
-    # MEGC 2019 composite (See et al. 2019): negative = repression, anger, contempt, disgust, fear, sadness; "others" out.
-    "composite-3": {"happiness": "positive", "positive": "positive", "surprise": "surprise",
-                    "disgust": "negative", "repression": "negative", "anger": "negative", "contempt": "negative",
-                    "fear": "negative", "sadness": "negative", "negative": "negative", "others": None},
-    "smic-3": {"positive": "positive", "negative": "negative", "surprise": "surprise"},
-}
-
-
-def classes(name: str) -> tuple[str, ...]:
-    if name not in CLASS_SETS:
-        raise MexError(f"unknown class set {name!r}; known: {', '.join(CLASS_SETS)}")
-    return CLASS_SETS[name]
-
-
-def map_emotion(text: object, class_set: str) -> str | None:
-    """The class of ``text`` in ``class_set``; None when the emotion is known but excluded.
-
-    Raises KeyError for an emotion word the set does not know (a bad row).
-    """
-    word = _ALIASES.get(str(text).strip().lower())
-    if word is None or word not in _MAPS[class_set]:
-        raise KeyError(str(text))
-    return _MAPS[class_set][word]
+from mecore.face.au import read_aus
+from train.datasets.apex import choose_apex
+from train.datasets.classes import OBJECTIVE_COLUMNS, map_emotion
 
 
 @dataclass(frozen=True)
@@ -85,6 +36,7 @@ class Sample:
     label: str
     emotion: str = ""  # the sheet's own word, before mapping to the class set
     where: str = ""  # "sheet row N", for messages
+    apex_from: str = "sheet"  # "sheet", or how an uncoded apex was chosen: "middle" / "motion"
 
     @property
     def key(self) -> str:
@@ -101,15 +53,28 @@ class ReadResult:
     samples: list[Sample] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # one message per bad row
     excluded: int = 0  # rows with a known emotion outside the class set (not errors)
+    reasons: Counter = field(default_factory=Counter)  # why rows were skipped: short reason -> rows
+    excluded_by: Counter = field(default_factory=Counter)  # emotion word -> rows outside the class set
+    au_text: dict[str, list[str]] = field(default_factory=dict)  # AU-cell text that is no AU -> rows
+    apex_filled: int = 0  # rows without a coded apex kept by --apex-missing middle/motion
+    skipped_clips: dict[str, str] = field(default_factory=dict)  # "subject/clip" (lower case) -> why skipped
 
     def summary(self, name: str) -> str:
-        return (f"{name}: {len(self.samples)} samples kept, {len(self.skipped)} bad rows skipped, "
-                f"{self.excluded} outside the class set")
+        why = f" ({', '.join(f'{n} {r}' for r, n in self.reasons.most_common())})" if self.reasons else ""
+        filled = f", {self.apex_filled} without a coded apex kept (apex chosen)" if self.apex_filled else ""
+        return (f"{name}: {len(self.samples)} samples kept, {len(self.skipped)} bad rows skipped{why}, "
+                f"{self.excluded} outside the class set{filled}")
 
     def extend(self, other: ReadResult) -> None:
         self.samples += other.samples
         self.skipped += other.skipped
         self.excluded += other.excluded
+        self.reasons.update(other.reasons)
+        self.excluded_by.update(other.excluded_by)
+        for token, rows in other.au_text.items():
+            self.au_text.setdefault(token, []).extend(rows)
+        self.apex_filled += other.apex_filled
+        self.skipped_clips.update(other.skipped_clips)
 
 
 class RowLog:
@@ -117,13 +82,26 @@ class RowLog:
 
     def __init__(self, result: ReadResult, strict: bool):
         self.result, self.strict = result, strict
+        self.clip: str | None = None  # "subject/clip" of the row being read, when known
 
-    def bad(self, where: str, why: str) -> None:
+    def bad(self, where: str, why: str, reason: str | None = None) -> None:
+        """Skip a row; ``reason`` is the short form counted in the summary (default: ``why``)."""
         msg = f"{where}: {why}"
         if self.strict:
             raise MexError(f"{msg} (--strict stops at the first bad row)")
         self.result.skipped.append(msg)
+        self.result.reasons[reason or why] += 1
+        if self.clip:
+            self.result.skipped_clips[self.clip.lower()] = msg
         warnings.warn(f"skipped {msg}", DatasetWarning, stacklevel=3)
+
+    def au_text(self, where: str, token: str, cell: object) -> None:
+        """Text in an AU cell that is no AU: ignored (the row is kept), one warning per distinct text."""
+        rows = self.result.au_text.setdefault(token, [])
+        if not rows:
+            warnings.warn(f"{where}: {token!r} in action units {str(cell)!r} is not an AU; ignored "
+                          f"(the row is kept; said once per text)", DatasetWarning, stacklevel=3)
+        rows.append(where)
 
 
 _FRAME_NUM = re.compile(r"(\d+)\.(?:jpe?g|png|bmp|tiff?)$", re.IGNORECASE)
@@ -179,6 +157,20 @@ def col(df: pd.DataFrame, name: str) -> str:
     raise KeyError(name)
 
 
+def label_columns(df: pd.DataFrame, columns: tuple[str, ...], class_set: str, sheet: Path) -> tuple[str, ...]:
+    """``columns`` with the label column chosen for ``class_set``: the estimated emotion, or for an
+    objective class set the sheet's objective-class column."""
+    if not class_set.startswith("objective"):
+        return columns
+    for name in OBJECTIVE_COLUMNS:
+        try:
+            return columns[:-1] + (col(df, name),)
+        except KeyError:
+            continue
+    raise MexError(f"{sheet}: class set {class_set} needs an objective-class column "
+                   f"({' or '.join(OBJECTIVE_COLUMNS[:2])})")
+
+
 def frame_number(value: object) -> int:
     """A sheet cell as a frame number ("46", "46.0"); ValueError for "/", "", "-"."""
     s = str(value).strip()
@@ -191,43 +183,67 @@ def frame_number(value: object) -> int:
 
 def make_sample(log: RowLog, where: str, *, dataset: str, subject: str, clip: str, frames: dict[int, Path],
                 onset: object, apex: object, offset: object, aus: object, emotion: object,
-                class_set: str) -> Sample | None:
-    """Validate one sheet row into a Sample, or log it as bad / count it as excluded and return None."""
+                class_set: str, apex_missing: str = "skip") -> Sample | None:
+    """Validate one sheet row into a Sample, or log it as bad / count it as excluded and return None.
+
+    Only the frames and the label can lose a row: text in the AU cell that is not an AU is reported
+    once and ignored.
+    """
     try:
-        on, ap = frame_number(onset), frame_number(apex)
+        on = frame_number(onset)
     except ValueError as exc:
-        log.bad(where, f"onset/apex frame {exc} is not a number")
+        log.bad(where, f"onset frame {str(exc)!r} is not a number", "no onset frame")
         return None
     try:
         off = frame_number(offset)
     except ValueError:
         off = 0  # CASME II writes "/" or 0 for an unknown offset; onset and apex are what we use
+    try:
+        ap: int | None = frame_number(apex)
+    except ValueError:
+        ap = None
+    if ap is None and apex_missing == "skip":
+        log.bad(where, f"apex {str(apex).strip()!r} not coded (--apex-missing skip, as MEGC 2019)",
+                "apex not coded")
+        return None
+    if ap is None:
+        span = sorted(n for n in frames if on <= n <= off) if off > on else []
+        if len(span) < 2:
+            log.bad(where, f"apex {str(apex).strip()!r} not coded and no onset..offset frames to choose from",
+                    "apex not coded, no offset")
+            return None
+        ap = choose_apex(span, frames, apex_missing)
+        apex_from = apex_missing
+    else:
+        apex_from = "sheet"
     if on > ap:
-        log.bad(where, f"onset {on} after apex {ap}")
+        log.bad(where, f"onset {on} after apex {ap}", "onset after apex")
         return None
     if off and off < ap:
-        log.bad(where, f"offset {off} before apex {ap}")
-        return None
-    try:
-        au_set = au_numbers(aus, where)
-    except MexError as exc:
-        log.bad(where, str(exc).split(": ", 1)[-1])
+        log.bad(where, f"offset {off} before apex {ap}", "offset before apex")
         return None
     try:
         label = map_emotion(emotion, class_set)
     except KeyError:
-        log.bad(where, f"unknown emotion {str(emotion)!r} for class set {class_set}")
+        log.bad(where, f"unknown emotion {str(emotion)!r} for class set {class_set}", "unknown emotion")
         return None
     if label is None:
         log.result.excluded += 1
+        log.result.excluded_by[str(emotion).strip().lower()] += 1
         return None
     missing = [n for n in (on, ap) if n not in frames]
     if missing:
-        log.bad(where, f"frame file(s) {', '.join(map(str, missing))} missing for {subject}/{clip}")
+        log.bad(where, f"frame file(s) {', '.join(map(str, missing))} missing for {subject}/{clip}",
+                "frame files missing")
         return None
+    reading = read_aus(aus)
+    for token in reading.unknown:
+        log.au_text(where, token, aus)
+    if apex_from != "sheet":
+        log.result.apex_filled += 1
     return Sample(dataset=dataset, subject=subject, clip=clip, onset=on, apex=ap, offset=off,
-                  onset_path=frames[on], apex_path=frames[ap], aus=au_set, label=label,
-                  emotion=str(emotion).strip(), where=where)
+                  onset_path=frames[on], apex_path=frames[ap], aus=frozenset(c.au for c in reading.codes),
+                  label=label, emotion=str(emotion).strip(), where=where, apex_from=apex_from)
 
 
 def dataset_root(root: str | Path) -> Path:
@@ -282,12 +298,13 @@ ROLES = ("subject", "clip", "onset", "apex", "offset", "aus", "emotion")
 def read_coded_rows(sheet: Path, df: pd.DataFrame, columns: tuple[str, ...], *,
                     subject_id: Callable[[object], str],
                     clip_frames: Callable[[str, str], tuple[Path, dict[int, Path]]],
-                    dataset: str, class_set: str, strict: bool) -> ReadResult:
+                    dataset: str, class_set: str, strict: bool, apex_missing: str = "skip") -> ReadResult:
     """One Sample per row of a sheet whose ``columns`` play the ROLES (subject, clip, onset, ...).
 
     ``subject_id`` normalises the subject cell; ``clip_frames(subject, clip)`` finds the clip's folder
     and its frames (looked up once per clip).
     """
+    columns = label_columns(df, columns, class_set, sheet)
     c = {role: col(df, name) for role, name in zip(ROLES, columns)}
     result = ReadResult()
     log = RowLog(result, strict)
@@ -299,13 +316,14 @@ def read_coded_rows(sheet: Path, df: pd.DataFrame, columns: tuple[str, ...], *,
         if (subject, clip) not in cache:
             cache[(subject, clip)] = clip_frames(subject, clip)
         folder, frames = cache[(subject, clip)]
+        log.clip = f"{subject}/{clip}"
         if not frames:
-            log.bad(where, f"no frames in {folder}")
+            log.bad(where, f"no frames in {folder}", "clip folder missing or empty")
             continue
         sample = make_sample(
             log, where, dataset=dataset, subject=subject, clip=clip, frames=frames,
             onset=row[c["onset"]], apex=row[c["apex"]], offset=row[c["offset"]],
-            aus=row[c["aus"]], emotion=row[c["emotion"]], class_set=class_set,
+            aus=row[c["aus"]], emotion=row[c["emotion"]], class_set=class_set, apex_missing=apex_missing,
         )
         if sample is not None:
             result.samples.append(sample)

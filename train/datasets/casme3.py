@@ -37,7 +37,7 @@ def _clip_frames(root: Path, subject: str, clip: str) -> tuple[Path, dict]:
 
 
 def read(root: str | Path, sheet: str | Path | None = None, class_set: str = CLASS_SET, strict: bool = False,
-         dataset: str = NAME) -> ReadResult:
+         dataset: str = NAME, apex_missing: str = "skip") -> ReadResult:
     root, sheet = root_and_sheet(root, sheet, SHEET_PATTERNS, "CAS(ME)^3 part A label sheet")
     sheet_name = "label" if sheet.suffix.lower() != ".csv" else None
     try:
@@ -48,5 +48,5 @@ def read(root: str | Path, sheet: str | Path | None = None, class_set: str = CLA
         sheet, df, COLUMNS,
         subject_id=lambda cell: str(cell).strip(),
         clip_frames=lambda subject, clip: _clip_frames(root, subject, clip),
-        dataset=dataset, class_set=class_set, strict=strict,
+        dataset=dataset, class_set=class_set, strict=strict, apex_missing=apex_missing,
     )

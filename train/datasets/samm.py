@@ -30,11 +30,11 @@ def subject_id(cell: object) -> str:
 
 
 def read(root: str | Path, sheet: str | Path | None = None, class_set: str = CLASS_SET, strict: bool = False,
-         dataset: str = NAME) -> ReadResult:
+         dataset: str = NAME, apex_missing: str = "skip") -> ReadResult:
     root, sheet = root_and_sheet(root, sheet, SHEET_PATTERNS, "SAMM FACS coding sheet")
     return read_coded_rows(
         sheet, read_sheet(sheet, COLUMNS), COLUMNS,
         subject_id=subject_id,
         clip_frames=lambda subject, clip: clip_folder(root, subject, clip),
-        dataset=dataset, class_set=class_set, strict=strict,
+        dataset=dataset, class_set=class_set, strict=strict, apex_missing=apex_missing,
     )

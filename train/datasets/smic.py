@@ -12,34 +12,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from mecore.errors import MexError
+from train.datasets.apex import choose_apex
 from train.datasets.base import ReadResult, RowLog, Sample, dataset_root, find_dir, index_frames, map_emotion
 
 NAME = "smic"
 CLASS_SET = "smic-3"
 APEX_MODES = ("middle", "motion")
 _SUBJECT = re.compile(r"^s\d+$", re.IGNORECASE)
-
-
-def _grey(path: Path) -> np.ndarray | None:
-    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    return None if img is None else cv2.resize(img, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32)
-
-
-def motion_apex(numbers: list[int], frames: dict[int, Path]) -> int:
-    """The frame number whose image differs most from the first frame's."""
-    ref = _grey(frames[numbers[0]])
-    best, best_d = numbers[len(numbers) // 2], -1.0
-    if ref is None:
-        return best
-    for n in numbers[1:]:
-        img = _grey(frames[n])
-        if img is not None and (d := float(np.abs(img - ref).mean())) > best_d:
-            best, best_d = n, d
-    return best
 
 
 def read(root: str | Path, class_set: str = CLASS_SET, strict: bool = False, apex: str = "middle",
@@ -59,23 +39,27 @@ def read(root: str | Path, class_set: str = CLASS_SET, strict: bool = False, ape
         for cls_dir in sorted(d for d in micro.iterdir() if d.is_dir()):
             for clip_dir in sorted(d for d in cls_dir.iterdir() if d.is_dir()):
                 where = f"{clip_dir.relative_to(root)}"
+                log.clip = f"{sub.name.lower()}/{clip_dir.name}"
                 try:
                     label = map_emotion(cls_dir.name, class_set)
                 except KeyError:
-                    log.bad(where, f"unknown class folder {cls_dir.name!r} for class set {class_set}")
+                    log.bad(where, f"unknown class folder {cls_dir.name!r} for class set {class_set}",
+                            "unknown class folder")
                     continue
                 if label is None:
                     result.excluded += 1
+                    result.excluded_by[cls_dir.name.lower()] += 1
                     continue
                 frames = index_frames(clip_dir)
                 if len(frames) < 2:
-                    log.bad(where, f"{len(frames)} frame file(s); need at least onset and apex")
+                    log.bad(where, f"{len(frames)} frame file(s); need at least onset and apex",
+                            "fewer than 2 frames")
                     continue
                 numbers = sorted(frames)
-                ap = numbers[len(numbers) // 2] if apex == "middle" else motion_apex(numbers, frames)
+                ap = choose_apex(numbers, frames, apex)
                 result.samples.append(Sample(
                     dataset=dataset, subject=sub.name.lower(), clip=clip_dir.name, onset=numbers[0], apex=ap,
                     offset=numbers[-1], onset_path=frames[numbers[0]], apex_path=frames[ap], aus=frozenset(),
-                    label=label, emotion=cls_dir.name, where=where,
+                    label=label, emotion=cls_dir.name, where=where, apex_from=apex,
                 ))
     return result
