@@ -141,7 +141,7 @@ def read_samm_lv(path: str | Path) -> dict[str, list[Interval]]:
     if header is None:
         raise MexError(f"{path}: no header row with Filename, Onset, Offset in the first 40 rows")
     cols = [str(c).strip().lower() for c in raw.iloc[header].tolist()]
-    col = {name: cols.index(name) for name in ("filename", "onset", "offset", "type") if name in cols}
+    col = {name: cols.index(name) for name in ("filename", "onset", "apex", "offset", "type") if name in cols}
     if "type" not in col:
         raise MexError(f"{path}: header row {header + 1} has no Type column")
     truth: dict[str, list[Interval]] = defaultdict(list)
@@ -152,6 +152,8 @@ def read_samm_lv(path: str | Path) -> dict[str, list[Interval]]:
             continue  # blank or note rows
         try:
             onset, offset = int(cells[col["onset"]]), int(cells[col["offset"]])
+            if offset == 0 and "apex" in col:  # an offset of 0 is not coded: the apex ends it, as for CAS(ME)^2
+                offset = int(cells[col["apex"]])
         except (ValueError, TypeError):
             raise MexError(f"{path}: row {r + 1} ({fname}): onset/offset are not frame numbers") from None
         video = "_".join(fname.split("_")[:2])
@@ -222,14 +224,22 @@ def score(truth: dict[str, list[Interval]], preds: dict[str, list[Interval]]) ->
 
 # -- running the spotter ------------------------------------------------------------------------------
 
-def spot_video(video: str | Path, config=None) -> tuple[list[Interval], int, float]:
-    """Run the analyser (spotting only) on one video: (intervals, frames, fps)."""
+# Frame rates of the released long videos (image folders): CAS(ME)^2 30 fps, SAMM 200 fps.
+KNOWN_FPS = {"casme2": 30.0, "samm_lv": 200.0}
+
+
+def spot_video(video: str | Path, config=None, fps: float | None = None) -> tuple[list[Interval], int, float]:
+    """Run the analyser (spotting only) on one video: (intervals, frames, fps).
+
+    ``fps`` is the rate of an image folder (a video file keeps its own): the spotter's windows are in
+    seconds, so a 200 fps SAMM folder read as 30 fps would look for events 6.7 times too long.
+    """
     from stream.config import StreamConfig
     from stream.pipeline import Analyzer
     from stream.sources import open_source
 
     name = Path(video).stem
-    with open_source(str(video)) as src:
+    with open_source(str(video), fps=fps) as src:
         cfg = (config or StreamConfig()).updated(classify=False, overlay=False).with_fps(src.fps)
         events, n = [], 0
         with Analyzer(cfg) as an:
@@ -260,21 +270,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samm-lv", help="SAMM_LongVideos_V*_Release.xlsx")
     ap.add_argument("--videos", help="folder with the dataset's videos / image folders (for --casme2 / --samm-lv)")
     ap.add_argument("--predictions", help="folder of <video>.jsonl (run_stream.py --events); else run the spotter")
-    ap.add_argument("--fps", type=float, default=None, help="frame rate of image-folder videos (CAS(ME)^2 30, SAMM 200)")
+    ap.add_argument("--fps", type=float, default=None,
+                    help="frame rate of image-folder videos (default: CAS(ME)^2 30, SAMM 200, else 30)")
     ap.add_argument("--minutes", action="store_true", help="also report false events per minute")
     ap.add_argument("--out", help="write the report as JSON here")
     args = ap.parse_args(argv)
 
     def body() -> int:
+        if args.fps is not None and not 1 <= args.fps <= 1000:
+            raise MexError(f"--fps must be in [1, 1000], got {args.fps}")
         truth: dict[str, list[Interval]] = {}
         videos: dict[str, Path] = {}
+        rates: dict[str, float | None] = {}  # per video: the rate its frames are read and scored at
         for t in args.truth:
             tr, vids = read_synthetic(t)
             truth.update(tr)
             videos.update(vids)
-        for sheet, reader in ((args.casme2, read_casme2), (args.samm_lv, read_samm_lv)):
+            rates.update(dict.fromkeys(tr, args.fps))
+        for sheet, reader, known in ((args.casme2, read_casme2, "casme2"), (args.samm_lv, read_samm_lv, "samm_lv")):
             if sheet:
-                truth.update(reader(sheet))
+                tr = reader(sheet)
+                truth.update(tr)
+                rates.update(dict.fromkeys(tr, args.fps or KNOWN_FPS[known]))
                 if args.videos:
                     for key in truth:
                         found = _find_video(Path(args.videos), key)
@@ -288,11 +305,11 @@ def main(argv: list[str] | None = None) -> int:
         for key in sorted(truth):
             if args.predictions:
                 f = Path(args.predictions) / f"{key}.jsonl"
-                preds[key] = read_predictions(f, key, args.fps) if f.is_file() else []
+                preds[key] = read_predictions(f, key, rates.get(key)) if f.is_file() else []
                 if not f.is_file():
                     print(f"warning: {f}: no predictions for {key}", file=sys.stderr)
             elif key in videos:
-                preds[key], n, fps = spot_video(videos[key])
+                preds[key], n, fps = spot_video(videos[key], fps=rates.get(key))
                 frames += n
                 seconds += n / fps
                 print(f"{key}: {len(preds[key])} spotted, {len(truth[key])} true", file=sys.stderr)

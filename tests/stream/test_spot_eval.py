@@ -93,12 +93,13 @@ def test_read_samm_lv_sheet(tmp_path):
                "Action Units", "Notes"]]
     rows = [[6, "006_1_1", 1, 5562, 5588, 5632, 71, "Macro", "R12", None],
             [6, "006_1_2", 1, 6000, 6040, 6080, 81, "Micro - 1/2", "4", None],
-            [7, "007_3_1", 3, 100, -1, 150, 51, "Micro - 1/2", "1+2", None]]
+            [7, "007_3_1", 3, 100, -1, 150, 51, "Micro - 1/2", "1+2", None],
+            [7, "007_3_2", 3, 300, 310, 0, 51, "Micro - 1/2", "12", None]]  # offset 0: not coded -> apex
     path = tmp_path / "SAMM_LongVideos_V3_Release.xlsx"
     pd.DataFrame(notes + header + rows).to_excel(path, header=False, index=False)
     truth = read_samm_lv(path)
     assert [i.kind for i in truth["006_1"]] == ["macro", "micro"]
-    assert truth["007_3"] == [Interval("007_3", 99, 149, "micro")]
+    assert truth["007_3"] == [Interval("007_3", 99, 149, "micro"), Interval("007_3", 299, 309, "micro")]
     pd.DataFrame([["nothing here"]]).to_excel(tmp_path / "x.xlsx", header=False, index=False)
     with pytest.raises(MexError, match="no header row"):
         read_samm_lv(tmp_path / "x.xlsx")
@@ -117,3 +118,39 @@ def test_cli_scores_prediction_files(tmp_path, capsys):
     assert (report["overall"]["tp"], report["overall"]["fn"]) == (1, 1)
     assert main(["--truth", str(tmp_path / "missing.json")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def _frame_folder(face_video, folder, n=12):
+    """The first ``n`` frames of the real face video as numbered JPEGs: an image-folder long video."""
+    import av
+    import cv2
+
+    folder.mkdir(parents=True)
+    with av.open(str(face_video)) as c:
+        for i, frame in enumerate(c.decode(video=0)):
+            if i == n:
+                break
+            cv2.imwrite(str(folder / f"{folder.name}_{i + 1:05d}.jpg"), frame.to_ndarray(format="bgr24"))
+    return folder
+
+
+def test_spotter_reads_folders_at_the_datasets_rate(tmp_path, face_video, face_model, monkeypatch):
+    """SAMM's long videos are 200 fps image folders: spot_eval hands that rate to the spotter (and the
+    false-events-per-minute figure is over 12 frames / 200 fps), --fps overrides it."""
+    from stream.spot_eval import spot_video
+
+    monkeypatch.setenv("MEX_FACE_MODEL", str(face_model))
+    folder = _frame_folder(face_video, tmp_path / "videos" / "006_1")
+    assert spot_video(folder, fps=200.0)[1:] == (12, 200.0)
+    assert spot_video(folder)[2] == 30.0  # a folder without a rate: the default
+    header = ["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type",
+              "Action Units", "Notes"]
+    sheet = tmp_path / "SAMM_LongVideos_V3_Release.xlsx"
+    pd.DataFrame([["SAMM Long Videos"] + [None] * 9] + [[None] * 10] * 8 + [header] +
+                 [[6, "006_1_1", 1, 3, 5, 8, 6, "Micro - 1/2", "12", None]]).to_excel(sheet, header=False, index=False)
+    out = tmp_path / "r.json"
+    assert main(["--samm-lv", str(sheet), "--videos", str(tmp_path / "videos"), "--minutes", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["minutes"] == round(12 / 200 / 60, 3)
+    assert main(["--samm-lv", str(sheet), "--videos", str(tmp_path / "videos"), "--fps", "25", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["minutes"] == round(12 / 25 / 60, 3)
+    assert main(["--samm-lv", str(sheet), "--fps", "0"]) == 2
