@@ -52,3 +52,15 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray (2 CPUs) for the whole session; skipped with the reason when Ray is missing or cannot start."""
+    ray = pytest.importorskip("ray", reason="Ray not installed (pip install 'microexpr[ray]')")
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    except Exception as exc:  # noqa: BLE001 - any start-up failure is a reason to skip, printed
+        pytest.skip(f"Ray cannot start here: {type(exc).__name__}: {exc}")
+    yield ray
+    ray.shutdown()

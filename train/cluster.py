@@ -4,7 +4,7 @@ The same code runs on a laptop (a local Ray) and on a cluster (``ray start --hea
 see docs/scale.md). The driver keeps everything that is written: cache entries come back through the
 object store and the driver stores them (unless ``--ray-shared-cache`` says every node sees ``--cache``),
 fold results come back as values and the driver writes them into ``--out``. The input tensor of the
-folds goes into the object store once. Ray itself is imported only here, and only when a run asks for it.
+folds goes into the object store once. Ray is imported (mecore.raycluster) only when a run asks for it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mecore.errors import MexError
+from mecore.raycluster import connect, ray_module, why
 
 
 @dataclass(frozen=True)
@@ -33,34 +34,9 @@ class RayOptions:
             raise MexError(f"Ray options: retries >= 0, threads >= 1, batch >= 0, got {self}")
 
 
-def _ray():
-    try:
-        import ray
-    except ImportError:
-        raise MexError("--ray needs Ray: pip install 'microexpr[ray]'") from None
-    return ray
-
-
-def connect(opts: RayOptions) -> dict:
-    """Join (or start) the cluster once per process; its resources."""
-    ray = _ray()
-    if not ray.is_initialized():
-        kw = {} if opts.address in ("", "auto") else {"address": opts.address}
-        try:
-            ray.init(**kw, include_dashboard=False, logging_level="WARNING")
-        except ConnectionError as exc:
-            raise MexError(f"Ray at {opts.address}: {exc}") from None
-    return ray.cluster_resources()
-
-
-def _why(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[-1] if text else ''}"[:300]
-
-
 @functools.cache
 def _cache_actor():
-    ray = _ray()
+    ray = ray_module()
 
     @ray.remote(max_restarts=2, max_task_retries=2)
     class CacheActor:
@@ -87,8 +63,8 @@ def cache_results(todo: list, init: tuple, opts: RayOptions, cache_dir: Path) ->
     """(sample key, failure or None) as batches finish: one task per batch of samples on a pool of actors."""
     from train import cache
 
-    ray = _ray()
-    cpus = connect(opts).get("CPU", 1)
+    ray = ray_module()
+    cpus = connect(opts.address).get("CPU", 1)
     n = max(1, min(len(todo), int(cpus // opts.threads)))
     size = opts.batch or max(1, math.ceil(len(todo) / (4 * n)))
     batches = [todo[i:i + size] for i in range(0, len(todo), size)]
@@ -107,9 +83,8 @@ def cache_results(todo: list, init: tuple, opts: RayOptions, cache_dir: Path) ->
             try:
                 outs = ray.get(ref)
             except ray.exceptions.RayError as exc:  # not stored as .failed: the next run tries them again
-                outs = [f"worker failed: {_why(exc)}"] * len(batch)
-                for (s, _, _), why in zip(batch, outs):
-                    yield s.key, why
+                for s, _, _ in batch:
+                    yield s.key, f"worker failed: {why(exc)}"
                 continue
             for (s, out, _), res in zip(batch, outs):
                 yield s.key, res if opts.shared_cache else cache.store(Path(out), s, res)
@@ -133,8 +108,8 @@ def run_folds(cfg, jobs: list, data, fingerprint: dict, fold_fn: Callable,
               opts: RayOptions) -> Iterator[tuple[int, dict]]:
     """(fold index, result of ``fold_fn``) as folds finish, one task per fold; a failed fold is retried
     ``opts.retries`` times and reported by its test subject; MexError at the end when any fold never ran."""
-    ray = _ray()
-    res = connect(opts)
+    ray = ray_module()
+    res = connect(opts.address)
     gpus = opts.fold_gpus if opts.fold_gpus is not None else (1 if res.get("GPU", 0) >= 1 else 0)
     task = ray.remote(_fold_task).options(num_cpus=opts.threads, num_gpus=gpus, max_retries=0)
     data_ref = ray.put(data)  # once into the object store (samples, X, y), read by every fold
@@ -152,13 +127,13 @@ def run_folds(cfg, jobs: list, data, fingerprint: dict, fold_fn: Callable,
         try:
             out = ray.get(ref)
         except ray.exceptions.RayError as exc:
-            why = _why(exc)
+            reason = why(exc)
             if attempt <= opts.retries:
-                print(f"fold {sp.test_subject}: attempt {attempt} failed ({why}); retrying", flush=True)
+                print(f"fold {sp.test_subject}: attempt {attempt} failed ({reason}); retrying", flush=True)
                 submit(k, sp, attempt + 1)
             else:
-                print(f"fold {sp.test_subject}: failed after {attempt} attempt(s) ({why})", flush=True)
-                failed[sp.test_subject] = why
+                print(f"fold {sp.test_subject}: failed after {attempt} attempt(s) ({reason})", flush=True)
+                failed[sp.test_subject] = reason
             continue
         yield k, out
     if failed:

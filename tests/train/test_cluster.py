@@ -17,18 +17,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def ray_local():
-    """One local Ray (2 CPUs) for the module; skipped with the reason when Ray is missing or cannot start."""
-    ray = pytest.importorskip("ray", reason="Ray not installed (pip install 'microexpr[ray]')")
-    try:
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    except Exception as exc:  # noqa: BLE001 - any start-up failure is a reason to skip, printed
-        pytest.skip(f"Ray cannot start here: {type(exc).__name__}: {exc}")
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def tiny_set(tmp_path_factory) -> Path:
     from train import synth_me
 
