@@ -11,6 +11,10 @@ import importlib
 ARCHS: dict[str, str] = {
     "magnet": "mecore.nets.magnet:MagNet",
     "magnet_motion": "mecore.nets.magnet:MagNetMotion",
+    "fastmag": "mecore.nets.fastmag:FastMagNet",
+    "magnifier_encoder": "mecore.nets.magnify_split:MagnifierEncoder",
+    "magnifier_decoder": "mecore.nets.magnify_split:MagnifierDecoder",
+    "fast_magnifier_decoder": "mecore.nets.magnify_split:FastMagnifierDecoder",
     "fgrmer": "mecore.nets.fgrmer:FGRMER",
 }
 

@@ -21,7 +21,6 @@ the shape representation, for periodic motion such as breathing or pulse).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import torch
@@ -29,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mecore.errors import MexError
+from mecore.magnify.filters import DifferenceOfIIR  # noqa: F401 - re-exported: the temporal mode's filter
 
 MODES = ("static", "dynamic", "bandpass")
 
@@ -253,33 +253,6 @@ def convert_reference_state_dict(state: Mapping[str, torch.Tensor]) -> dict[str,
 
 
 # ---------------------------------------------------------------------------------------------------
-class DifferenceOfIIR:
-    """Temporal band-pass: the difference of two first-order IIR low-passes (Wadhwa et al., used by Oh et al.).
-
-    Equivalent to the original's ``differenceOfIIR`` filter b = [rh - rl, rl - rh],
-    a = [1, -(2 - rh - rl), (1 - rl)(1 - rh)], where each coefficient comes from a cut-off in Hz as
-    r = 1 - exp(-2 pi f / fs). Both low-passes start at the first sample, so a constant signal gives 0.
-    """
-
-    def __init__(self, low_hz: float, high_hz: float, fps: float):
-        if not (0 < low_hz < high_hz < fps / 2):
-            raise MexError(f"band-pass cut-offs {low_hz}-{high_hz} Hz must satisfy 0 < low < high < fps/2 ({fps / 2} Hz)")
-        self.r_low = 1.0 - math.exp(-2.0 * math.pi * low_hz / fps)
-        self.r_high = 1.0 - math.exp(-2.0 * math.pi * high_hz / fps)
-        self._low = self._high = None
-
-    def reset(self) -> None:
-        self._low = self._high = None
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self._low is None:
-            self._low, self._high = x.clone(), x.clone()
-        else:
-            self._low = self._low + self.r_low * (x - self._low)
-            self._high = self._high + self.r_high * (x - self._high)
-        return self._high - self._low
-
-
 class VideoMagnifier:
     """Magnify a stream of frames with a MagNet in one of ``MODES``; one verb: ``step(frame) -> magnified``.
 

@@ -1,4 +1,4 @@
-"""``python -m train.magnet {import,train,eval,export,motion}`` — see docs/magnifier.md."""
+"""``python -m train.magnet {import,train,distill,eval,export,motion,split}`` — see docs/magnifier.md."""
 
 from __future__ import annotations
 
@@ -42,6 +42,20 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    di = sub.add_parser("distill", help="train the fast magnifier (FastMagNet) on a CPU budget, MagNet as teacher")
+    di.add_argument("--out", type=Path, default=Path("runs/fastmag"))
+    di.add_argument("--teacher", type=Path, default=REPO / "engines" / "magnifier.pt")
+    di.add_argument("--minutes", type=float, default=25.0)
+    di.add_argument("--pool", type=int, default=3000, help="cached synthetic samples (with teacher output)")
+    di.add_argument("--size", type=int, default=64)
+    di.add_argument("--batch", type=int, default=16)
+    di.add_argument("--lr", type=float, default=2e-3)
+    di.add_argument("--teacher-weight", type=float, default=0.5)
+    di.add_argument("--threads", type=int, default=1)
+    di.add_argument("--seed", type=int, default=1)
+    di.add_argument("--init", type=Path, default=None, help="start from a previous distill run's last.pt")
+    di.add_argument("--quiet", action="store_true")
+
     ev = sub.add_parser("eval", help="PSNR/SSIM table on the held-out synthetic test set + picture strip")
     ev.add_argument("--weights", type=Path, default=REPO / "engines" / "magnifier.pt",
                     help="project-trained weights (default engines/magnifier.pt)")
@@ -64,6 +78,14 @@ def _parser() -> argparse.ArgumentParser:
                         "classifier's cut-down magnifier, for engines folders exported without it)")
     mo.add_argument("--checkpoint", type=Path, default=REPO / "engines" / "magnifier.pt")
     mo.add_argument("--engines-dir", type=Path, default=REPO / "engines")
+    sp = sub.add_parser("split", help="magnifier checkpoint -> engines/magnifier_{encoder,decoder}.{onnx,pt} "
+                        "(the same weights, cut for whole-video magnification)")
+    sp.add_argument("--checkpoint", type=Path, default=REPO / "engines" / "magnifier.pt")
+    sp.add_argument("--engines-dir", type=Path, default=REPO / "engines")
+    ef = sub.add_parser("export-fast", help="distill run -> engines/fast_magnifier{,_encoder,_decoder}.{onnx,pt}")
+    ef.add_argument("--checkpoint", type=Path, default=Path("runs/fastmag/last.pt"))
+    ef.add_argument("--engines-dir", type=Path, default=REPO / "engines")
+    ef.add_argument("--metrics", type=Path, default=None, help="JSON from `eval --out-json` to embed")
     return p
 
 
@@ -121,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
                               eval_every=args.eval_every, device=args.device, seed=args.seed, resume=args.resume)
             last = train(cfg, progress_bar=not args.quiet)
             print(f"checkpoint: {last}")
+        elif args.cmd == "distill":
+            from train.magnet.distill import DistillConfig, distill
+
+            cfg = DistillConfig(out=args.out, teacher=args.teacher, minutes=args.minutes, pool=args.pool,
+                                size=args.size, batch=args.batch, lr=args.lr, teacher_weight=args.teacher_weight,
+                                threads=args.threads, seed=args.seed, init=args.init)
+            print(f"checkpoint: {distill(cfg, progress_bar=not args.quiet)}")
         elif args.cmd == "eval":
             _eval(args)
         elif args.cmd == "export":
@@ -128,6 +157,14 @@ def main(argv: list[str] | None = None) -> int:
 
             summary = export(args.checkpoint, args.engines_dir, args.metrics)
             print(json.dumps(summary))
+        elif args.cmd == "split":
+            from train.magnet.export_split import export_split
+
+            print(json.dumps(export_split(args.checkpoint, args.engines_dir)))
+        elif args.cmd == "export-fast":
+            from train.magnet.export_split import export_fast
+
+            print(json.dumps(export_fast(args.checkpoint, args.engines_dir, args.metrics)))
         elif args.cmd == "motion":
             from train.magnet.export import export_motion
 

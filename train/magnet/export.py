@@ -30,13 +30,15 @@ MOTION_DYNAMIC = {**{k: v for k, v in DYNAMIC.items() if k in INPUTS}, "motion":
 PARITY_TOL = 1e-4
 
 
-def export_magnet_onnx(model: MagNet | MagNetMotion, path: Path, meta: dict, size: int = 64, opset: int = 17) -> Path:
+def export_magnet_onnx(model: MagNet | MagNetMotion, path: Path, meta: dict, size: int = 64, opset: int = 17,
+                       dynamic_shape: str = "H/2") -> Path:
     g = torch.Generator().manual_seed(0)
     x = torch.rand(1, 3, size, size, generator=g) * 2 - 1
     amp = torch.tensor([10.0])
     if isinstance(model, MagNetMotion):
         return export_onnx(model, (x, x, amp), path, INPUTS, ["motion"], MOTION_DYNAMIC, meta, opset=opset)
-    return export_onnx(model, (x, x, amp), path, INPUTS, OUTPUTS, DYNAMIC, meta, opset=opset)
+    dynamic = {**DYNAMIC, "shape": {0: "N", 2: dynamic_shape, 3: dynamic_shape.replace("H", "W")}}
+    return export_onnx(model, (x, x, amp), path, INPUTS, OUTPUTS, dynamic, meta, opset=opset)
 
 
 def parity(model: MagNet | MagNetMotion, onnx_path: Path, sizes=((2, 64, 64), (1, 96, 128)),
