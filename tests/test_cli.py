@@ -36,6 +36,10 @@ def _commands(tmp: Path) -> dict[str, tuple[list[str], int]]:
         "train.magnet": (["-m", "train.magnet", "--help"], 0),
         "engines info": (["-m", "engines", "info"], 0),
         "engines user error": (["-m", "engines", "info", "--bogus"], 2),
+        "train.datasets report": (["-m", "train.datasets", "report", "--dataset", "samm", "--root", str(tmp / "samm")],
+                                  0),
+        "train.datasets user error": (["-m", "train.datasets", "report", "--dataset", "samm", "--root",
+                                       str(tmp / "nope")], 2),
         "stream.spot_eval": (["-m", "stream.spot_eval", "--truth", str(tmp / "truth"),
                               "--predictions", str(tmp / "preds")], 0),
         "stream.spot_eval user error": (["-m", "stream.spot_eval"], 2),
@@ -47,6 +51,9 @@ def _commands(tmp: Path) -> dict[str, tuple[list[str], int]]:
 
 
 def _inputs(tmp: Path) -> None:
+    from tests.train.test_datasets import samm_tree
+
+    samm_tree(tmp / "samm")
     (tmp / "truth").mkdir()
     (tmp / "truth" / "clip0.json").write_text(json.dumps({
         "video": "clip0.mp4", "fps": 30.0, "events": [{"onset": 30, "apex": 35, "offset": 41}]}))

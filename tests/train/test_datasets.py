@@ -213,3 +213,21 @@ def test_unknown_dataset_and_missing_sheet(tmp_path):
     (tmp_path / "CASME2-coding-1.xlsx").write_bytes(b"PK\x03\x04 not a workbook")
     with pytest.raises(MexError, match="CASME2-coding-1.xlsx: cannot read the sheet"):
         datasets.read("casme2", tmp_path)
+
+
+def test_report_cli(tmp_path, capsys):
+    from train.datasets.__main__ import main
+
+    samm_tree(tmp_path)
+    assert main(["report", "--dataset", "samm", "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    first = SAMM_HEADER_ROW + 1
+    assert out[1:5] == ["  rows read: 18", "  kept: 15", "  skipped: 2 (no onset frame 1, unknown emotion 1)",
+                        f"    SAMM_Micro_FACS_Codes_v2.xlsx row {first + 16}: unknown emotion 'Joy??' for class set samm-5"]
+    assert "  outside the class set: 1 (sadness 1)" in out
+    assert "  classes: anger 5, happiness 3, others 3, contempt 2, surprise 2" in out
+    assert "  subjects: 4 (006 4, 007 4, 009 4, 010 3)" in out
+    assert "  AUs coded (samples): 1 2, 2 2, 4 4, 6 2, 7 2, 10 1, 12 6, 14 1, 15 1, 18 1, 23 1" in out
+    assert any("'soft focus' x2" in line for line in out)
+    assert main(["report", "--dataset", "samm", "--root", str(tmp_path / "nope")]) == 2
+    assert "dataset root is not a folder" in capsys.readouterr().err
