@@ -244,6 +244,12 @@ def screenshots(folder: Path, clip: Path, engines_dir: str | None, rtsp_server: 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from mecore.errors import run_cli
+
+    return run_cli(lambda: _main(argv))  # Ctrl-C: exit 130, no traceback
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.browser", description=__doc__.splitlines()[0])
     parser.add_argument("--clip", default=str(DEMO_CLIP), help="video played by the fake webcam")
     parser.add_argument("--seconds", type=float, default=15.0, help="measured streaming time")

@@ -301,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    stopped = _note_ctrl_c()
     try:
         launch(args.host, args.port, args.share, args.engines, args.stream_every, config=config,
                backend=args.backend, time_limit=args.time_limit)
@@ -308,8 +309,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot serve on {args.host}:{args.port}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        pass
-    return 0
+        return 130
+    return 130 if stopped else 0
+
+
+def _note_ctrl_c() -> list[int]:
+    """Gradio's blocking launch catches Ctrl-C and returns normally; note the signal so main exits 130
+    (interrupted) like every other CLI, instead of 0."""
+    import signal
+
+    seen: list[int] = []
+
+    def on_sigint(signum, frame):
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+    return seen
 
 
 if __name__ == "__main__":

@@ -166,3 +166,24 @@ def test_main_rejects_bad_options(capsys):
         main(["--help"])
     assert e.value.code == 0
     assert "127.0.0.1" in capsys.readouterr().out
+
+
+def test_ctrl_c_exits_130_though_gradio_swallows_it(monkeypatch):
+    """Gradio's blocking launch catches the KeyboardInterrupt of Ctrl-C and returns; main still exits 130."""
+    import contextlib
+    import signal
+
+    import stream.app as app_mod
+
+    def serve_until_ctrl_c(*args, **kwargs):
+        with contextlib.suppress(KeyboardInterrupt):  # as gradio's block_thread does
+            signal.raise_signal(signal.SIGINT)  # what the terminal sends
+
+    before = signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr(app_mod, "launch", serve_until_ctrl_c)
+    try:
+        assert main(["--port", "7999"]) == 130
+        monkeypatch.setattr(app_mod, "launch", lambda *a, **k: None)  # served, stopped without a signal
+        assert main(["--port", "7999"]) == 0
+    finally:
+        signal.signal(signal.SIGINT, before)
