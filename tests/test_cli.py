@@ -44,6 +44,8 @@ def _commands(tmp: Path) -> dict[str, tuple[list[str], int]]:
                               "--predictions", str(tmp / "preds")], 0),
         "stream.spot_eval user error": (["-m", "stream.spot_eval"], 2),
         "stream.app": (["-m", "stream.app", "--help"], 0),
+        "stream.magnify": (["-m", "stream.magnify", "--help"], 0),
+        "stream.batch": (["-m", "stream.batch", "--help"], 0),
     }
     for mod in ("engines", "browser", "stream", "soak", "magnifier", "face"):
         cmds[f"bench.{mod}"] = (["-m", f"bench.{mod}", "--help"], 0)
