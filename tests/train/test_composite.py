@@ -94,6 +94,8 @@ def test_user_list_with_header_words_and_missing_samples(tree, tmp_path):
     path.write_text("casme2,sub01,EP02_01f,joy\n")
     with pytest.raises(MexError, match=r"mine.csv row 1: class 'joy' is not one of negative, positive, surprise"):
         datasets.read("composite", tree, sample_list=path)
+    with pytest.raises(MexError, match="class set casme2-5 does not apply"):
+        datasets.read("composite", tree, class_set="casme2-5")
 
 
 def test_missing_dataset_folder_is_reported(tmp_path):

@@ -92,6 +92,9 @@ def read_list(path: str | Path, class_set: str = CLASS_SET) -> list[Listed]:
 
 def read(root: str | Path, class_set: str = CLASS_SET, strict: bool = False, apex_missing: str = "skip",
          sample_list: str | Path | None = None) -> ReadResult:
+    if class_set != CLASS_SET:
+        raise MexError(f"the composite's classes are its sample list's ({', '.join(CLASS_SETS[CLASS_SET])}); "
+                       f"class set {class_set} does not apply")
     root = dataset_root(root)
     list_path = Path(sample_list) if sample_list else MEGC2019_LIST
     listed = read_list(list_path, class_set)
@@ -127,6 +130,9 @@ def read(root: str | Path, class_set: str = CLASS_SET, strict: bool = False, ape
                 result.apex_filled += 1
             result.samples.append(dataclasses.replace(s, subject=f"{name}_{s.subject}", label=x.label,
                                                       where=f"{s.where}; {where}"))
+        kept_rows = {s.where for s in part.samples if (s.subject.lower(), s.clip.lower()) in
+                     {(x.subject.lower(), x.clip.lower()) for x in wanted}}
         for token, rows in part.au_text.items():
-            result.au_text.setdefault(token, []).extend(rows)
+            if listed_rows := [w for w in rows if w in kept_rows]:
+                result.au_text.setdefault(token, []).extend(listed_rows)
     return result
