@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     from mecore.errors import MexError, run_cli
     from stream.config import StreamConfig
     from stream.pipeline import Analyzer
+    from stream.runner import Runner
     from stream.sources import open_source
 
     def body() -> int:
@@ -94,27 +95,32 @@ def main(argv: list[str] | None = None) -> int:
                       f"load average {os.getloadavg()[0]:.2f}", flush=True)
                 cfg = StreamConfig(classify=not args.spot_only, overlay=False)
                 samples: list[tuple[float, float]] = []
-                events = frames = 0
+                count = {"frames": 0, "events": 0}
                 with open_source(url) as src, Analyzer(cfg.with_fps(src.fps), engines_dir=args.engines) as an:
                     t0 = time.monotonic()
-                    next_sample = t0
-                    end = t0 + args.minutes * 60
-                    for frame in src:
-                        r = an.process(frame)
-                        frames += 1
-                        events += len(r.events)
+                    clock = {"next": t0, "end": t0 + args.minutes * 60, "elapsed": 0.0}
+
+                    def sample(r) -> None:  # a sink: memory every --every s; quits at --minutes
+                        count["events"] += len(r.events)
+                        if r.final:
+                            return
+                        count["frames"] += 1
                         now = time.monotonic()
-                        if now >= next_sample:
+                        clock["elapsed"] = now - t0
+                        if now >= clock["next"]:
                             samples.append((now - t0, rss_mb()))
-                            print(f"{(now - t0) / 60:6.2f} min  rss {samples[-1][1]:7.1f} MB  frames {frames}  "
-                                  f"dropped {src.stats.dropped}  reconnects {src.stats.reconnects}  events {events}",
-                                  flush=True)
-                            next_sample += args.every
-                        if now >= end:
-                            break
-                    elapsed = time.monotonic() - t0
+                            print(f"{(now - t0) / 60:6.2f} min  rss {samples[-1][1]:7.1f} MB  frames {count['frames']}  "
+                                  f"dropped {src.stats.dropped}  reconnects {src.stats.reconnects}  "
+                                  f"events {count['events']}", flush=True)
+                            clock["next"] += args.every
+                        if now >= clock["end"]:
+                            runner.controls.quit = True
+
+                    runner = Runner(an, [sample])
+                    report = runner.run(src)
+                    frames, events, elapsed = count["frames"], count["events"], clock["elapsed"]
                     stats = src.stats
-                    preds = len(an.predictions)
+                    preds = sum(report["events_by_label"].values())
             finally:
                 server.terminate()
                 server.wait(timeout=10)

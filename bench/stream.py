@@ -13,7 +13,7 @@ Each clip runs in these configurations, one after the other, on the same process
   reading an apex frame to its prediction under live conditions (goal <= 0.6 s).
 
 Stage times are the mean ms per frame of each stage; motion, classify and magnify are per event (worker).
-In the paced run, decode includes the wait for the frame's due time.
+In the paced run the runner waits for each frame's due time between decode and landmarks (in no stage).
 The machine's load average is printed: other processes on these 2 cores change every figure.
 """
 
@@ -40,44 +40,36 @@ def run_once(video: Path, name: str, *, classify: bool, overlay: bool, encode: b
              max_frames: int | None = None) -> dict:
     from stream.config import StreamConfig
     from stream.pipeline import Analyzer
+    from stream.runner import Runner
     from stream.sinks import VideoFile
     from stream.sources import open_source
 
     stage = defaultdict(list)
     worker = defaultdict(list)
-    with tempfile.TemporaryDirectory() as tmp, open_source(str(video), realtime=realtime) as src:
+    preds = []
+
+    def measure(r) -> None:  # a sink after the video file: this frame's stages, encode included
+        preds.extend(r.predictions)
+        if r.final:
+            return
+        for k in STAGES:
+            if k in r.timings:
+                stage[k].append(r.timings[k])
+        for k in ("motion", "classify", "magnify"):  # the worker's figures of each event, taken when they change
+            if k in r.timings and (not worker[k] or worker[k][-1] != r.timings[k]):
+                worker[k].append(r.timings[k])
+
+    with tempfile.TemporaryDirectory() as tmp, open_source(str(video)) as src:
         cfg = StreamConfig(fps=src.fps, classify=classify, overlay=overlay, landmark_scale=landmark_scale)
         with Analyzer(cfg, engines_dir=engines, backend=backend) as an:
             out = VideoFile(Path(tmp) / "out.mp4", src.fps) if encode else None
-            frames = iter(src)
-            n = 0
+            runner = Runner(an, [out, measure], max_frames=max_frames, pace=realtime, finish_timeout=60)
             t_start = time.perf_counter()
-            while True:
-                t0 = time.perf_counter()
-                try:
-                    frame = next(frames)
-                except StopIteration:
-                    break
-                stage["decode"].append((time.perf_counter() - t0) * 1e3)
-                r = an.process(frame)
-                for k in ("landmarks", "align", "spot", "overlay"):
-                    if k in r.timings:
-                        stage[k].append(r.timings[k])
-                if out is not None:
-                    out(r)
-                    stage["encode"].append(out.encode_ms)
-                if an.predictor:  # the worker's figures of each event, taken when they change
-                    for k, v in an.predictor.timings.items():
-                        if not worker[k] or worker[k][-1] != v:
-                            worker[k].append(v)
-                n += 1
-                if max_frames and n >= max_frames:
-                    break
-            wall = time.perf_counter() - t_start
-            _, _ = an.finish(timeout=60)
-            if out is not None:
-                out.close()
-            preds = list(an.predictions)
+            n, wall = 0, 0.0
+            for r in runner.results(src):
+                if not r.final:  # the frames, not the wait for the last predictions
+                    n, wall = n + 1, time.perf_counter() - t_start
+            runner.close()
             backend_name = an.backend
     res = {"clip": video.name, "config": name, "frames": n, "fps": n / wall if wall else 0.0,
            "stages": {k: statistics.fmean(v) for k, v in stage.items() if v},

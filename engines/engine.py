@@ -16,6 +16,7 @@ class Engine:
     def __init__(self, artifact: Artifact, name: str):
         self.path = artifact.path
         self.meta: dict = artifact.meta
+        self.artifact: dict = artifact.describe()  # model, file, version, SHA-256: what a run's outputs record
         self.name = name  # backend, e.g. "onnxruntime-cpu"
         self.why = ""  # set by the dispatcher: why this backend was picked
         self.input_names = [s["name"] for s in self.meta["inputs"]]

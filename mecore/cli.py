@@ -83,8 +83,10 @@ def _optional(kind):
     return parse
 
 
-def add_options(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (), group: str | None = None):
-    """An option per field of ``cls`` (not in ``skip``, not ``cli=False``); returns the names added."""
+def add_options(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (), group: str | None = None,
+                defaults: dict[str, str] | None = None):
+    """An option per field of ``cls`` (not in ``skip``, not ``cli=False``); returns the names added.
+    ``defaults``: what a front end puts in place of a field's default when the option is not given."""
     hints = typing.get_type_hints(cls)
     target = parser.add_argument_group(group) if group else parser
     added = []
@@ -95,7 +97,10 @@ def add_options(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()
         kind, is_seq, container = _base(hints[f.name])
         names = [f"--{f.name.replace('_', '-')}", *f.metadata.get("flags", ())]
         text = f.metadata.get("help", "")
-        text = f"{text} (default: {_show(default)})" if default is not MISSING else f"{text} (required)"
+        if defaults and f.name in defaults:
+            text = f"{text} (default: {defaults[f.name]})"
+        else:
+            text = f"{text} (default: {_show(default)})" if default is not MISSING else f"{text} (required)"
         kw: dict = {"dest": f.name, "help": text.replace("%", "%%"), "default": argparse.SUPPRESS}
         if kind is bool and not is_seq:
             kw["action"] = argparse.BooleanOptionalAction
@@ -122,7 +127,7 @@ def add_options(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()
 
 def from_options(cls, ns: argparse.Namespace, **base):
     """``cls`` with ``base``, then the options given in ``ns``, over its defaults."""
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {f.name for f in dataclasses.fields(cls) if f.metadata.get("cli", True)}
     given = {k: v for k, v in vars(ns).items() if k in names}
     return cls(**{**base, **given})
 

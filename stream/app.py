@@ -138,23 +138,20 @@ class App:
             source, name, fps = open_live(url)
             session.attach("url", source)
             yield None, None, EventLog.empty(), f"Connected to {name} ({fps:.0f} fps)…"
-            last_yield, run = 0.0, None
-            for frame in source:
+            with session.lock:
+                run = session.run("url", fps, Controls(amplification, threshold, backend))
+            last_yield = 0.0
+            for result in run.runner.results(source):  # the runner's loop; Stop / a new Connect cancel it
                 if session.generation.get("url", 0) != generation or session.closed:
                     return  # stopped, replaced by a newer connection, or the tab closed
-                with session.lock:
-                    run = session.run("url", fps, Controls(amplification, threshold, backend))
-                    result = run.step(frame)
+                run.shown(result)
+                if result.final:  # the stream ended by itself: open events closed, their labels waited for
+                    yield gr.skip(), run.inset_update(), run.table_update(), f"{name}: stream ended."
+                    break
                 now = time.perf_counter()
                 if now - last_yield >= self.stream_every or result.events or result.predictions:
                     last_yield = now
                     yield result.image, run.inset_update(), run.table_update(), run.status(result)
-            if session.generation.get("url", 0) != generation or session.closed:
-                return  # the source was closed by Stop / a new Connect / the tab closing
-            if run is not None:  # the stream ended by itself: close open events, wait for their labels
-                with session.lock:
-                    run.finish(timeout=5.0)
-                yield gr.skip(), run.inset_update(), run.table_update(), f"{name}: stream ended."
         except MexError as e:
             yield gr.skip(), gr.skip(), gr.skip(), _warn(None, str(e))
         except Exception as e:
@@ -273,20 +270,27 @@ def launch(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, share: bool = Fal
     return app
 
 
+def parser() -> argparse.ArgumentParser:
+    from mecore.cli import add_options
+
+    p = argparse.ArgumentParser(prog="python -m stream.app", description="Gradio live demo in the browser.")
+    p.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 7860)")
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    p.add_argument("--engines", default=None, help="engines folder (default: the project's engines/)")
+    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="initial backend (default auto)")
+    p.add_argument("--stream-every", type=float, default=0.1, help="webcam capture interval in seconds")
+    p.add_argument("--time-limit", type=float, default=600.0, help="seconds one webcam stream may run")
+    p.add_argument("-v", "--verbose", action="store_true", help="log sessions and events")
+    # amplification and threshold_p are the controls' initial values
+    add_options(p, StreamConfig, group="analyser (stream.config.StreamConfig; defaults are the dataclass's)")
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stream.app", description="Gradio live demo in the browser.")
-    parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 7860)")
-    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
-    parser.add_argument("--engines", default=None, help="engines folder (default: the project's engines/)")
-    parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="initial backend (default auto)")
-    parser.add_argument("--amplification", type=float, default=None, help="initial amplification factor")
-    parser.add_argument("--threshold", type=float, default=None, help="initial spotting threshold p in [0, 1)")
-    parser.add_argument("--landmark-scale", type=float, default=1.0, help="run landmarks on a downscaled frame")
-    parser.add_argument("--stream-every", type=float, default=0.1, help="webcam capture interval in seconds")
-    parser.add_argument("--time-limit", type=float, default=600.0, help="seconds one webcam stream may run")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log sessions and events")
-    args = parser.parse_args(argv)
+    from mecore.cli import from_options
+
+    args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if not 0 < args.port < 65536:
@@ -296,8 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --stream-every {args.stream_every}: must be in [0.02, 2] s", file=sys.stderr)
         return 2
     try:
-        config = StreamConfig(amplification=args.amplification, landmark_scale=args.landmark_scale,
-                              **({} if args.threshold is None else {"threshold_p": args.threshold}))
+        config = from_options(StreamConfig, args)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

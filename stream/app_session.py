@@ -1,7 +1,8 @@
 """Per-browser-session state of the Gradio demo: each session owns its analysers; nothing is shared.
 
 A ``Session`` holds one ``Run`` per source kind ("live" webcam, "url" camera): an ``Analyzer`` (the
-same object ``run_stream.py`` uses), its frame clock and its event log. ``SessionStore`` maps
+same object ``run_stream.py`` uses) driven by a ``stream.runner.Runner`` (the same loop), its frame
+clock and its event log. ``SessionStore`` maps
 Gradio's session hash to a ``Session`` and closes it when the tab closes (``unload``), when it has
 been idle too long, or when the server stops.
 """
@@ -19,14 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 
+from engines.backends import ALIASES, BACKENDS
 from mecore.errors import MexError
 from mecore.types import Frame, Prediction, SpotEvent
+from stream.runner import Runner
 
 log = logging.getLogger("stream.app")
 
-BACKEND_CHOICES = ["auto", "onnxruntime", "torch", "tensorrt", "onnxruntime-cpu", "torch-cpu"]
+BACKEND_CHOICES = [*ALIASES, *BACKENDS]  # the names engines.load takes
 COLUMNS = ["face", "onset s", "apex s", "offset s", "label", "confidence", "score", "latency ms", "backend"]
 
 
@@ -37,16 +41,14 @@ def explain(e: BaseException) -> str:
 
 
 def amplification_range(engines_dir: str | Path | None) -> tuple[float, float, float]:
-    """(min, max, default) amplification from the magnifier's manifest metadata; (1, 50, 10) without one."""
-    from engines import ENGINES_DIR
-    from engines.artifacts import read_manifest
+    """(min, max, default) amplification from the magnifier's own (verified) metadata; (1, 50, 10) without one."""
+    from engines import resolve
 
     try:
-        for entry in read_manifest(engines_dir or ENGINES_DIR)["artifacts"].values():
-            amp = entry.get("meta", {}).get("amplification") if entry.get("model") == "magnifier" else None
-            if isinstance(amp, dict) and "min" in amp and "max" in amp:
-                lo, hi = float(amp["min"]), float(amp["max"])
-                return lo, hi, min(max(float(amp.get("default", 10.0)), lo), hi)  # 10: stream.predictor's fallback
+        amp = resolve("magnifier", "onnx", engines_dir).meta.get("amplification")
+        if isinstance(amp, dict) and "min" in amp and "max" in amp:
+            lo, hi = float(amp["min"]), float(amp["max"])
+            return lo, hi, min(max(float(amp.get("default", 10.0)), lo), hi)  # 10: stream.predictor's fallback
     except (MexError, TypeError, ValueError, AttributeError):
         pass
     return 1.0, 50.0, 10.0
@@ -73,6 +75,7 @@ class EventLog:
         self.max_rows = max_rows  # a long live session keeps its newest events
         self._rows: OrderedDict[tuple[int, int], dict] = OrderedDict()
         self.version = 0  # bumps on every change, so handlers send the table only when it changed
+        self.seconds: Callable[[int, float], float] | None = None  # (index, fps) -> s of a live clock
 
     @staticmethod
     def empty() -> pd.DataFrame:
@@ -104,16 +107,22 @@ class EventLog:
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(list(self._rows.values()), columns=COLUMNS) if self._rows else self.empty()
 
+    def __call__(self, result) -> None:
+        """A sink: the result's events and predictions."""
+        self.add(result.events, result.predictions, self.seconds)
+
 
 class Run:
     """One analysed stream of a session: an Analyzer, its frame clock and its events."""
 
-    def __init__(self, analyzer, note: str, controls: Controls, fps: float):
+    def __init__(self, analyzer, note: str, controls: Controls, fps: float, lock=None):
         self.analyzer = analyzer
         self.note = note  # e.g. why nothing is classified
         self.controls = controls
         self.fps = fps
         self.log = EventLog(classify=bool(getattr(analyzer.config, "classify", True)))
+        self.log.seconds = self.seconds
+        self.runner = Runner(analyzer, [self.log], finish_timeout=5.0, lock=lock)
         self.inset = None  # the magnified face shown beside the stream
         self._inset_face: int | None = None  # face id of the newest prediction
         self._t0 = time.monotonic()
@@ -136,40 +145,50 @@ class Run:
         return t
 
     def apply(self, controls: Controls) -> None:
+        """The page's controls, to the runner: applied before the next frame."""
+        changes = {}
         if controls.amplification != self.controls.amplification:
-            self.analyzer.set_amplification(controls.amplification)
+            changes["amplification"] = float(controls.amplification)
         if controls.threshold != self.controls.threshold:
-            self.analyzer.set_threshold(controls.threshold)
+            changes["threshold_p"] = float(controls.threshold)
+        if changes:
+            self.runner.controls.change(**changes)
         self.controls = controls
 
     def step(self, frame: Frame):
+        """A frame pushed by the page (the webcam) through the runner."""
+        self._clock(frame)
+        return self.shown(self.runner.step(frame))
+
+    def _clock(self, frame: Frame) -> None:
         self._times[frame.index] = frame.timestamp_s
         while len(self._times) > 4096:
             self._times.popitem(last=False)
-        result = self.analyzer.process(frame)
-        self.frames += 1
-        self.faceless = 0 if result.faces else self.faceless + 1
-        self.log.add(result.events, result.predictions, self.seconds)
-        self._pick_inset(result.predictions)
+
+    def shown(self, result):
+        """Count and pick what the page shows of ``result`` (a frame's or the final one); returns it.
+        (Events are of frames 2k and more back, so a frame's time is known before its events come.)"""
+        if not result.final:
+            self._clock(result.frame)
+            self.frames += 1
+            self.faceless = 0 if result.faces else self.faceless + 1
+        self._pick_inset(result.predictions, result.insets)
         return result
 
-    def _pick_inset(self, predictions: list[Prediction]) -> None:
-        """The face magnified at the slider's factor: the Analyzer publishes it in ``insets`` some frames
-        after its prediction (a display pass), so look every frame: the newest prediction's face, or any."""
+    def _pick_inset(self, predictions: list[Prediction], insets: dict[int, np.ndarray]) -> None:
+        """The face magnified at the slider's factor comes in ``insets`` some frames after its prediction
+        (a display pass), so look every frame: the newest prediction's face, or any (the newest)."""
         for p in predictions:
             self._inset_face = p.event.face_id
-        insets = self.analyzer.insets
         image = insets.get(self._inset_face)
         if image is None:
             image = next(reversed(insets.values()), None)
         if image is not None:
             self.inset = image
 
-    def finish(self, timeout: float = 5.0) -> None:
+    def finish(self) -> None:
         """The stream ended: close open events and wait for their labels and magnified faces."""
-        events, predictions = self.analyzer.finish(timeout=timeout)
-        self.log.add(events, predictions, self.seconds)
-        self._pick_inset(predictions)
+        self.shown(self.runner.finish())
 
     def seconds(self, index: int, fps: float) -> float:
         return self._times.get(index, index / fps)
@@ -187,11 +206,10 @@ class Run:
         return self.inset
 
     def status(self, result) -> str:
-        an = self.analyzer
-        parts = [f"frame {result.frame.index}", f"{len(result.faces)} face(s)", f"{an.fps:.1f} fps",
-                 f"{len(self.log)} event(s)", f"backend {an.backend}"]
-        if an.amplification is not None:
-            parts.append(f"amplification {an.amplification:g}")
+        parts = [f"frame {result.frame.index}", f"{len(result.faces)} face(s)", f"{result.fps:.1f} fps",
+                 f"{len(self.log)} event(s)", f"backend {result.backend}"]
+        if result.amplification is not None:
+            parts.append(f"amplification {result.amplification:g}")
         text = " · ".join(parts)
         if self.faceless >= 5:
             text = f"⚠️ no face found in the last {self.faceless} frames (frame {result.frame.index}) · " + text
@@ -200,6 +218,7 @@ class Run:
         return text
 
     def close(self) -> None:
+        self.runner.cancel()
         self.analyzer.close()
 
 
@@ -229,7 +248,7 @@ class Session:
             run = None
         if run is None:
             analyzer, note = self._make(fps, controls)
-            run = Run(analyzer, note, controls, fps)
+            run = Run(analyzer, note, controls, fps, self.lock)
             if controls.amplification is not None:
                 analyzer.set_amplification(controls.amplification)
             self._runs[kind] = run
@@ -239,6 +258,9 @@ class Session:
 
     def drop(self, kind: str) -> None:
         """Close the run of ``kind``; a loop feeding it sees ``generation`` change and stops."""
+        run = self._runs.get(kind)
+        if run is not None:
+            run.runner.cancel()  # a loop waiting for its next frame ends without a final result
         attached = self._attached.pop(kind, None)
         if attached is not None:
             try:  # first, outside the lock: unblocks a loop waiting for its next frame

@@ -35,6 +35,7 @@ def analyse_file(path: Path, workdir: Path, make_analyzer: Callable[[float], tup
                  controls: Controls, progress: Progress | None = None) -> VideoOutput:
     """Every frame of ``path`` through a fresh Analyzer; annotated mp4 + events.jsonl in ``workdir``."""
     from stream import sinks, sources
+    from stream.runner import Runner
 
     name = Path(path).name
     source = sources.open_source(str(path))
@@ -53,33 +54,26 @@ def analyse_file(path: Path, workdir: Path, make_analyzer: Callable[[float], tup
         stem = Path(name).stem or "video"
         video_out, jsonl_out = workdir / f"{stem}.annotated.mp4", workdir / f"{stem}.events.jsonl"
         events_log = EventLog(classify=bool(analyzer.config.classify))
-        summary = sinks.Summary()
-        video_file, events_file = sinks.VideoFile(video_out, fps), sinks.EventsFile(jsonl_out)
-        fan_out = sinks.Sinks([video_file, events_file, summary])
         signals: dict[int, list] = defaultdict(list)
-        try:
-            for frame in source:
-                result = analyzer.process(frame)
-                fan_out(result)
-                events_log.add(result.events, result.predictions)
-                for face_id, sig in result.signals.items():
-                    signals[face_id].append(sig)
-                done = summary.frames
-                if progress is not None and (done % 5 == 0 or done == total):
-                    progress(done, max(total, done), f"frame {done}" + (f" of {total}" if total else ""))
-            if progress is not None:
-                progress(summary.frames, max(total, summary.frames), "classifying the last events")
-            events, predictions = analyzer.finish()
-        except BaseException:
-            fan_out.each("abort")
-            raise
-        events_file.add_events(events)
-        events_file.add_predictions(predictions)
-        summary.events += len(events)
-        summary.add_predictions(predictions)
-        events_log.add(events, predictions)
-        video_file.close()
-        events_file.close(summary.report())
+
+        def keep_signals(result) -> None:
+            for face_id, sig in result.signals.items():
+                signals[face_id].append(sig)
+
+        def report(done: int, result) -> None:
+            if progress is None:
+                return
+            if result is None:
+                progress(done, max(total, done), "classifying the last events")
+            elif done % 5 == 0 or done == total:
+                progress(done, max(total, done), f"frame {done}" + (f" of {total}" if total else ""))
+
+        runner = Runner(analyzer, [sinks.VideoFile(video_out, fps), sinks.EventsFile(jsonl_out), events_log,
+                                   keep_signals], progress=report, source_name=name)
+        runner.run(source)
+        if runner.error is not None:
+            raise runner.error
+        summary = runner.summary
     finally:
         if analyzer is not None:
             analyzer.close()

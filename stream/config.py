@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 
+from mecore.cli import live_fields, opt
+
 FEATURES = ("lbp", "intensity")
 # The contrast a movement must reach whatever the window's statistics say (they are all noise on a
 # still face): intensity features are in [0, 1], so 1.3e-3 is a third of a grey level in the most
@@ -19,49 +21,59 @@ MIN_CONTRAST = {"intensity": 1.3e-3, "lbp": 0.0}
 
 @dataclass(frozen=True)
 class StreamConfig:
-    fps: float = 30.0  # the source's frame rate; every frame count below derives from it
+    """Every option of the analyser. ``live=True`` fields may change while a stream runs
+    (``Analyzer.update_config``); the others need a new Analyzer. The CLIs' options are these fields."""
+
+    fps: float = opt(30.0, "the source's frame rate; every frame count below derives from it", cli=False)
 
     # face core
-    max_faces: int = 1  # MediaPipe re-detects every frame while it tracks fewer faces than this: jittery landmarks
-    face_model: str | None = None  # MediaPipe .task file; None: the installed one
-    landmark_scale: float = 1.0  # run landmarks on a frame downscaled by this factor (landmarks are rescaled)
-    align_size: int = 256  # aligned crop fed to the magnifier (the engines' input size)
-    track_timeout_s: float = 1.0  # forget a face's spotting state after this long unseen
+    max_faces: int = opt(1, "faces tracked; MediaPipe re-detects every frame while it tracks fewer than this "
+                            "(jittery landmarks)")
+    face_model: str | None = opt(None, "MediaPipe .task file (none: the installed one)")
+    landmark_scale: float = opt(1.0, "run landmarks on a frame downscaled by this factor (landmarks are rescaled)")
+    align_size: int = opt(256, "aligned crop size (the magnifier's input size wins when engines are loaded)")
+    track_timeout_s: float = opt(1.0, "forget a face's spotting state after this long unseen")
 
     # spotting (Moilanen et al. 2014, on the aligned face)
-    feature: str = "intensity"  # block feature: "intensity" (4x4 cell means, L1) or "lbp" (uniform LBP, chi-squared)
-    spot_size: int = 128  # grey aligned crop the block features are computed on
-    grid: int = 8  # grid x grid blocks
-    me_length_s: float = 0.3  # expected micro-expression length; k = half of it in frames
-    top_fraction: float = 0.1  # F averages this fraction of the most changed blocks (Moilanen: 1/3) ...
-    # ... less this quantile of all blocks, the face-wide change (a quarter, not the median: an expression of
-    # several AUs can move half the face's blocks); None: no baseline
-    baseline_quantile: float | None = 0.25
-    threshold_p: float = 0.1  # T = mean + p * (max - mean) of the contrast over the rolling window ...
-    noise_factor: float = 4.0  # ... and at least this times the contrast's noise level (its 75th percentile)
-    min_contrast: float | None = None  # T is at least this; None: MIN_CONTRAST of the feature
-    window_s: float = 10.0  # rolling window of the threshold statistics
-    warmup_s: float = 0.5  # no events before this much contrast signal per face
-    close_fraction: float = 0.5  # ... low: below T or this fraction of its peak, the higher (a strong event ends sooner)
-    merge_s: float = 0.14  # an event ends after C stays low this long (side lobes of one movement merge) ...
-    min_event_s: float = 0.1  # shorter excursions above T are noise
-    max_event_s: float = 1.0  # longer ones are cut here (a macro-expression or head turn)
-    refractory_s: float = 0.3  # no new event of a face this soon after the last one's offset
-    mask_eyes: bool = True  # leave the eye blocks out of F so blinks do not count
-    face_cover: float = 0.5  # leave out blocks less than this much inside the face's hull (0: keep all)
-    blink_gate: float = 0.45  # drop an event when eyeBlink (blendshape) goes above this inside it
-    motion_gate: float = 0.08  # drop an event when the face moved more than this (face widths) inside it
+    feature: str = opt("intensity", "block feature: intensity (4x4 cell means, L1) or lbp (uniform LBP, "
+                                    "chi-squared)", choices=FEATURES)
+    spot_size: int = opt(128, "grey aligned crop the block features are computed on")
+    grid: int = opt(8, "grid x grid blocks")
+    me_length_s: float = opt(0.3, "expected micro-expression length; k = half of it in frames")
+    top_fraction: float = opt(0.1, "F averages this fraction of the most changed blocks (Moilanen: 1/3)", live=True)
+    # a quarter, not the median: an expression of several AUs can move half the face's blocks
+    baseline_quantile: float | None = opt(0.25, "F less this quantile of all blocks, the face-wide change "
+                                                "(none: no baseline)")
+    threshold_p: float = opt(0.1, "spotting threshold p: T = mean + p * (max - mean) of the contrast over the "
+                                  "rolling window", live=True, flags=("--threshold",))
+    noise_factor: float = opt(4.0, "T is at least this times the contrast's noise level (its 75th percentile)",
+                              live=True)
+    min_contrast: float | None = opt(None, "T is at least this (none: MIN_CONTRAST of the feature)")
+    window_s: float = opt(10.0, "rolling window of the threshold statistics, seconds")
+    warmup_s: float = opt(0.5, "no events before this much contrast signal per face, seconds")
+    close_fraction: float = opt(0.5, "C is low below T or this fraction of its peak, the higher (a strong event "
+                                     "ends sooner)")
+    merge_s: float = opt(0.14, "an event ends after C stays low this long (side lobes of one movement merge)")
+    min_event_s: float = opt(0.1, "shorter excursions above T are noise", live=True)
+    max_event_s: float = opt(1.0, "longer ones are cut here (a macro-expression or head turn)", live=True)
+    refractory_s: float = opt(0.3, "no new event of a face this soon after the last one's offset", live=True)
+    mask_eyes: bool = opt(True, "leave the eye blocks out of F so blinks do not count")
+    face_cover: float = opt(0.5, "leave out blocks less than this much inside the face's hull (0: keep all)")
+    blink_gate: float = opt(0.45, "drop an event when eyeBlink (blendshape) goes above this inside it", live=True)
+    motion_gate: float = opt(0.08, "drop an event when the face moved more than this (face widths) inside it",
+                             live=True)
 
     # magnify + classify
-    classify: bool = True  # False: spotting only, no engines needed
-    amplification: float | None = None  # None: the magnifier's default (artifact metadata)
-    engine_threads: int = 0  # CPU threads per engine; 0: the runtime's default (measured faster here than 1)
-    max_pending: int = 4  # events waiting for the worker; older ones are skipped when more arrive
+    classify: bool = opt(True, "magnify and classify events (--no-classify: spotting only, no engines needed)")
+    amplification: float | None = opt(None, "magnification factor of the face shown (none: the magnifier's "
+                                            "default); clamped to the magnifier's range", live=True)
+    engine_threads: int = opt(0, "CPU threads per engine; 0: the runtime's default (measured faster here than 1)")
+    max_pending: int = opt(4, "events waiting for the worker; older ones are skipped when more arrive")
 
     # overlay
-    overlay: bool = True
-    timeline_s: float = 6.0
-    label_fade_s: float = 2.5
+    overlay: bool = opt(True, "draw boxes, labels, the magnified face and the signal on the frames", live=True)
+    timeline_s: float = opt(6.0, "seconds of signal the overlay's timeline shows", live=True)
+    label_fade_s: float = opt(2.5, "seconds a label stays on the overlay", live=True)
 
     def __post_init__(self):
         def need(cond: bool, msg: str):
@@ -116,6 +128,11 @@ class StreamConfig:
 
     def with_fps(self, fps: float) -> StreamConfig:
         return replace(self, fps=float(fps))
+
+    @classmethod
+    def live(cls) -> frozenset[str]:
+        """The fields that may change while a stream runs."""
+        return live_fields(cls)
 
     def updated(self, **changes) -> StreamConfig:
         known = {f.name for f in fields(self)}

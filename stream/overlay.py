@@ -31,7 +31,7 @@ class FaceView:
     intervals: deque = field(default_factory=lambda: deque(maxlen=32))  # SpotEvent
     prediction: Prediction | None = None
     prediction_at: int = 0  # analyser frame count when it arrived
-    inset: np.ndarray | None = None  # the prediction's face magnified at the user's factor, when it came
+    inset_ready: bool = False  # the prediction's magnified face has come (it follows the prediction)
 
     def add_signal(self, sig: SignalPoint, keep: int) -> None:
         if self.signal.maxlen != keep:
@@ -42,7 +42,10 @@ class FaceView:
         self.intervals.append(ev)
 
     def add_prediction(self, pred: Prediction, at: int) -> None:
-        self.prediction, self.prediction_at, self.inset = pred, at, None
+        self.prediction, self.prediction_at, self.inset_ready = pred, at, False
+
+    def add_inset(self, ev: SpotEvent) -> None:
+        self.inset_ready = self.inset_ready or (self.prediction is not None and self.prediction.event == ev)
 
 
 def _colour(face_id: int) -> tuple[int, int, int]:
@@ -66,7 +69,9 @@ def _blend(dst: np.ndarray, layer: np.ndarray, mask: np.ndarray, alpha: float) -
 
 
 def draw(rgb: np.ndarray, faces: list[FaceTrack], views: dict[int, FaceView], index: int,
-         cfg: StreamConfig, fps: float, timings: dict[str, float], frame_count: int | None = None) -> np.ndarray:
+         cfg: StreamConfig, fps: float, timings: dict[str, float], frame_count: int | None = None,
+         insets: dict[int, np.ndarray] | None = None) -> np.ndarray:
+    """The annotated copy of ``rgb``; ``insets``: the newest magnified face per face id."""
     img = rgb.copy()
     h, w = img.shape[:2]
     unit = max(0.6, min(w, h) / 480.0)  # text scale follows the frame size
@@ -88,7 +93,7 @@ def draw(rgb: np.ndarray, faces: list[FaceTrack], views: dict[int, FaceView], in
                 cv2.putText(target, s, org, FONT, 0.8 * unit, col if target is layer else (255,), max(1, int(2 * unit)),
                             cv2.LINE_AA)
             _blend(img, layer, mask > 0, 1.0 - age / fade)
-    _inset(img, views, unit)
+    _inset(img, views, insets or {}, unit)
     _timeline(img, views, index, cfg, unit)
     parts = [f"{k} {timings[k]:.1f}" for k in STAGES if k in timings]
     _text(img, f"{fps:.1f} fps", (6, int(20 * unit)), 0.55 * unit)
@@ -102,16 +107,16 @@ def _age(view: FaceView, now: int, frame_count: int | None) -> int:
     return max(0, now - view.prediction_at) if frame_count is not None else 0
 
 
-def _inset(img: np.ndarray, views: dict[int, FaceView], unit: float) -> None:
+def _inset(img: np.ndarray, views: dict[int, FaceView], insets: dict[int, np.ndarray], unit: float) -> None:
     """The newest magnified face (at the user's factor, made just after its prediction), top right."""
-    shown = [v for v in views.values() if v.prediction is not None and v.inset is not None]
+    shown = [fid for fid, v in views.items() if v.prediction is not None and v.inset_ready and fid in insets]
     if not shown:
         return
-    view = max(shown, key=lambda v: v.prediction.event.apex_frame)
-    pred = view.prediction
+    fid = max(shown, key=lambda i: views[i].prediction.event.apex_frame)
+    pred = views[fid].prediction
     h, w = img.shape[:2]
     side = max(48, min(h, w) // 4)
-    face = cv2.resize(view.inset, (side, side), interpolation=cv2.INTER_AREA)
+    face = cv2.resize(insets[fid], (side, side), interpolation=cv2.INTER_AREA)
     x0, y0 = w - side - 6, 6
     img[y0:y0 + side, x0:x0 + side] = face
     cv2.rectangle(img, (x0 - 1, y0 - 1), (x0 + side, y0 + side), WHITE, 1)

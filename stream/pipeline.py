@@ -2,9 +2,11 @@
 magnify + classify -> overlay.
 
     with Analyzer(StreamConfig(fps=30)) as an:
-        for frame in source:
-            result = an.process(frame)      # faces, annotated image, new events, finished predictions
-        leftovers = an.finish()             # events still open at the end + the last predictions
+        result = an.process(frame)          # a FrameResult: faces, annotated image, new events, ...
+        last = an.finish()                  # a FrameResult (final): events still open, the last predictions
+
+The frame loop around it (sources, sinks, pacing, Ctrl-C) is ``stream.runner.Runner``'s, for every
+front end.
 
 Magnify + classify run in one worker thread with a small queue of pending events, so capture and
 tracking never wait for the models; a prediction comes back in the ``predictions`` of a later
@@ -14,6 +16,7 @@ back to an event's onset when the spotter emits it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -39,13 +42,22 @@ HISTORY = 5000  # events / predictions kept in Analyzer.events / .predictions
 
 @dataclass(frozen=True, eq=False)
 class FrameResult:
-    frame: Frame
+    """Everything a consumer of one frame needs; ``Analyzer.finish`` gives one too (``final``, no frame)."""
+
+    frame: Frame | None  # None in the final result
     faces: list[FaceTrack]
-    image: np.ndarray  # RGB uint8: annotated when the overlay is on, else the frame itself
+    image: np.ndarray | None  # RGB uint8: annotated when the overlay is on, else the frame itself; None: final
     events: list[SpotEvent]  # spotted in this call (their predictions come later)
     predictions: list[Prediction]  # finished since the previous call
     signals: dict[int, SignalPoint]  # newest contrast value per face (lags the frame by 2k)
-    timings: dict[str, float] = field(default_factory=dict)  # ms per stage of this frame (+ worker's last)
+    # ms per stage of this frame (decode given by the caller, encode added by the runner after the video
+    # sink), and the worker's of the newest event (motion, classify, magnify)
+    timings: dict[str, float] = field(default_factory=dict)
+    insets: dict[int, np.ndarray] = field(default_factory=dict)  # newest magnified face per face id, newest last
+    amplification: float | None = None  # the factor of the faces magnified from now on
+    backend: str = "none"
+    fps: float = 0.0  # measured processing rate
+    final: bool = False
 
 
 @dataclass
@@ -75,12 +87,16 @@ class Analyzer:
         self.crop_size = self.predictor.crop_size if self.predictor else self.config.align_size
         self.aligner = Aligner(self.crop_size)
         self.tracker = FaceTracker(self.config.face_model, mode="video", max_faces=self.config.max_faces)
+        if self.predictor and self.config.align_size != self.crop_size:
+            raise MexError(f"align_size {self.config.align_size}: the engines take {self.crop_size}x{self.crop_size} "
+                           f"crops; use {self.crop_size}, or spotting only (classify off)")
+        if self.predictor and self.config.amplification is not None:
+            self.config = self.config.updated(amplification=self.predictor.amplification)  # clamped
         self._faces: dict[int, _Face] = {}
-        # History for a UI, bounded so a stream can run for days; magnified faces are not kept in it (the
-        # newest per face id stays in the overlay's FaceView and in ``insets``).
+        # History for a UI, bounded so a stream can run for days; magnified faces are not kept in it.
         self.events: list[SpotEvent] = []  # the last HISTORY events
         self.predictions: list[Prediction] = []  # the last HISTORY predictions
-        self.insets: dict[int, np.ndarray] = {}  # newest magnified face per face id, at the user's factor
+        self._insets: dict[int, np.ndarray] = {}  # newest magnified face per face id (the one place it lives)
         self.frames = 0
         self.fps = 0.0  # measured processing rate (EMA)
         self._last_t: float | None = None
@@ -93,9 +109,8 @@ class Analyzer:
 
     def set_amplification(self, value: float) -> float:
         """Clamp to the magnifier's range; returns the value in use."""
-        if self.predictor is None:
-            return float(value)
-        return self.predictor.set_amplification(value)
+        self.update_config(amplification=float(value))
+        return self.amplification if self.predictor else float(value)
 
     def set_threshold(self, p: float | None = None, noise_factor: float | None = None) -> None:
         """Spotting threshold: T = max(mean + p (max - mean), noise_factor * noise level) of the contrast."""
@@ -107,17 +122,31 @@ class Analyzer:
         self.update_config(**changes)
 
     def update_config(self, **changes) -> StreamConfig:
-        """Change options that are safe mid-stream (thresholds, gates, overlay); validated like new."""
-        allowed = {"threshold_p", "noise_factor", "top_fraction", "blink_gate", "motion_gate", "overlay", "label_fade_s",
-                   "timeline_s", "min_event_s", "max_event_s", "refractory_s"}
-        bad = set(changes) - allowed
+        """Change the ``live`` fields of StreamConfig mid-stream; validated like new, and what depends on
+        them follows: each face's crop history and spotter buffers are resized (max_event_s), the
+        amplification is clamped to the magnifier's range."""
+        bad = set(changes) - StreamConfig.live()
         if bad:
             raise ValueError(f"cannot change {sorted(bad)} while running; make a new Analyzer")
         with self._lock:
+            if changes.get("amplification") is not None and self.predictor:
+                changes["amplification"] = self.predictor.set_amplification(changes["amplification"])
             self.config = self.config.updated(**changes)
             for face in self._faces.values():
-                face.spotter.cfg = self.config
+                if face.crops.maxlen != self.config.history:
+                    face.crops = deque(face.crops, maxlen=self.config.history)
+                face.spotter.reconfigure(self.config)
         return self.config
+
+    def artifacts(self) -> list[dict]:
+        """The models this analyser runs: the face model, then the engines (model, file, version, SHA-256)."""
+        from mecore.face import model_file
+
+        face = model_file.resolve(self.config.face_model)
+        out = [{"model": "face_landmarker", "file": face.name, "version": None, "sha256": _sha256(str(face))}]
+        if self.predictor:
+            out += [e.artifact for e in {id(e): e for e in self.predictor.engines}.values()]
+        return out
 
     @property
     def labels(self) -> list[str]:
@@ -128,9 +157,10 @@ class Analyzer:
         return self.predictor.backend if self.predictor else "none"
 
     # -- the verb --------------------------------------------------------------------------------
-    def process(self, frame: Frame) -> FrameResult:
+    def process(self, frame: Frame, timings: dict[str, float] | None = None) -> FrameResult:
+        """One frame; ``timings``: the caller's stages of this frame so far (e.g. decode), shown with ours."""
         cfg = self.config
-        t = {}
+        t = dict(timings or {})
         now = time.perf_counter()
         if self._last_t is not None:
             dt = max(now - self._last_t, 1e-6)
@@ -170,13 +200,15 @@ class Analyzer:
         image = rgb
         if cfg.overlay:
             views = {fid: f.view for fid, f in self._faces.items()}
-            image = draw(rgb, faces, views, frame.index, cfg, self.fps, self.stage_ms(t), self.frames)
+            image = draw(rgb, faces, views, frame.index, cfg, self.fps, self.stage_ms(t), self.frames,
+                         self._insets)
         t["overlay"] = (time.perf_counter() - t3) * 1e3
         self.frames += 1
-        return FrameResult(frame, faces, image, events, predictions, signals, self.stage_ms(t))
+        return self._result(frame, faces, image, events, predictions, signals, self.stage_ms(t))
 
-    def finish(self, timeout: float = 30.0) -> tuple[list[SpotEvent], list[Prediction]]:
-        """End of stream: close open events and wait (up to ``timeout`` s) for all predictions."""
+    def finish(self, timeout: float = 30.0) -> FrameResult:
+        """End of stream: close open events and wait (up to ``timeout`` s) for all predictions; the
+        result is ``final``, with no frame or image."""
         events: list[SpotEvent] = []
         with self._lock:
             for face in self._faces.values():
@@ -185,7 +217,11 @@ class Analyzer:
             self._submit(ev)
         if self.predictor:
             self.predictor.wait(timeout)
-        return events, self._collect()
+        return self._result(None, [], None, events, self._collect(), {}, self.stage_ms(), final=True)
+
+    def _result(self, frame, faces, image, events, predictions, signals, timings, final=False) -> FrameResult:
+        return FrameResult(frame, faces, image, events, predictions, signals, timings, dict(self._insets),
+                           self.amplification, self.backend, self.fps, final)
 
     def close(self) -> None:
         if self.predictor:
@@ -253,7 +289,7 @@ class Analyzer:
         for fid in gone:
             events += self._emitted(self._faces[fid], self._faces[fid].spotter.flush())
             del self._faces[fid]
-            self.insets.pop(fid, None)
+            self._insets.pop(fid, None)
         return events
 
     def _submit(self, ev: SpotEvent) -> None:
@@ -272,7 +308,7 @@ class Analyzer:
     def _collect(self) -> list[Prediction]:
         if self.predictor is None:
             return []
-        preds = self.predictor.collect()
+        preds, insets = self.predictor.collect()
         for p in preds:
             self.predictions.append(p)
             if len(self.predictions) > 2 * HISTORY:
@@ -280,12 +316,21 @@ class Analyzer:
             face = self._faces.get(p.event.face_id)
             if face is not None:
                 face.view.add_prediction(p, self.frames)
-        for ev, image in self.predictor.collect_insets():
-            self.insets[ev.face_id] = image
+        for ev, image in insets:
+            self._insets.pop(ev.face_id, None)  # re-inserted: the dict's order is the order they came
+            self._insets[ev.face_id] = image
             face = self._faces.get(ev.face_id)
             if face is not None:
-                face.view.inset = image
+                face.view.add_inset(ev)
         return preds
+
+
+@functools.cache
+def _sha256(path: str) -> str:
+    """The face model is not in the engines' manifest: hashed once per process (4 MB)."""
+    from mecore.provenance import sha256_file
+
+    return sha256_file(path)
 
 
 def _nearest(crops: dict, want: int, towards: int):

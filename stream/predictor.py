@@ -74,6 +74,10 @@ class Predictor:
         self._thread = threading.Thread(target=self._run, name="mex-predictor", daemon=True)
         self._thread.start()
 
+    @property
+    def engines(self) -> list:
+        return [self.magnifier, self.motion, self.classifier]
+
     def _motion(self, engines, backend: str, opts: dict):
         """The ``motion`` artifact; without one (an older engines folder) the magnifier gives the same features."""
         from engines.artifacts import NotListed
@@ -117,12 +121,6 @@ class Predictor:
         self.timings = {**self.timings, "magnify": (time.perf_counter() - t0) * 1e3}
         return face
 
-    def collect_insets(self) -> list[tuple[SpotEvent, np.ndarray]]:
-        """Magnified faces at the user's factor that finished since the last call (event, RGB uint8)."""
-        with self._cv:
-            done, self._insets = self._insets, []
-        return done
-
     # -- the worker -------------------------------------------------------------------------------
     def submit(self, event: SpotEvent, onset: AlignedFace, apex: AlignedFace, apex_read_t: float) -> None:
         """Queue one event; ``apex_read_t`` (time.perf_counter) is when its apex frame was read."""
@@ -134,15 +132,13 @@ class Predictor:
                 self._done.append(self._unclassified(ev, t))
             self._cv.notify_all()
 
-    def collect(self) -> list[Prediction]:
+    def collect(self) -> tuple[list[Prediction], list[tuple[SpotEvent, np.ndarray]]]:
+        """What finished since the last call: predictions, and faces magnified at the user's factor
+        (event, RGB uint8), which follow their predictions."""
         with self._cv:
             done, self._done = self._done, []
-        return done
-
-    @property
-    def pending(self) -> int:
-        with self._cv:
-            return len(self._jobs) + int(self._busy)
+            insets, self._insets = self._insets, []
+        return done, insets
 
     def wait(self, timeout: float = 30.0) -> bool:
         """Block until every queued event is done (or ``timeout`` s); True when none is left."""
@@ -157,7 +153,7 @@ class Predictor:
             self._stop = True
             self._cv.notify_all()
         self._thread.join(timeout=10)
-        for eng in {id(e): e for e in (self.magnifier, self.motion, self.classifier)}.values():
+        for eng in {id(e): e for e in self.engines}.values():
             eng.close()
 
     def _unclassified(self, ev: SpotEvent, apex_read_t: float) -> Prediction:

@@ -1,10 +1,11 @@
-"""Where results go. A sink is a plain callable ``sink(result: FrameResult)`` with an optional ``close()``;
-``Sinks`` calls them all and an error in one is logged and never stops the others.
+"""Where results go. A sink is a plain callable ``sink(result: FrameResult)``, called by
+``stream.runner.Runner`` for every frame and once for the final result; its optional ``start(info)``,
+``close(report)``, ``abort()``, ``stage`` and ``poll`` are described there.
 
 - ``VideoFile``: the annotated frames as H.264 mp4 (PyAV), written to a temp file and renamed on close.
 - ``EventsFile``: events.jsonl, one JSON object per event (after its prediction), then a summary line;
   written to a temp file and renamed on close.
-- ``Window``: an OpenCV window; keys q quit, space pause, + / - amplification.
+- ``Window``: an OpenCV window; keys q quit, space pause, + / - amplification (asked of the runner).
 - ``Summary``: frames, fps, dropped frames, events by label; printed at exit.
 """
 
@@ -15,7 +16,6 @@ import json
 import logging
 import math
 import os
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -60,7 +60,10 @@ class _Atomic:
 
 
 class EventsFile:
-    """events.jsonl. ``wait_for_labels``: write an event when its prediction arrives (else at once)."""
+    """events.jsonl. ``wait_for_labels``: write an event when its prediction arrives (else at once).
+    The last line is the run's summary with its provenance (config, artifacts, code, machine)."""
+
+    kind = "events"
 
     def __init__(self, path: str | os.PathLike, wait_for_labels: bool = True):
         self.out = _Atomic(path)
@@ -92,13 +95,13 @@ class EventsFile:
             self._write(event_record(p.event, p))
             self.written += 1
 
-    def close(self, summary: dict | None = None) -> None:
+    def close(self, report: dict | None = None) -> None:
         for ev in list(self._pending):
             self._write(event_record(ev, None))
             self.written += 1
         self._pending.clear()
-        if summary is not None:
-            self._write({"type": "summary", **summary})
+        if report is not None:
+            self._write({"type": "summary", **report})
         self.f.close()
         self.out.commit()
 
@@ -108,7 +111,11 @@ class EventsFile:
 
 
 class VideoFile:
-    """Annotated frames as H.264 (libx264, yuv420p) in an mp4 written atomically."""
+    """Annotated frames as H.264 (libx264, yuv420p) in an mp4 written atomically; the run's provenance
+    (``start(info)``: config, artifacts, code, machine) as JSON in the container's ``comment`` tag."""
+
+    kind = "video"
+    stage = "encode"  # the runner times each call into result.timings["encode"]
 
     def __init__(self, path: str | os.PathLike, fps: float, crf: int = 23, preset: str = "veryfast"):
         import av
@@ -126,12 +133,16 @@ class VideoFile:
         self.stream.pix_fmt = "yuv420p"
         self.stream.options = {"crf": str(crf), "preset": preset}
         self.frames = 0
-        self.encode_ms = 0.0
+
+    def start(self, info: dict) -> None:
+        """Before the first frame: the container's header carries the metadata."""
+        self.container.metadata["comment"] = json.dumps(info, sort_keys=True, default=str)
 
     def __call__(self, result) -> None:
         import av
 
-        t0 = time.perf_counter()
+        if result.image is None:  # the final result: no frame
+            return
         img = result.image
         h, w = img.shape[:2]
         if self.frames == 0:
@@ -143,9 +154,8 @@ class VideoFile:
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
         self.frames += 1
-        self.encode_ms = (time.perf_counter() - t0) * 1e3
 
-    def close(self) -> None:
+    def close(self, report: dict | None = None) -> None:
         if self.frames == 0:
             self.container.close()
             self.out.abort()
@@ -169,24 +179,21 @@ def _rate(fps: float):
     return Fraction(fps).limit_denominator(1001) if not float(fps).is_integer() else int(fps)
 
 
-class Controls:
-    """What the window's keys change; the run loop reads it."""
-
-    def __init__(self):
-        self.quit = False
-        self.paused = False
-
-
 class Window:
-    """An OpenCV window. q / Esc quit, space pause, + / - amplification (steps of 10%)."""
+    """An OpenCV window. q / Esc quit, space pause, + / - amplification (steps of 10%). Keys go to
+    ``controls`` (stream.runner.Controls): the runner quits, pauses or changes the config."""
 
-    def __init__(self, analyzer, controls: Controls, title: str = "micro-expressions"):
+    def __init__(self, controls, title: str = "micro-expressions"):
         import cv2
 
-        self.cv2, self.analyzer, self.controls, self.title = cv2, analyzer, controls, title
+        self.cv2, self.controls, self.title = cv2, controls, title
+        self.amplification: float | None = None  # the factor in use, from the newest result
         cv2.namedWindow(title, cv2.WINDOW_NORMAL)
 
     def __call__(self, result) -> None:
+        self.amplification = result.amplification
+        if result.image is None:
+            return
         self.cv2.imshow(self.title, self.cv2.cvtColor(result.image, self.cv2.COLOR_RGB2BGR))
         self.poll(1)
 
@@ -196,12 +203,10 @@ class Window:
             self.controls.quit = True
         elif key == ord(" "):
             self.controls.paused = not self.controls.paused
-        elif key in (ord("+"), ord("=")) and self.analyzer.amplification is not None:
-            log.info("amplification %.1f", self.analyzer.set_amplification(self.analyzer.amplification * 1.1))
-        elif key in (ord("-"), ord("_")) and self.analyzer.amplification is not None:
-            log.info("amplification %.1f", self.analyzer.set_amplification(self.analyzer.amplification / 1.1))
+        elif key in (ord("+"), ord("="), ord("-"), ord("_")) and self.amplification is not None:
+            self.controls.change(amplification=self.amplification * (1.1 if key in (ord("+"), ord("=")) else 1 / 1.1))
 
-    def close(self) -> None:
+    def close(self, report: dict | None = None) -> None:
         self.cv2.destroyWindow(self.title)
 
 
@@ -219,10 +224,12 @@ class Summary:
         self.stage_n: Counter = Counter()
 
     def __call__(self, result) -> None:
-        self.frames += 1
-        self.frames_with_face += bool(result.faces)
         self.events += len(result.events)
         self.add_predictions(result.predictions)
+        if result.final:  # the end of stream's events and predictions, no frame
+            return
+        self.frames += 1
+        self.frames_with_face += bool(result.faces)
         for k, v in result.timings.items():
             if k not in ("motion", "classify", "magnify"):  # the worker's, per event, not per frame
                 self.stage_sum[k] += v
@@ -261,31 +268,3 @@ def format_summary(s: dict) -> str:
         if s.get(key):
             lines.append(f"wrote {s[key]}")
     return "\n".join(lines)
-
-
-class Sinks:
-    """Call every sink; one that raises is logged (once per sink) and the others still run."""
-
-    def __init__(self, sinks: list):
-        self.sinks = [s for s in sinks if s is not None]
-        self.errors: Counter = Counter()
-
-    def __call__(self, result) -> None:
-        for sink in self.sinks:
-            try:
-                sink(result)
-            except Exception as exc:  # noqa: BLE001 - one broken sink must not stop the others
-                name = type(sink).__name__
-                self.errors[name] += 1
-                if self.errors[name] == 1:
-                    print(f"warning: {name} failed: {exc}", file=sys.stderr)
-
-    def each(self, method: str, *args) -> None:
-        for sink in self.sinks:
-            fn = getattr(sink, method, None)
-            if fn is None:
-                continue
-            try:
-                fn(*args)
-            except Exception as exc:  # noqa: BLE001
-                print(f"warning: {type(sink).__name__}.{method} failed: {exc}", file=sys.stderr)

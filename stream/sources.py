@@ -5,8 +5,8 @@
             ...
         src.stats                   # frames, dropped, reconnects, state
 
-Files and folders give every frame, in order, as fast as the consumer takes them (or paced to their
-frame rate with ``realtime``). Live sources (webcams, URLs) are read by a capture thread into a
+Files and folders give every frame, in order, as fast as the consumer takes them (stream.runner paces
+them to their frame rate when asked). Live sources (webcams, URLs) are read by a capture thread into a
 drop-oldest buffer, so the consumer always gets the freshest frame; frames it could not take are
 counted as dropped. A live stream that fails or ends is reopened with exponential backoff in the
 same process; after ``max_reconnects`` failures in a row the source fails with one clear message.
@@ -15,7 +15,6 @@ Passwords in URLs never reach a log line or an error message (``mask_url``).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import threading
@@ -26,25 +25,17 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from mecore.errors import MexError
 from mecore.types import Frame
+from stream.readers import AVReader, FolderReader, Lost, WebcamReader, mask_url, why
 
 log = logging.getLogger("stream")
 
 DEMO_CLIP = Path(__file__).parent / "assets" / "demo.mp4"
 URL_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt")
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 _URL_RE = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://(?P<rest>.*)$")
-_SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|pass|token|key|secret|auth)=)[^&#]*")
-
-
-def mask_url(text: str) -> str:
-    """``rtsp://user:pw@host/x?token=t`` -> ``rtsp://user:***@host/x?token=***``; other text unchanged."""
-    text = re.sub(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*):[^@/\s]*@", r"\1:***@", str(text))
-    return _SECRET_QUERY.sub(r"\1***", text)
 
 
 class State(Enum):
@@ -77,143 +68,12 @@ class SourceStats:
     reconnects: int = 0
 
 
-class _Lost(Exception):
-    """A live stream broke or ended: reconnect."""
-
-
-# -- readers: open() then frames() yields (rgb, time_s or None) ------------------------------------------
-
-class _AVReader:
-    def __init__(self, target: str, live: bool, transport: str, open_timeout: float, read_timeout: float):
-        self.target, self.live = target, live
-        self.options = {}
-        if target.lower().startswith(("rtsp://", "rtsps://")):
-            self.options["rtsp_transport"] = transport
-        self.timeout = (open_timeout, read_timeout)
-        self.container = None
-        self.fps = 0.0
-        self.duration_s: float | None = None
-        self.size = (0, 0)
-        self.expected = 0
-
-    def open(self) -> None:
-        import av
-
-        try:
-            self.container = av.open(self.target, options=self.options, timeout=self.timeout)
-        except (av.error.FFmpegError, OSError, ValueError) as exc:
-            raise MexError(f"{mask_url(self.target)}: cannot open ({_why(exc)})") from None
-        if not self.container.streams.video:
-            self.close()
-            raise MexError(f"{mask_url(self.target)}: has no video stream")
-        st = self.container.streams.video[0]
-        st.thread_type = "AUTO"
-        rate = st.average_rate or st.guessed_rate or st.base_rate
-        self.fps = float(rate) if rate else 0.0
-        if self.container.duration:
-            self.duration_s = self.container.duration / 1e6
-        self.size = (st.codec_context.width, st.codec_context.height)
-        self.expected = int(st.frames or 0)  # frame count the container declares (0: unknown)
-
-    def frames(self) -> Iterator[tuple[np.ndarray, float | None]]:
-        import av
-
-        assert self.container is not None
-        n, last_t = 0, None
-        try:
-            for frame in self.container.decode(video=0):
-                n += 1
-                last_t = frame.time
-                yield frame.to_ndarray(format="rgb24"), frame.time
-        except (av.error.FFmpegError, OSError) as exc:
-            if self.live:
-                raise _Lost(_why(exc)) from None
-            raise MexError(f"{self.target}: corrupt or truncated video after frame {n} ({_why(exc)})") from None
-        if self.live:
-            near_end = self.duration_s is not None and last_t is not None and last_t >= self.duration_s - 1.0
-            if not near_end:
-                raise _Lost("stream ended")
-        elif n == 0:
-            raise MexError(f"{self.target}: no decodable video frames (corrupt or truncated)")
-        elif self.expected and n < self.expected - max(2, self.expected // 50):
-            raise MexError(f"{self.target}: truncated: only {n} of its {self.expected} frames could be decoded")
-
-    def close(self) -> None:
-        if self.container is not None:
-            with contextlib.suppress(Exception):  # a broken stream may raise anything on close; it is gone
-                self.container.close()
-            self.container = None
-
-
-class _WebcamReader:
-    live = True
-
-    def __init__(self, index: int):
-        self.index = index
-        self.cap = None
-        self.fps, self.size, self.duration_s = 0.0, (0, 0), None
-
-    def open(self) -> None:
-        self.cap = cv2.VideoCapture(self.index)
-        if not self.cap.isOpened():
-            self.close()
-            raise MexError(f"webcam {self.index}: cannot open (no camera at this index, or it is busy)")
-        self.fps = float(self.cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        self.size = (int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-
-    def frames(self) -> Iterator[tuple[np.ndarray, float | None]]:
-        while True:
-            ok, bgr = self.cap.read()
-            if not ok:
-                raise _Lost("no frame from the camera")
-            yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None
-
-    def close(self) -> None:
-        if self.cap is not None:
-            self.cap.release()
-            self.cap = None
-
-
-class _FolderReader:
-    live = False
-
-    def __init__(self, folder: Path, fps: float):
-        self.folder, self.fps, self.duration_s = folder, fps, None
-        self.files: list[Path] = []
-        self.size = (0, 0)
-
-    def open(self) -> None:
-        self.files = sorted((p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_EXTS),
-                            key=lambda p: _natural_key(p.name))
-        if not self.files:
-            raise MexError(f"{self.folder}: no images ({', '.join(sorted(IMAGE_EXTS))}) in this folder")
-
-    def frames(self) -> Iterator[tuple[np.ndarray, float | None]]:
-        for i, path in enumerate(self.files):
-            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise MexError(f"{path}: not a readable image (frame {i} of the folder)")
-            yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), i / self.fps
-
-    def close(self) -> None:
-        pass
-
-
-def _natural_key(name: str):
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
-
-
-def _why(exc: BaseException) -> str:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return mask_url(msg)
-
-
 # -- the source ------------------------------------------------------------------------------------------
 
 class VideoSource:
     """Frames from one source; see the module docstring. Use ``open_source`` to build one from a spec."""
 
-    def __init__(self, spec: str | int, *, realtime: bool = False, fps: float | None = None, buffer: int = 4,
+    def __init__(self, spec: str | int, *, fps: float | None = None, buffer: int = 4,
                  transport: str = "tcp", open_timeout_s: float = 10.0, read_timeout_s: float = 5.0,
                  max_reconnects: int = 8, backoff_s: tuple[float, float] = (0.5, 8.0)):
         if buffer < 1:
@@ -221,7 +81,6 @@ class VideoSource:
         if transport not in ("tcp", "udp"):
             raise ValueError(f"transport must be 'tcp' or 'udp', got {transport!r}")
         self.spec = spec
-        self.realtime = realtime
         self.max_reconnects = max_reconnects
         self.backoff_s = backoff_s
         self.stats = SourceStats()
@@ -241,7 +100,7 @@ class VideoSource:
     @staticmethod
     def _make_reader(spec, fps, transport, open_timeout, read_timeout):
         if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
-            return _WebcamReader(int(spec)), "webcam", f"webcam {int(spec)}"
+            return WebcamReader(int(spec)), "webcam", f"webcam {int(spec)}"
         spec = str(spec)
         if spec == "demo":
             if not DEMO_CLIP.is_file():
@@ -249,16 +108,16 @@ class VideoSource:
             spec = str(DEMO_CLIP)
         m = _URL_RE.match(spec)
         if m and m.group("scheme").lower() in URL_SCHEMES:
-            return _AVReader(spec, True, transport, open_timeout, read_timeout), "stream", mask_url(spec)
+            return AVReader(spec, True, transport, open_timeout, read_timeout), "stream", mask_url(spec)
         if m and m.group("scheme").lower() != "file":
             raise MexError(f"{mask_url(spec)}: unsupported URL scheme {m.group('scheme')!r}; use one of "
                            f"{', '.join(URL_SCHEMES)}, a file, a folder or a webcam index")
         path = Path(spec[7:] if spec.startswith("file://") else spec)
         if path.is_dir():
-            return _FolderReader(path, fps or 30.0), "folder", str(path)
+            return FolderReader(path, fps or 30.0), "folder", str(path)
         if not path.exists():
             raise MexError(f"{path}: no such file, folder or webcam")
-        return _AVReader(str(path), False, transport, open_timeout, read_timeout), "file", str(path)
+        return AVReader(str(path), False, transport, open_timeout, read_timeout), "file", str(path)
 
     @property
     def live(self) -> bool:
@@ -337,16 +196,11 @@ class VideoSource:
             yield from self._file_frames()
 
     def _file_frames(self) -> Iterator[Frame]:
-        start = time.monotonic()
         try:
             for i, (rgb, t) in enumerate(self._reader.frames()):
                 if self._stop.is_set():
                     return
                 ts = t if t is not None and np.isfinite(t) else i / self.fps
-                if self.realtime:
-                    delay = start + i / self.fps - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
                 self.stats.captured += 1
                 self.stats.frames += 1
                 yield Frame(rgb, i, float(i / self.fps) if self.kind == "folder" else float(ts), self.name)
@@ -396,12 +250,12 @@ class VideoSource:
                         self._cv.notify_all()
                 self._finish(State.ENDED, None)
                 return
-            except _Lost as lost:
+            except Lost as lost:
                 reason = str(lost)
             except MexError as exc:
                 reason = str(exc)
             except Exception as exc:  # noqa: BLE001 - a capture thread must report, never die silently
-                reason = f"{type(exc).__name__}: {_why(exc)}"
+                reason = f"{type(exc).__name__}: {why(exc)}"
             self._reader.close()
             if self._stop.is_set():
                 return

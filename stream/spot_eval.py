@@ -236,17 +236,18 @@ def spot_video(video: str | Path, config=None, fps: float | None = None) -> tupl
     """
     from stream.config import StreamConfig
     from stream.pipeline import Analyzer
+    from stream.runner import Runner
     from stream.sources import open_source
 
     name = Path(video).stem
+    events: list = []
     with open_source(str(video), fps=fps) as src:
         cfg = (config or StreamConfig()).updated(classify=False, overlay=False).with_fps(src.fps)
-        events, n = [], 0
         with Analyzer(cfg) as an:
-            for frame in src:
-                events += an.process(frame).events
-                n += 1
-            events += an.finish()[0]
+            runner = Runner(an, [lambda result: events.extend(result.events)])
+            n = runner.run(src)["frames"]
+    if runner.error is not None:
+        raise runner.error
     micro_max = 0.5
     return [Interval(name, e.onset_frame, e.offset_frame,
                      "micro" if (e.offset_frame - e.onset_frame) / e.fps <= micro_max else "macro") for e in events], \

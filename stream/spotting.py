@@ -162,6 +162,15 @@ class Spotter:
         self.suppressed: dict[str, int] = {"blink": 0, "motion": 0, "long": 0, "short": 0}
         self.last_signal: SignalPoint | None = None
 
+    def reconfigure(self, config: StreamConfig) -> None:
+        """Take a config with changed live fields: buffers that reach back over an event follow max_event_s."""
+        self.cfg = config
+        n = 2 * self.k + 1
+        for name in ("_Fhist", "_gates"):
+            buf = getattr(self, name)
+            if buf.maxlen != config.history + 2 * n:
+                setattr(self, name, deque(buf, maxlen=config.history + 2 * n))
+
     # -- verbs -------------------------------------------------------------------------------------
     def update(self, index: int, grey: np.ndarray, crop_landmarks: np.ndarray, crop_size: int,
                blink: float = 0.0, centre: tuple[float, float] = (0.0, 0.0), face_width: float = 1.0,

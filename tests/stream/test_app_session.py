@@ -48,7 +48,7 @@ def test_the_inset_is_the_face_magnified_at_the_slider_factor(demo_clip):
             out = run.inset_update()
             if isinstance(out, np.ndarray):
                 shown.append((slider, out))
-                assert out is an.insets[faces[-1]]  # the newest prediction's face, as the Analyzer published it
+                assert out is result.insets[faces[-1]]  # the newest prediction's face, as the Analyzer published it
                 assert run.inset_update() is not out  # sent once, then skipped until a new one comes
                 if len(shown) == 1:
                     slider = 5.0  # the user moves the slider: the next event's face is magnified less
@@ -68,13 +68,15 @@ def test_the_newest_predictions_face_is_shown_else_any_face(face_model):
     app = App(config=StreamConfig(classify=False))  # spotting only: no engine needed for this
     try:
         run = app.sessions.get("pick").run("live", 10.0, Controls(10.0, 0.4, "auto"))
-        run._pick_inset([Prediction(SpotEvent(1, 1, 3, 5, 0.9, 10.0), "surprise", {"surprise": 1.0}, "test", 10.0)])
+        insets = {}
+        run._pick_inset([Prediction(SpotEvent(1, 1, 3, 5, 0.9, 10.0), "surprise", {"surprise": 1.0}, "test", 10.0)],
+                        insets)
         assert run.inset is None  # no magnified face yet
-        other = run.analyzer.insets[0] = np.full((8, 8, 3), 1, np.uint8)
-        run._pick_inset([])
+        other = insets[0] = np.full((8, 8, 3), 1, np.uint8)
+        run._pick_inset([], insets)
         assert run.inset_update() is other  # face 1's has not come: show the one there is
-        own = run.analyzer.insets[1] = np.full((8, 8, 3), 2, np.uint8)
-        run._pick_inset([])
+        own = insets[1] = np.full((8, 8, 3), 2, np.uint8)
+        run._pick_inset([], insets)
         assert run.inset_update() is own  # the newest prediction's face wins
     finally:
         app.sessions.close_all()

@@ -28,7 +28,8 @@ def test_frames_without_a_face(face_model):
             r = an.process(Frame(img, i, i / 30))
             assert r.faces == [] and r.events == [] and r.signals == {}
             assert r.image.shape == img.shape and r.image is not img  # the overlay draws on a copy
-        assert an.finish() == ([], [])
+        last = an.finish()
+        assert last.final and last.frame is None and last.events == [] and last.predictions == []
 
 
 def test_two_faces_get_two_tracks(face_video):
@@ -55,12 +56,13 @@ def test_events_get_predictions_from_the_engines(demo_clip, standin_engines):
             events += r.events
             preds += r.predictions
             assert set(r.timings) >= {"landmarks", "align", "spot", "overlay"}
-        tail_events, tail = an.finish(timeout=30)
-        preds += tail
-        events += tail_events
+        last = an.finish(timeout=30)
+        preds += last.predictions
+        events += last.events
     assert events, "no event spotted in the first 170 frames of the demo"
     # the face magnified at the user's factor (display pass, after the prediction) for the overlay inset
-    assert an.insets and all(v.shape == (256, 256, 3) for v in an.insets.values())
+    assert last.insets and all(v.shape == (256, 256, 3) for v in last.insets.values())
+    assert last.amplification == 1.0 and last.backend == "onnxruntime-cpu"
     assert len(preds) == len(events) == len(an.events)
     for p in preds:
         assert p.label in LABELS and sum(p.probs.values()) == pytest.approx(1.0, abs=1e-4)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import av
 import cv2
 import numpy as np
@@ -43,14 +41,6 @@ def test_file_gives_every_frame_and_ends(tmp_path):
     assert frames[0].image.shape == (48, 64, 3) and frames[0].image.dtype == np.uint8
     assert frames[5].timestamp_s == pytest.approx(5 / 25)
     assert src.state == State.CLOSED and src.stats.frames == 20 and src.stats.dropped == 0
-
-
-def test_realtime_pacing(tmp_path):
-    clip = _write_clip(tmp_path / "c.mp4", n=10, fps=25)
-    t0 = time.monotonic()
-    with open_source(str(clip), realtime=True) as src:
-        assert len(list(src)) == 10
-    assert time.monotonic() - t0 >= 9 / 25 - 0.02
 
 
 def test_image_folder_in_natural_order(tmp_path):
@@ -97,8 +87,8 @@ def test_truncated_file_is_reported_after_its_frames(tmp_path):
 
 
 def test_state_machine_is_explicit(tmp_path):
-    assert State.RUNNING in TRANSITIONS[State.RECONNECTING] - {State.RUNNING} or \
-        State.CONNECTING in TRANSITIONS[State.RECONNECTING]
+    # a lost stream reconnects through CONNECTING (never straight to RUNNING), or gives up, or is closed
+    assert TRANSITIONS[State.RECONNECTING] == {State.CONNECTING, State.FAILED, State.CLOSED}
     assert TRANSITIONS[State.CLOSED] == set()
     src = VideoSource(str(_write_clip(tmp_path / "c.mp4", n=3)))
     assert src.state == State.IDLE
