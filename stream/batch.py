@@ -169,39 +169,21 @@ def analyse(cfg: BatchConfig, job: Job, threads: int = 0) -> VideoResult:
 def _run_video(cfg: BatchConfig, job: Job, threads: int) -> dict:
     from stream.config import StreamConfig
     from stream.pipeline import Analyzer
-    from stream.sinks import EventsFile, Sinks, Summary, VideoFile
+    from stream.runner import Runner
+    from stream.sinks import EventsFile, VideoFile
     from stream.sources import open_source
 
     source = open_source(str(job.input)).open()
-    events = video = analyzer = None
+    analyzer = None
     try:
         scfg = StreamConfig(fps=source.fps, classify=not cfg.spot_only, overlay=cfg.video, engine_threads=threads,
                             face_model=str(cfg.face_model) if cfg.face_model else None)
         analyzer = Analyzer(scfg, engines_dir=cfg.engines, backend=cfg.backend)
-        events = EventsFile(cfg.out / f"{job.name}.events.jsonl", wait_for_labels=scfg.classify)
-        video = VideoFile(cfg.out / f"{job.name}.mp4", source.fps) if cfg.video else None
-        summary = Summary()
-        sinks = Sinks([summary, events, video])
-        for frame in source:
-            sinks(analyzer.process(frame))
-            if cfg.max_frames and summary.frames >= cfg.max_frames:
-                break
-        tail, preds = analyzer.finish(timeout=60.0)
-        summary.events += len(tail)
-        summary.add_predictions(preds)
-        events.add_events(tail)
-        events.add_predictions(preds)
-        report = summary.report(source.stats.dropped, source.stats.reconnects,
-                                {"source": str(job.input), "backend": analyzer.backend, "engines": job.record["engines"]})
-        if video is not None:
-            video.close()
-        events.close(report)
-        return report
-    except BaseException:
-        for sink in (events, video):  # nothing half-written under the outputs' names
-            if sink is not None:
-                sink.abort()
-        raise
+        sinks = [EventsFile(cfg.out / f"{job.name}.events.jsonl", wait_for_labels=scfg.classify),
+                 VideoFile(cfg.out / f"{job.name}.mp4", source.fps) if cfg.video else None]
+        runner = Runner(analyzer, sinks, max_frames=cfg.max_frames, finish_timeout=60.0, source_name=str(job.input))
+        # a video that fails part way leaves nothing under the outputs' names
+        return runner.run(source, {"engines": job.record["engines"]}, keep_partial=False)
     finally:
         if analyzer is not None:
             analyzer.close()

@@ -157,15 +157,19 @@ class Runner:
         if not self.cancelled:
             yield self.finish()
 
-    def run(self, source) -> dict:
-        """Every frame of ``source``, the final result, the outputs closed; returns the report."""
+    def run(self, source, extra: dict | None = None, keep_partial: bool = True) -> dict:
+        """Every frame of ``source``, the final result, the outputs closed with the report (plus ``extra``);
+        returns it. A source that fails part way (``error``): outputs keep what was analysed, or with
+        ``keep_partial`` off are aborted and the error raised."""
         try:
             for _ in self.results(source):
                 pass
+            if self.error is not None and not keep_partial:
+                raise self.error
         except BaseException:
             self.abort()
             raise
-        return self.close()
+        return self.close(extra)
 
     def finish(self) -> FrameResult:
         """End of stream: the analyser's final result (open events closed, last predictions) to the sinks."""
