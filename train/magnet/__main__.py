@@ -12,6 +12,7 @@ from mecore.errors import MexError, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("MEX_SHARED", REPO.parent / "shared"))
+DEFAULT_FAST = REPO / "engines" / "fast_magnifier.pt"
 DEFAULT_VIDEO = Path(os.environ.get("MEX_FACE_VIDEO", SHARED / "media" / "face.mp4"))
 
 
@@ -60,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--weights", type=Path, default=REPO / "engines" / "magnifier.pt",
                     help="project-trained weights (default engines/magnifier.pt)")
     ev.add_argument("--reference", type=Path, default=None, help="reference weights (public layout)")
+    ev.add_argument("--fast", default=str(DEFAULT_FAST),
+                    help="fast magnifier weights (default engines/fast_magnifier.pt, when present; '' for none)")
     ev.add_argument("--n", type=int, default=256)
     ev.add_argument("--size", type=int, default=128)
     ev.add_argument("--seed", type=int, default=20180908)
@@ -102,6 +105,11 @@ def _eval(args) -> None:
         models["reference weights (public MagNet)"] = load_magnet(args.reference)
     if args.weights:
         models[f"project-trained ({args.weights.name})"] = load_magnet(args.weights)
+    fast = Path(args.fast) if args.fast else None
+    if fast is not None and (fast.is_file() or fast != DEFAULT_FAST):  # the default only when published
+        from train.magnet.export_split import load_fastmag
+
+        models[f"fast magnifier ({fast.name})"] = load_fastmag(fast)[0]
     if args.n < 1:
         raise MexError(f"--n {args.n}: need at least one test sample")
     result = evaluate(models, n=args.n, size=args.size, seed=args.seed)

@@ -45,6 +45,8 @@ class DistillConfig:
     reg_weight: float = 0.1
     grad_clip: float = 1.0
     eval_every: int = 250
+    val_n: int = 32                    # validation samples (a seed apart from the test set's)
+    val_size: int = 128
     threads: int = 1
     seed: int = 1
     init: Path | None = None           # start the student from this run's weights (a second phase)
@@ -125,7 +127,7 @@ def distill(cfg: DistillConfig, progress_bar: bool = True) -> Path:
     cfg.out.mkdir(parents=True, exist_ok=True)
     teacher = load_magnet(cfg.teacher)
     pool = build_pool(cfg, teacher, log=print)
-    val = held_out_set(n=32, size=128, seed=cfg.seed + 7919)  # not the test seed
+    val = held_out_set(n=cfg.val_n, size=cfg.val_size, seed=cfg.seed + 7919)  # not the test seed
     kwargs = dict(cfg.model)
     model = FastMagNet(**kwargs).init_from(teacher)
     if cfg.init is not None:
