@@ -22,6 +22,7 @@ import numpy as np
 
 from mecore.errors import MexError
 from mecore.types import Frame
+from stream.app_magnify import magnify_tab
 from stream.app_session import (
     BACKEND_CHOICES,
     Controls,
@@ -222,6 +223,8 @@ class App:
                     url.submit(self.watch_url, [url, *controls], ushown,
                                concurrency_limit=None, show_progress="hidden", api_visibility="private")
                     stop.click(self.stop_url, None, [ushown[-1]], cancels=[watching], api_visibility="private")
+                with gr.Tab("Magnify", id="magnify"):
+                    magnify_tab(backend, self.engines_dir)  # a whole video magnified (stream.magnify)
             demo.unload(self.end_session)
         return demo
 

@@ -5,7 +5,8 @@
 - ``VideoFile``: the annotated frames as H.264 mp4 (PyAV), written to a temp file and renamed on close.
 - ``EventsFile``: events.jsonl, one JSON object per event (after its prediction), then a summary line;
   written to a temp file and renamed on close.
-- ``Window``: an OpenCV window; keys q quit, space pause, + / - amplification (asked of the runner).
+- ``Window``: an OpenCV window; keys q quit, space pause, + / - amplification (asked of the runner),
+  m a live magnified view.
 - ``Summary``: frames, fps, dropped frames, events by label; printed at exit.
 """
 
@@ -180,8 +181,9 @@ def _rate(fps: float):
 
 
 class Window:
-    """An OpenCV window. q / Esc quit, space pause, + / - amplification (steps of 10%). Keys go to
-    ``controls`` (stream.runner.Controls): the runner quits, pauses or changes the config."""
+    """An OpenCV window. q / Esc quit, space pause, + / - amplification (steps of 10%), m toggles a live
+    magnified view of the frame (``stream.magnify_live``). Keys go to ``controls``
+    (stream.runner.Controls): the runner quits, pauses or changes the config."""
 
     def __init__(self, controls, title: str = "micro-expressions"):
         import cv2
@@ -189,12 +191,16 @@ class Window:
         self.cv2, self.controls, self.title = cv2, controls, title
         self.amplification: float | None = None  # the factor in use, from the newest result
         cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        self.live = None  # a LiveView while the magnified view is on
 
     def __call__(self, result) -> None:
         self.amplification = result.amplification
         if result.image is None:
             return
-        self.cv2.imshow(self.title, self.cv2.cvtColor(result.image, self.cv2.COLOR_RGB2BGR))
+        img = result.image
+        if self.live is not None and result.frame is not None:
+            img = self.live.apply(result.frame.image, result.frame.timestamp_s)
+        self.cv2.imshow(self.title, self.cv2.cvtColor(img, self.cv2.COLOR_RGB2BGR))
         self.poll(1)
 
     def poll(self, wait_ms: int) -> None:
@@ -205,6 +211,10 @@ class Window:
             self.controls.paused = not self.controls.paused
         elif key in (ord("+"), ord("="), ord("-"), ord("_")) and self.amplification is not None:
             self.controls.change(amplification=self.amplification * (1.1 if key in (ord("+"), ord("=")) else 1 / 1.1))
+        elif key == ord("m"):
+            from stream.magnify_live import LiveView
+
+            self.live = None if self.live is not None else LiveView()
 
     def close(self, report: dict | None = None) -> None:
         self.cv2.destroyWindow(self.title)

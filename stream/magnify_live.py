@@ -1,0 +1,57 @@
+"""A live magnified view of a stream (``run_stream.py --show``, key ``m``): ``LiveView().apply(rgb, t)``.
+
+Temporal mode (the band-pass state carried frame to frame, so it runs on a live stream), at a working
+resolution so it keeps up: the fast magnifier when engines/ has it, else MagNet. The filter needs
+the rate frames arrive at, which on a live source is what the analyser keeps up with, not the
+camera's: it is measured from the first ``probe`` frames' timestamps (shown unmagnified meanwhile).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from mecore.errors import MexError
+
+log = logging.getLogger("stream")
+
+
+def best_method(engines_dir=None) -> str:
+    """``fast`` when its encoder is published, else ``magnet``."""
+    from engines.artifacts import NotListed, resolve
+
+    try:
+        resolve("fast_magnifier_encoder", ("onnx", "torch"), engines_dir)
+        return "fast"
+    except (NotListed, MexError):
+        return "magnet"
+
+
+class LiveView:
+    def __init__(self, alpha: float = 10.0, band: tuple[float, float] = (0.5, 3.0), work_size: int = 320,
+                 backend: str = "auto", engines_dir=None, probe: int = 8):
+        self.alpha, self.band, self.work_size = alpha, band, work_size
+        self.backend, self.engines_dir, self.probe = backend, engines_dir, probe
+        self.fps: float | None = None
+        self._times: list[float] = []
+        self._mag = None
+
+    def _build(self):
+        from stream.magnify import MagnifyConfig, build
+
+        band = (self.band[0], min(self.band[1], 0.45 * self.fps))
+        cfg = MagnifyConfig(method=best_method(self.engines_dir), mode="temporal", alpha=self.alpha, band=band,
+                            work_size=self.work_size, backend=self.backend, engines_dir=self.engines_dir)
+        log.info("live magnified view: %s, temporal %.2f-%.2f Hz, alpha %g", cfg.method, *band, cfg.alpha)
+        return build(cfg, self.fps)
+
+    def apply(self, rgb: np.ndarray, timestamp_s: float) -> np.ndarray:
+        if self._mag is None:
+            self._times.append(float(timestamp_s))
+            if len(self._times) < self.probe:
+                return rgb
+            span = self._times[-1] - self._times[0]
+            self.fps = min(240.0, max(2.0, (len(self._times) - 1) / span)) if span > 0 else 30.0
+            self._mag = self._build()
+        return self._mag.apply(rgb)
