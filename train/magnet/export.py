@@ -67,6 +67,14 @@ def parity(model: MagNet | MagNetMotion, onnx_path: Path, sizes=((2, 64, 64), (1
     return worst
 
 
+def read_metrics(path: str | Path) -> dict:
+    """The JSON of ``eval --out-json``, to embed in an artifact's metadata."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise MexError(f"{path}: cannot read evaluation JSON: {e}") from None
+
+
 def export(checkpoint: str | Path, engines_dir: str | Path = ENGINES_DIR, metrics: str | Path | None = None,
            dataset: str | None = None) -> dict:
     """Checkpoint (a run's last.pt or any MagNet weights) -> engines/magnifier.{onnx,pt}; returns a summary."""
@@ -81,10 +89,7 @@ def export(checkpoint: str | Path, engines_dir: str | Path = ENGINES_DIR, metric
                              "precision": cfg.get("precision"), "seed": cfg.get("seed"),
                              "loss": "L1(Y_hat, Y) + 0.1 (L1(tex C, tex A) + L1(shape C, shape B))"}
     if metrics:
-        try:
-            extra["metrics"] = json.loads(Path(metrics).read_text())
-        except (OSError, ValueError) as e:
-            raise MexError(f"{metrics}: cannot read evaluation JSON: {e}") from None
+        extra["metrics"] = read_metrics(metrics)
     meta = magnifier_meta(VERSION, dataset or "synthetic motion-magnification data (train.magnet.data, "
                           "Oh et al. 2018 recipe; procedural + scikit-image/scikit-learn sample textures)",
                           channels=model.encoder.conv2.weight.shape[0], **extra)

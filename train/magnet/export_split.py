@@ -15,7 +15,6 @@ network (decoder(encoder(b), motion = shape_b - shape_a) == net(a, b)), before a
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from engines.export import export_onnx, publish, save_checkpoint
 from mecore.errors import MexError
 from mecore.nets import build
 from mecore.nets.magnify_split import split
-from train.magnet.export import PARITY_TOL, _checked, export_magnet_onnx, weights_sha256
+from train.magnet.export import PARITY_TOL, _checked, export_magnet_onnx, read_metrics, weights_sha256
 from train.magnet.importer import VERSION, _torch_load, load_magnet_and_checkpoint, load_state, magnifier_meta
 
 FRAME = {0: "N", 2: "H", 3: "W"}
@@ -167,10 +166,7 @@ def export_fast(checkpoint: str | Path, engines_dir: str | Path = ENGINES_DIR, m
                                                                        "teacher_weight", "seed", "minutes")},
                              "loss": "L1(Y_hat, Y) + w L1(Y_hat, teacher) + 0.1 (L1(tex C, tex A) + L1(shape C, shape B))"}
     if metrics:
-        try:
-            extra["metrics"] = json.loads(Path(metrics).read_text())
-        except (OSError, ValueError) as e:
-            raise MexError(f"{metrics}: cannot read evaluation JSON: {e}") from None
+        extra["metrics"] = read_metrics(metrics)
     ch = model.manipulator.g.weight.shape[0]
     meta = magnifier_meta(VERSION, FAST_DATASET, channels=ch, **extra)
     meta.update(model="fast_magnifier", arch="FastMagNet (mecore.nets.fastmag): reduced encoder, H/4 motion "
