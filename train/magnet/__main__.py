@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     di.add_argument("--teacher-weight", type=float, default=0.5)
     di.add_argument("--threads", type=int, default=1)
     di.add_argument("--seed", type=int, default=1)
+    di.add_argument("--reg-weight", type=float, default=0.0, help="MagNet's texture/shape regulariser weight")
+    di.add_argument("--eval-every", type=int, default=250)
     di.add_argument("--init", type=Path, default=None, help="start from a previous distill run's last.pt")
     di.add_argument("--quiet", action="store_true")
 
@@ -156,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 
             cfg = DistillConfig(out=args.out, teacher=args.teacher, minutes=args.minutes, pool=args.pool,
                                 size=args.size, batch=args.batch, lr=args.lr, teacher_weight=args.teacher_weight,
-                                threads=args.threads, seed=args.seed, init=args.init)
+                                threads=args.threads, seed=args.seed, init=args.init,
+                                reg_weight=args.reg_weight, eval_every=args.eval_every)
             print(f"checkpoint: {distill(cfg, progress_bar=not args.quiet)}")
         elif args.cmd == "eval":
             _eval(args)
