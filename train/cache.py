@@ -258,7 +258,7 @@ def build(samples: Sequence[Sample], magnifier: str | Path, cache_root: str | Pa
             from train import cluster
 
             desc = "cache (Ray)"
-            results = cluster.cache_results(todo, (*model, ray.threads, face), ray, cache_dir)
+            results = cluster.cache_results(todo, (*model, ray.threads, face), ray)
         else:
             workers = max(1, min(int(workers), len(todo)))
             threads = max(1, (os.cpu_count() or 1) // workers)

@@ -59,7 +59,7 @@ def _cache_actor():
     return CacheActor
 
 
-def cache_results(todo: list, init: tuple, opts: RayOptions, cache_dir: Path) -> Iterator[tuple[str, str | None]]:
+def cache_results(todo: list, init: tuple, opts: RayOptions) -> Iterator[tuple[str, str | None]]:
     """(sample key, failure or None) as batches finish: one task per batch of samples on a pool of actors."""
     from train import cache
 
@@ -77,15 +77,21 @@ def cache_results(todo: list, init: tuple, opts: RayOptions, cache_dir: Path) ->
                 a = free.pop()
                 batch = batches.pop(0)
                 pending[a.run.remote(batch)] = (a, batch)
+            if not pending:  # every actor is gone for good (restarts used up)
+                for s, _, _ in (t for b in batches for t in b):
+                    yield s.key, "no cache worker left"
+                return
             [ref], _ = ray.wait(list(pending), num_returns=1)
             a, batch = pending.pop(ref)
-            free.append(a)
             try:
                 outs = ray.get(ref)
             except ray.exceptions.RayError as exc:  # not stored as .failed: the next run tries them again
+                if not isinstance(exc, ray.exceptions.RayActorError):
+                    free.append(a)
                 for s, _, _ in batch:
                     yield s.key, f"worker failed: {why(exc)}"
                 continue
+            free.append(a)
             for (s, out, _), res in zip(batch, outs):
                 yield s.key, res if opts.shared_cache else cache.store(Path(out), s, res)
     finally:
