@@ -16,7 +16,6 @@ back to an event's onset when the spotter emits it.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -142,8 +141,7 @@ class Analyzer:
         """The models this analyser runs: the face model, then the engines (model, file, version, SHA-256)."""
         from mecore.face import model_file
 
-        face = model_file.resolve(self.config.face_model)
-        out = [{"model": "face_landmarker", "file": face.name, "version": None, "sha256": _sha256(str(face))}]
+        out = [model_file.describe(self.config.face_model)]
         if self.predictor:
             out += [e.artifact for e in {id(e): e for e in self.predictor.engines}.values()]
         return out
@@ -323,14 +321,6 @@ class Analyzer:
             if face is not None:
                 face.view.add_inset(ev)
         return preds
-
-
-@functools.cache
-def _sha256(path: str) -> str:
-    """The face model is not in the engines' manifest: hashed once per process (4 MB)."""
-    from mecore.provenance import sha256_file
-
-    return sha256_file(path)
 
 
 def _nearest(crops: dict, want: int, towards: int):

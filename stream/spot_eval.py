@@ -317,6 +317,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 raise MexError(f"{key}: video not found (give --videos or --predictions)")
         report = score(truth, preds)
+        if not args.predictions:  # how the spotting was made: spot_video's config (fps: each video's own)
+            from mecore.cli import to_dict
+            from mecore.face import model_file
+            from mecore.provenance import stamp
+            from stream.config import StreamConfig
+
+            report.update(stamp(to_dict(StreamConfig().updated(classify=False, overlay=False)),
+                                [model_file.describe()]))
         if seconds:
             report["minutes"] = round(seconds / 60, 3)
             report["false_per_minute"] = round(report["overall"]["fp"] / (seconds / 60), 3)

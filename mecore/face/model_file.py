@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -28,6 +29,17 @@ def resolve(path: str | os.PathLike | None = None) -> Path:
     raise MexError(
         f"{where}: face model not found; run scripts/setup.sh (or set {ENV_VAR} to a local face_landmarker.task)"
     )
+
+
+def describe(path: str | os.PathLike | None = None) -> dict:
+    """What an output records of the face model (it is not in the engines' manifest): file and SHA-256."""
+    found = resolve(path)
+    return {"model": "face_landmarker", "file": found.name, "version": None, "sha256": _digest(str(found.resolve()))}
+
+
+@functools.cache
+def _digest(path: str) -> str:
+    return sha256_file(path)  # 4 MB, once per process
 
 
 def install(source: str | None = None, dest: Path = DEFAULT_PATH, timeout: float = 30.0) -> Path:

@@ -123,10 +123,6 @@ class FaceTracker:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def reset(self) -> None:
-        """Forget all tracks (a new scene); timestamps keep increasing."""
-        self._tracks.clear()
-
     # -- verbs -------------------------------------------------------------------------------------
     def track(self, rgb: np.ndarray, timestamp_ms: int) -> list[FaceTrack]:
         """Faces in one video frame, with ids stable across calls. ``timestamp_ms`` should increase."""

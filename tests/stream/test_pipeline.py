@@ -77,3 +77,12 @@ def test_runtime_settings_are_validated(standin_engines):
             an.set_threshold(p=2.0)
         with pytest.raises(ValueError, match="new Analyzer"):
             an.update_config(fps=60)
+
+
+def test_align_size_must_be_the_engines_input_when_classifying(standin_engines, face_model):
+    from mecore.errors import MexError
+
+    with pytest.raises(MexError, match="align_size 128: the engines take 256x256"):
+        Analyzer(StreamConfig(align_size=128, spot_size=128), engines_dir=standin_engines)
+    with Analyzer(StreamConfig(align_size=128, spot_size=128, classify=False)) as an:
+        assert an.crop_size == 128  # spotting only: the size asked for is the size used

@@ -57,3 +57,61 @@ def test_engines_without_a_motion_artifact_fall_back_to_the_magnifier(standin_en
         assert label in pred.labels and sum(probs.values()) == pytest.approx(1.0, abs=1e-6)
     finally:
         pred.close()
+
+
+def _event(i: int):
+    from mecore.types import SpotEvent
+
+    return SpotEvent(0, 10 * i, 10 * i + 3, 10 * i + 6, 2.0, 30.0)
+
+
+def test_a_full_queue_drops_the_oldest_and_says_unclassified(standin_engines, onset_apex):
+    """The worker is held on the first event; five more come into a queue of two: the three oldest
+    waiting ones come back UNCLASSIFIED at once, the freshest two are classified when it is free."""
+    import threading
+    import time
+
+    from stream.predictor import UNCLASSIFIED
+
+    pred = Predictor(standin_engines, backend="onnxruntime-cpu", threads=1, max_pending=2)
+    gate, real = threading.Event(), pred.classify
+    pred.classify = lambda onset, apex: (gate.wait(10), real(onset, apex))[1]
+    try:
+        onset, apex = onset_apex
+        t = time.perf_counter()
+        pred.submit(_event(0), onset, apex, t)
+        while not pred._busy:  # the worker took the first one
+            time.sleep(0.01)
+        for i in range(1, 6):
+            pred.submit(_event(i), onset, apex, t)
+        skipped, _ = pred.collect()
+        assert [p.event for p in skipped] == [_event(1), _event(2), _event(3)] and pred.skipped == 3
+        assert all(p.label == UNCLASSIFIED and p.probs == {} and p.latency_ms >= 0 for p in skipped)
+        gate.set()
+        assert pred.wait(30)
+        done, insets = pred.collect()
+        assert [p.event for p in done] == [_event(0), _event(4), _event(5)]
+        assert all(p.label in pred.labels for p in done) and [ev for ev, _ in insets] == [p.event for p in done]
+    finally:
+        gate.set()
+        pred.close()
+
+
+def test_a_failing_model_gives_unclassified_and_no_inset(standin_engines, onset_apex, caplog):
+    from stream.predictor import UNCLASSIFIED
+
+    pred = Predictor(standin_engines, backend="onnxruntime-cpu", threads=1)
+
+    def broken(onset, apex):
+        raise RuntimeError("model exploded")
+
+    pred.classify = broken
+    try:
+        with caplog.at_level(logging.ERROR, logger="stream"):
+            pred.submit(_event(0), *onset_apex, 0.0)
+            assert pred.wait(30)
+        done, insets = pred.collect()
+        assert [p.label for p in done] == [UNCLASSIFIED] and insets == [] and pred.failed == 1
+        assert "model exploded" in caplog.text  # the stream goes on; the log says why
+    finally:
+        pred.close()

@@ -150,7 +150,11 @@ def test_spotter_reads_folders_at_the_datasets_rate(tmp_path, face_video, face_m
                  [[6, "006_1_1", 1, 3, 5, 8, 6, "Micro - 1/2", "12", None]]).to_excel(sheet, header=False, index=False)
     out = tmp_path / "r.json"
     assert main(["--samm-lv", str(sheet), "--videos", str(tmp_path / "videos"), "--minutes", "--out", str(out)]) == 0
-    assert json.loads(out.read_text())["minutes"] == round(12 / 200 / 60, 3)
+    report = json.loads(out.read_text())
+    assert report["minutes"] == round(12 / 200 / 60, 3)
+    # the report says how the spotting was made: the spotter's config, the face model's SHA-256, code, machine
+    assert report["config"]["classify"] is False and report["artifacts"][0]["model"] == "face_landmarker"
+    assert len(report["artifacts"][0]["sha256"]) == 64 and report["code_version"] and report["machine"]
     assert main(["--samm-lv", str(sheet), "--videos", str(tmp_path / "videos"), "--fps", "25", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["minutes"] == round(12 / 25 / 60, 3)
     assert main(["--samm-lv", str(sheet), "--fps", "0"]) == 2

@@ -199,3 +199,15 @@ def test_eval_cli_table_and_strip(tmp_path, capsys, face_video):
     img = cv2.imread(str(strip))
     assert img is not None and img.shape[1] == 5 * 256
     assert not list(Path(tmp_path).glob(".strip.png*"))  # written atomically, no temp left behind
+
+
+def test_psnr_is_one_function_for_training_and_evaluation():
+    import torch
+
+    from train.magnet import evaluate
+    from train.magnet import train as train_mod
+
+    assert train_mod.psnr is evaluate.psnr
+    x = torch.zeros(2, 3, 8, 8)
+    y = torch.full((2, 3, 8, 8), 0.2)  # MSE 0.04 on a peak-to-peak of 2: 10 log10(4 / 0.04) = 20 dB
+    assert evaluate.psnr(x, y).tolist() == pytest.approx([20.0, 20.0])

@@ -91,6 +91,7 @@ def pick_evm_cutoff(n: int = 64, size: int = 128) -> float | None:
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-sample PSNR (dB) of images in [-1, 1] (peak-to-peak 2), computed in float64."""
     mse = ((x.double() - y.double()) ** 2).flatten(1).mean(1).clamp_min(1e-12)
     return (10 * torch.log10(4.0 / mse)).float()
 

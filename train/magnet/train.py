@@ -23,6 +23,7 @@ from mecore.atomic import atomic_path
 from mecore.errors import MexError
 from mecore.nets.magnet import MagNet
 from train.magnet.data import Synth, SynthConfig
+from train.magnet.evaluate import psnr
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
 
@@ -97,12 +98,6 @@ def lr_at(cfg: TrainConfig, step: int, progress: float) -> float:
     if cfg.warmup and step < cfg.warmup:
         lr *= (step + 1) / cfg.warmup
     return lr
-
-
-def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-sample PSNR (dB) of images in [-1, 1] (peak-to-peak 2)."""
-    mse = ((x.float() - y.float()) ** 2).flatten(1).mean(1).clamp_min(1e-12)
-    return 10 * torch.log10(4.0 / mse)
 
 
 def save_run(path: Path, model: MagNet, kwargs: dict, opt, scaler, synth: Synth, step: int,
