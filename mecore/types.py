@@ -42,6 +42,13 @@ class SpotEvent:
     offset_frame: int
     score: float
     fps: float
+    kind: str = "micro"  # "micro" (onset..offset <= 0.5 s, as MEGC defines it) or "macro"
+    regions: tuple[str, ...] = ()  # the face regions whose signal crossed, strongest first
+    aus: tuple[int, ...] = ()  # the action units those regions suggest
+
+    @property
+    def duration_s(self) -> float:
+        return (self.offset_frame - self.onset_frame) / self.fps
 
     @property
     def onset_s(self) -> float:

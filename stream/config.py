@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields, replace
 from mecore.cli import live_fields, opt
 
 FEATURES = ("lbp", "intensity")
+SPOTTERS = ("flow", "moilanen")  # stream/spotting_flow.py (regions' optical flow), stream/spotting.py (baseline)
 # The contrast a movement must reach whatever the window's statistics say (they are all noise on a
 # still face): intensity features are in [0, 1], so 1.3e-3 is a third of a grey level in the most
 # changed blocks. Measured on synthetic long clips made from a real face video (docs/streaming.md);
@@ -34,7 +35,21 @@ class StreamConfig:
     align_size: int = opt(256, "aligned crop size (the magnifier's input size wins when engines are loaded)")
     track_timeout_s: float = opt(1.0, "forget a face's spotting state after this long unseen")
 
-    # spotting (Moilanen et al. 2014, on the aligned face)
+    # spotting: which spotter, and what both share
+    spotter: str = opt("flow", "spotter: flow (regions' optical flow, for real faces) or moilanen (block "
+                               "intensities, the baseline)", choices=SPOTTERS)
+    micro_max_s: float = opt(0.5, "onset..offset up to this is a micro-expression (MEGC), longer a macro-expression")
+    max_macro_s: float = opt(4.0, "flow: an expression held longer is closed here (as macro)")
+    flow_size: int = opt(128, "flow: grey aligned crop the optical flow is computed on")
+    flow_patch: float = opt(0.1, "flow: side of a region's patch, fraction of the crop")
+    flow_noise_factor: float = opt(3.0, "flow: a region's threshold is this times its median signal over window_s")
+    flow_floor: float = opt(0.12, "flow: a region's threshold is at least this many px (at a 128 px crop)")
+    onset_level: float = opt(0.3, "flow: the onset is the last frame displaced less than this x the threshold")
+    speech_jaw: float = opt(0.06, "flow: mouth and chin do not count while jawOpen ranged more than this over "
+                                  "speech_s (speech)")
+    speech_s: float = opt(1.0, "flow: the window of the speech test, seconds")
+
+    # Moilanen et al. 2014 block spotter (the baseline, --spotter moilanen), on the aligned face
     feature: str = opt("intensity", "block feature: intensity (4x4 cell means, L1) or lbp (uniform LBP, "
                                     "chi-squared)", choices=FEATURES)
     spot_size: int = opt(128, "grey aligned crop the block features are computed on")
@@ -84,6 +99,12 @@ class StreamConfig:
         need(1 <= self.max_faces <= 8, f"max_faces must be in [1, 8], got {self.max_faces}")
         need(0.1 <= self.landmark_scale <= 1.0, f"landmark_scale must be in [0.1, 1], got {self.landmark_scale}")
         need(self.align_size >= 64 and self.align_size % 2 == 0, f"align_size must be even and >= 64, got {self.align_size}")
+        need(self.spotter in SPOTTERS, f"spotter must be one of {SPOTTERS}, got {self.spotter!r}")
+        need(0.04 <= self.micro_max_s < self.max_macro_s, "need 0.04 <= micro_max_s < max_macro_s")
+        need(32 <= self.flow_size <= self.align_size, f"flow_size must be in [32, align_size], got {self.flow_size}")
+        need(0.02 <= self.flow_patch <= 0.3, f"flow_patch must be in [0.02, 0.3], got {self.flow_patch}")
+        need(self.flow_noise_factor >= 0.0 and self.flow_floor >= 0.0, "flow_noise_factor and flow_floor must be >= 0")
+        need(self.speech_jaw > 0.0 and self.speech_s > 0.0, "speech_jaw and speech_s must be > 0")
         need(self.feature in FEATURES, f"feature must be one of {FEATURES}, got {self.feature!r}")
         need(32 <= self.spot_size <= self.align_size, f"spot_size must be in [32, align_size], got {self.spot_size}")
         need(2 <= self.grid <= 16 and self.spot_size // self.grid >= 4, f"grid {self.grid} too fine or coarse for spot_size {self.spot_size}")

@@ -1,0 +1,311 @@
+"""Region optical-flow spotting for real faces, online: one frame in, events out (``--spotter flow``).
+
+The MEGC long-video spotters work on the optical flow of facial regions with the head's motion
+removed; this is an online form of that. On the grey aligned crop (head shift, roll and scale are
+already removed by the alignment) DIS optical flow is computed between the newest frame and the
+frame ``k`` before it; each region of interest (brows, eye lids, cheeks, nose wings, lips, mouth
+corners, chin; ``REGIONS``) gets the mean flow of a small patch at its landmarks, less the mean flow
+of the nose dorsum (``STABLE``: it does not move in any expression, so what it shows is landmark
+jitter and residual head motion). A region's signal is the length of that vector, divided by the
+region's own threshold T_r = max(floor, noise_factor x its median over a rolling window): a talking
+mouth raises the mouth's threshold, not the brows'.
+
+When a region's normalised signal stays above 1 for two frames, an event opens with the frame k
+before as its neutral reference; from then on each region's displacement is the flow from that
+reference to the newest frame, so the event's length is measured directly: it ends when every region
+that crossed has come back below ``close_fraction`` of its peak (or below its threshold) for
+``merge_s``. Onset..offset <= ``micro_max_s`` (0.5 s, MEGC's definition) is a ``micro`` event,
+longer is ``macro`` (a posed expression, a smile held: reported as such, not classified), and one
+held past ``max_macro_s`` is closed there as macro.
+
+What does not count: the eye regions while the eyes are closing or closed (``blink_gate``; masked for
+that stretch, the rest of the event stands); the mouth and chin while the face is speaking (the
+jawOpen blendshape ranging more than ``speech_jaw`` over the last ``speech_s``); every region while
+the face moves more than ``motion_gate`` face widths within k frames (a head turn leaves parallax
+the 2-D alignment cannot remove). Each event names the regions that crossed and the action units
+they suggest.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from mecore.types import SpotEvent
+from stream.config import StreamConfig
+from stream.spotting import EYE_POINTS, SignalPoint
+
+# region -> (mesh vertices its patch is centred on, the action units a movement there suggests)
+REGIONS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "brow_inner_r": ((107, 66, 55, 65), (1, 4)),
+    "brow_inner_l": ((336, 296, 285, 295), (1, 4)),
+    "brow_outer_r": ((70, 63, 46, 53), (2,)),
+    "brow_outer_l": ((300, 293, 276, 283), (2,)),
+    "eye_r": ((145, 153, 144, 159, 158), (7,)),
+    "eye_l": ((374, 380, 373, 386, 385), (7,)),
+    "cheek_r": ((117, 118, 101, 50), (6,)),
+    "cheek_l": ((346, 347, 330, 280), (6,)),
+    "nose_r": ((48, 64, 98), (9,)),
+    "nose_l": ((278, 294, 327), (9,)),
+    "upper_lip": ((0, 37, 267), (10,)),
+    "mouth_r": ((61, 146, 185), (12, 14, 15)),
+    "mouth_l": ((291, 375, 409), (12, 14, 15)),
+    "lower_lip": ((17, 84, 314), (25,)),
+    "chin": ((175, 199, 200, 18), (17,)),
+}
+NAMES: tuple[str, ...] = tuple(REGIONS)
+MOUTH_POINTS: tuple[int, ...] = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
+STABLE: tuple[int, ...] = (168, 6, 197, 195, 5)  # nose dorsum: moves with the head, not with expressions
+EYES = np.array([n.startswith("eye_") for n in NAMES])
+GRID = 16  # blocks per side for the global motion fit
+MOUTH = np.array([n in ("upper_lip", "mouth_r", "mouth_l", "lower_lip", "chin") for n in NAMES])
+
+
+@dataclass
+class _Frame:
+    index: int
+    grey: np.ndarray  # (flow_size, flow_size) uint8
+    centres: np.ndarray  # (len(NAMES) + 1, 2) patch centres at flow_size, the last one STABLE's
+    face: np.ndarray  # (GRID * GRID,) blocks inside the face's hull, the eyes' and mouth's left out
+    blink: float
+    centre: np.ndarray  # face centre in the source, px
+    width: float  # face width in the source, px
+
+
+@dataclass
+class _Open:
+    ref: _Frame  # the neutral reference: k frames before the first crossing
+    start: int  # first frame above
+    thresholds: np.ndarray  # (R,) frozen at the opening
+    peak: np.ndarray  # (R,) peak normalised displacement per region
+    apex: int
+    apex_value: float
+    eyes_masked: bool = False
+    held: bool = False  # the face stopped moving away from the reference: a macro-expression held
+    below: int = 0  # frames in a row the face has not moved (step flow below its threshold)
+
+
+class FlowSpotter:
+    """Region-flow spotting for one face. ``update`` once per frame in which the face was seen."""
+
+    def __init__(self, config: StreamConfig, face_id: int = 0):
+        self.cfg, self.face_id = config, face_id
+        self.k = config.k
+        self.size = config.flow_size
+        self.half = max(2, int(round(config.flow_patch * self.size / 2)))
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        c = (np.arange(GRID, dtype=np.float32) + 0.5) * (self.size / GRID)
+        xx, yy = np.meshgrid(c, c)
+        self._design = np.stack([xx.ravel(), yy.ravel(), np.ones(GRID * GRID, np.float32)], axis=1)
+        self._frames: deque[_Frame] = deque(maxlen=2 * self.k + 1)
+        self._A: deque[np.ndarray] = deque(maxlen=self.k + 1)  # flow(n - k -> n) per region, newest last
+        self._noise: deque[np.ndarray] = deque(maxlen=config.frames(config.window_s))
+        self._jaw: deque[float] = deque(maxlen=config.frames(config.speech_s))
+        self._noise_step: deque[np.ndarray] = deque(maxlen=config.frames(config.window_s))
+        self._thr_step: np.ndarray | None = None
+        self._thr: np.ndarray | None = None  # thresholds, recomputed when the noise window changes
+        self._pending = False  # one centre above: an event opens if the next is above too
+        self._open: _Open | None = None
+        self._last_offset = -(10**9)
+        self._seen = 0
+        self.suppressed: dict[str, int] = {"motion": 0, "short": 0, "masked": 0}
+        self.last_signal: SignalPoint | None = None
+
+    # -- verbs -------------------------------------------------------------------------------------
+    def update(self, index: int, grey: np.ndarray, crop_landmarks: np.ndarray, crop_size: int,
+               blink: float = 0.0, centre: tuple[float, float] = (0.0, 0.0), face_width: float = 1.0,
+               blendshapes: dict[str, float] | None = None) -> tuple[list[SpotEvent], SignalPoint | None]:
+        """Add the face's frame ``index``; returns the events that ended and the newest signal point."""
+        if self._frames and index - self._frames[-1].index > self.k:
+            self._frames.clear()  # a gap: frame n - k is no longer k frames back
+            self._A.clear()
+            self._pending = False
+            if self._open is not None:
+                self._open = None
+        frame = self._frame(index, grey, crop_landmarks, crop_size, blink, centre, face_width)
+        self._frames.append(frame)
+        self._jaw.append(float((blendshapes or {}).get("jawOpen", 0.0)))
+        self._seen += 1
+        if self._open is not None:
+            return self._follow(frame)
+        if len(self._frames) < self.k + 1:
+            return [], None
+        return self._watch(frame)
+
+    def flush(self) -> list[SpotEvent]:
+        """End of stream: close an event still open."""
+        if self._open is None or not self._frames:
+            return []
+        return self._close(self._frames[-1].index)
+
+    # -- signals -----------------------------------------------------------------------------------
+    def _frame(self, index, grey, crop_landmarks, crop_size, blink, centre, face_width) -> _Frame:
+        if grey.shape != (self.size, self.size):
+            grey = cv2.resize(grey, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        pts = np.asarray(crop_landmarks, dtype=np.float32)[:, :2] * (self.size / float(crop_size))
+        centres = np.array([pts[list(v)].mean(axis=0) for v, _ in REGIONS.values()] + [pts[list(STABLE)].mean(axis=0)])
+        return _Frame(index, grey, centres.astype(np.float32), self._face_blocks(pts), float(blink),
+                      np.asarray(centre, np.float32), max(float(face_width), 1.0))
+
+    def _face_blocks(self, pts: np.ndarray) -> np.ndarray:
+        """Blocks of the global fit: inside the face's hull, not on an eye or the mouth (they move on their own)."""
+        scale = GRID / float(self.size)
+        inside = np.zeros((GRID, GRID), np.uint8)
+        cv2.fillConvexPoly(inside, cv2.convexHull(np.rint(pts * scale).astype(np.int32)), 1)
+        for idx in (EYE_POINTS[:16], EYE_POINTS[16:], MOUTH_POINTS):
+            cv2.fillConvexPoly(inside, cv2.convexHull(np.rint(pts[list(idx)] * scale).astype(np.int32)), 0)
+        return inside.ravel().astype(bool)
+
+    def _vectors(self, ref: _Frame, cur: _Frame) -> np.ndarray:
+        """(R, 2) each region's mean flow ref -> cur less the face's global motion, px at flow_size.
+
+        The global motion is an affine fit to the flow of the face's blocks (robust: the blocks that fit
+        worst are left out of a second fit), so what alignment left of a head turn or nod, a shift, tilt or
+        shear of the whole face, is removed and a region's own movement stays."""
+        flow = self._dis.calc(ref.grey, cur.grey, None)
+        h = self.half
+        means = np.empty((len(ref.centres), 2), np.float32)
+        for r, (x, y) in enumerate(np.rint(ref.centres).astype(int)):
+            x0, y0 = min(max(x - h, 0), self.size - 2 * h), min(max(y - h, 0), self.size - 2 * h)
+            means[r] = flow[y0:y0 + 2 * h, x0:x0 + 2 * h].reshape(-1, 2).mean(axis=0)
+        g = GRID
+        blocks = cv2.resize(flow, (g, g), interpolation=cv2.INTER_AREA).reshape(-1, 2)[ref.face]
+        design = self._design[ref.face]
+        coef, *_ = np.linalg.lstsq(design, blocks, rcond=None)
+        err = np.linalg.norm(design @ coef - blocks, axis=1)
+        keep = err <= max(2.0 * float(np.median(err)), 1e-6)
+        if keep.sum() >= 6:
+            coef, *_ = np.linalg.lstsq(design[keep], blocks[keep], rcond=None)
+        at = np.hstack([ref.centres[:-1], np.ones((len(NAMES), 1), np.float32)])
+        return means[:-1] - at @ coef
+
+    def _masks(self, frames: list[_Frame]) -> tuple[np.ndarray, bool]:
+        """(R,) True for regions that do not count now; and whether the head moved too much."""
+        masked = np.zeros(len(NAMES), dtype=bool)
+        if max(f.blink for f in frames) > self.cfg.blink_gate:
+            masked |= EYES
+        if self._jaw and max(self._jaw) - min(self._jaw) > self.cfg.speech_jaw:
+            masked |= MOUTH
+        span = float(np.linalg.norm(frames[-1].centre - frames[0].centre)) / frames[-1].width
+        return masked, span > self.cfg.motion_gate
+
+    def thresholds(self) -> np.ndarray:
+        """(R,) each region's threshold: noise_factor x its median signal (masked frames left out), >= the floor."""
+        if self._thr is None:
+            floor = self.cfg.flow_floor * self.size / 128.0
+            if not self._noise:
+                return np.full(len(NAMES), np.inf)
+            noise = np.nan_to_num(np.nanmedian(np.stack(self._noise), axis=0), nan=floor)
+            self._thr = np.maximum(floor, self.cfg.flow_noise_factor * noise)
+        return self._thr
+
+    def thresholds_step(self) -> np.ndarray:
+        """(R,) the same for the step flow |flow(n - k -> n)|: above it, the face is moving."""
+        if self._thr_step is None:
+            if not self._noise_step:
+                return np.full(len(NAMES), np.inf)
+            floor = self.cfg.flow_floor * self.size / 128.0
+            noise = np.nan_to_num(np.nanmedian(np.stack(self._noise_step), axis=0), nan=floor)
+            self._thr_step = np.maximum(floor, self.cfg.flow_noise_factor * noise)
+        return self._thr_step
+
+    # -- state machine -----------------------------------------------------------------------------
+    def _watch(self, cur: _Frame) -> tuple[list[SpotEvent], SignalPoint]:
+        self._A.append(self._vectors(self._frames[-self.k - 1], cur))
+        if len(self._A) < self.k + 1:
+            return [], None
+        centre = self._frames[self.k]  # j = n - k: B_j = (flow(j-k -> j) + flow(j+k -> j)) / 2
+        d = np.linalg.norm(0.5 * (self._A[0] - self._A[-1]), axis=1)
+        masked, moving = self._masks(list(self._frames))
+        thr = self.thresholds()
+        z = np.where(masked, 0.0, d / thr)
+        warm = len(self._noise) >= self.cfg.frames(self.cfg.warmup_s)
+        ready = warm and not moving and centre.index - self._last_offset > self.cfg.frames(self.cfg.refractory_s, minimum=0)
+        above = ready and float(z.max()) > 1.0
+        if above and self._pending:
+            self._open = self._start(self._frames[0], thr)
+            self._pending = False
+            return self._follow(cur, replay=True)
+        self._pending = above
+        if not above and not moving:
+            self._noise.append(np.where(masked, np.nan, d))
+            self._noise_step.append(np.where(masked, np.nan, np.linalg.norm(self._A[-1], axis=1)))
+            self._thr = self._thr_step = None
+        self.last_signal = SignalPoint(centre.index, float(z.max()), 1.0, False)
+        return [], self.last_signal
+
+    def _start(self, ref: _Frame, thr: np.ndarray) -> _Open:
+        """An event with ``ref`` (k before the first centre above) as neutral reference, moved on to the last
+        frame still near it; then the frames since are followed."""
+        onset = ref
+        for f in list(self._frames)[1:]:
+            if float((self._displacement(ref, f) / thr).max()) > self.cfg.onset_level:
+                break
+            onset = f
+        return _Open(onset, onset.index + 1, thr, np.zeros(len(NAMES)), onset.index, 0.0)
+
+    def _follow(self, cur: _Frame, replay: bool = False) -> tuple[list[SpotEvent], SignalPoint]:
+        ev = self._open
+        assert ev is not None
+        if replay:  # the frames between the onset and now, then the newest
+            events: list[SpotEvent] = []
+            for f in [f for f in self._frames if ev.ref.index < f.index <= cur.index]:
+                events += self._follow(f)[0]
+                if self._open is None:
+                    break
+            return events, self.last_signal
+        if cur.blink > self.cfg.blink_gate:
+            ev.eyes_masked = True
+        masked, _ = self._masks([ev.ref, cur])
+        masked = masked & MOUTH | (EYES if ev.eyes_masked else False)
+        z = np.where(masked, 0.0, self._displacement(ev.ref, cur) / ev.thresholds)
+        back = next(f for f in self._frames if f.index >= cur.index - self.k)
+        moving = np.where(masked, 0.0, self._displacement(back, cur) / self.thresholds_step()) if back is not cur else z
+        ev.peak = np.maximum(ev.peak, z)
+        score = float(z.max())
+        if score > ev.apex_value and not ev.held:
+            ev.apex, ev.apex_value = cur.index, score
+        ev.below = ev.below + 1 if float(moving.max()) <= 1.0 else 0
+        events: list[SpotEvent] = []
+        if ev.below >= self.cfg.frames(self.cfg.merge_s) and cur.index - ev.ref.index > 2 * self.k:
+            offset = cur.index - ev.below + 1 - self.k  # the movement stopped k frames before its step flow did
+            crossed = ev.peak > 1.0
+            # back within close_fraction of its peak, give or take one threshold of drift since the onset
+            returned = not crossed.any() or bool(np.all(z[crossed] <= self.cfg.close_fraction * ev.peak[crossed] + 1.0))
+            if returned or ev.held:
+                events = self._close(max(offset, ev.apex + 1), ev.held)
+            else:
+                ev.held, ev.below = True, 0  # a held expression (macro): it ends once the face moves back
+        elif cur.index - ev.ref.index > self.cfg.frames(self.cfg.max_macro_s):
+            events = self._close(cur.index, True)
+        self.last_signal = SignalPoint(cur.index, score, 1.0, self._open is not None)
+        return events, self.last_signal
+
+    def _close(self, offset: int, held: bool = False) -> list[SpotEvent]:
+        ev, self._open = self._open, None
+        assert ev is not None
+        self._last_offset = offset
+        self._frames.clear()  # the next reference is a frame after this event
+        self._A.clear()
+        if ev.eyes_masked:
+            ev.peak[EYES] = 0.0
+        crossed = ev.peak > 1.0
+        if not crossed.any():
+            self.suppressed["masked"] += 1
+            return []
+        onset = ev.ref.index
+        if offset - ev.start < self.cfg.frames(self.cfg.min_event_s):
+            self.suppressed["short"] += 1
+            return []
+        kind = "micro" if not held and (offset - onset) / self.cfg.fps <= self.cfg.micro_max_s else "macro"
+        order = np.argsort(-ev.peak)
+        regions = tuple(NAMES[i] for i in order if crossed[i])
+        aus = tuple(sorted({au for r in regions for au in REGIONS[r][1]}))
+        return [SpotEvent(self.face_id, onset, ev.apex, offset, float(ev.apex_value), float(self.cfg.fps),
+                          kind=kind, regions=regions, aus=aus)]
+
+    def _displacement(self, ref: _Frame, cur: _Frame) -> np.ndarray:
+        return np.linalg.norm(self._vectors(ref, cur), axis=1)
