@@ -31,7 +31,8 @@ from stream.runner import Runner
 log = logging.getLogger("stream.app")
 
 BACKEND_CHOICES = [*ALIASES, *BACKENDS]  # the names engines.load takes
-COLUMNS = ["face", "onset s", "apex s", "offset s", "label", "confidence", "score", "latency ms", "backend"]
+COLUMNS = ["face", "onset s", "apex s", "offset s", "kind", "label", "confidence", "regions (AUs)", "score",
+           "latency ms", "backend"]
 
 
 def explain(e: BaseException) -> str:
@@ -91,7 +92,10 @@ class EventLog:
             self._rows[(ev.face_id, ev.apex_frame)] = {
                 "face": ev.face_id, "onset s": round(sec(ev.onset_frame, ev.fps), 2),
                 "apex s": round(sec(ev.apex_frame, ev.fps), 2), "offset s": round(sec(ev.offset_frame, ev.fps), 2),
-                "label": "…" if self.classify else "—", "confidence": None, "score": round(ev.score, 3),
+                "kind": ev.kind,
+                "label": ("…" if self.classify else "—") if ev.kind == "micro" else "macro (not classified)",
+                "confidence": None, "score": round(ev.score, 3),
+                "regions (AUs)": ", ".join(ev.regions) + (f" (AU{'+'.join(map(str, ev.aus))})" if ev.aus else ""),
                 "latency ms": None, "backend": None,
             }
             while len(self._rows) > self.max_rows:

@@ -34,6 +34,8 @@ class StreamConfig:
     landmark_scale: float = opt(1.0, "run landmarks on a frame downscaled by this factor (landmarks are rescaled)")
     align_size: int = opt(256, "aligned crop size (the magnifier's input size wins when engines are loaded)")
     track_timeout_s: float = opt(1.0, "forget a face's spotting state after this long unseen")
+    min_face_px: float = opt(120.0, "faces narrower than this (px in the frame) are tracked and marked too small, "
+                                    "not spotted on")
 
     # spotting: which spotter, and what both share
     spotter: str = opt("flow", "spotter: flow (regions' optical flow, for real faces) or moilanen (block "

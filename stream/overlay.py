@@ -70,8 +70,9 @@ def _blend(dst: np.ndarray, layer: np.ndarray, mask: np.ndarray, alpha: float) -
 
 def draw(rgb: np.ndarray, faces: list[FaceTrack], views: dict[int, FaceView], index: int,
          cfg: StreamConfig, fps: float, timings: dict[str, float], frame_count: int | None = None,
-         insets: dict[int, np.ndarray] | None = None) -> np.ndarray:
-    """The annotated copy of ``rgb``; ``insets``: the newest magnified face per face id."""
+         insets: dict[int, np.ndarray] | None = None, small: frozenset[int] = frozenset()) -> np.ndarray:
+    """The annotated copy of ``rgb``; ``insets``: the newest magnified face per face id; ``small``: ids of
+    faces tracked but too small to spot on. Under each face: its newest event's kind, regions and AUs."""
     img = rgb.copy()
     h, w = img.shape[:2]
     unit = max(0.6, min(w, h) / 480.0)  # text scale follows the frame size
@@ -81,8 +82,11 @@ def draw(rgb: np.ndarray, faces: list[FaceTrack], views: dict[int, FaceView], in
         c = _colour(tr.track_id)
         x0, y0, x1, y1 = (int(round(v)) for v in tr.bbox)
         cv2.rectangle(img, (x0, y0), (x1, y1), c, max(1, int(2 * unit)))
-        _text(img, f"face {tr.track_id}", (x0, min(h - 4, y1 + int(18 * unit))), 0.5 * unit, c)
+        tag = " (too small to spot)" if tr.track_id in small else ""
+        _text(img, f"face {tr.track_id}{tag}", (x0, min(h - 4, y1 + int(18 * unit))), 0.5 * unit, c)
         view = views.get(tr.track_id)
+        if view and view.intervals and index - view.intervals[-1].offset_frame < fade:
+            _text(img, event_text(view.intervals[-1]), (x0, min(h - 4, y1 + int(36 * unit))), 0.42 * unit, c)
         if view and view.prediction is not None and (age := _age(view, now, frame_count)) < fade:
             p = view.prediction
             layer = np.zeros_like(img)
@@ -101,6 +105,13 @@ def draw(rgb: np.ndarray, faces: list[FaceTrack], views: dict[int, FaceView], in
         _text(img, "  ".join(parts[start:start + 4]) + (" ms" if start + 4 >= len(parts) else ""),
               (6, int((40 + 18 * row) * unit)), 0.42 * unit)
     return img
+
+
+def event_text(ev: SpotEvent) -> str:
+    """'micro 0.27 s: brow_inner_r, brow_inner_l (AU1+4)' / 'macro 1.50 s (not classified): ...'."""
+    what = f"{ev.kind} {ev.duration_s:.2f} s" + (" (not classified)" if ev.kind != "micro" else "")
+    where = ", ".join(ev.regions[:3]) + (f" (AU{'+'.join(map(str, ev.aus))})" if ev.aus else "")
+    return f"{what}: {where}" if ev.regions else what
 
 
 def _age(view: FaceView, now: int, frame_count: int | None) -> int:

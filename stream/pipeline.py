@@ -34,6 +34,7 @@ from stream.config import StreamConfig
 from stream.overlay import FaceView, draw
 from stream.predictor import Predictor
 from stream.spotting import SignalPoint, Spotter, blink_score
+from stream.spotting_flow import FlowSpotter
 
 log = logging.getLogger("stream")
 HISTORY = 5000  # events / predictions kept in Analyzer.events / .predictions
@@ -57,11 +58,12 @@ class FrameResult:
     backend: str = "none"
     fps: float = 0.0  # measured processing rate
     final: bool = False
+    small: frozenset[int] = frozenset()  # ids of the faces tracked but too small to spot on (min_face_px)
 
 
 @dataclass
 class _Face:
-    spotter: Spotter
+    spotter: Spotter | FlowSpotter
     crops: deque  # (frame index, AlignedFace, read time)
     view: FaceView
     last_seen: int = 0
@@ -172,7 +174,11 @@ class Analyzer:
         t["landmarks"] = (t1 - t0) * 1e3
 
         aligned: dict[int, AlignedFace] = {}
+        # tracked, but too few pixels for a micro-expression: not spotted on (noise), marked as such
+        small = frozenset(tr.track_id for tr in faces if tr.bbox[2] - tr.bbox[0] < cfg.min_face_px)
         for tr in faces:
+            if tr.track_id in small:
+                continue
             try:
                 aligned[tr.track_id] = self.aligner.align(rgb, tr.landmarks)
             except ValueError:
@@ -199,10 +205,10 @@ class Analyzer:
         if cfg.overlay:
             views = {fid: f.view for fid, f in self._faces.items()}
             image = draw(rgb, faces, views, frame.index, cfg, self.fps, self.stage_ms(t), self.frames,
-                         self._insets)
+                         self._insets, small)
         t["overlay"] = (time.perf_counter() - t3) * 1e3
         self.frames += 1
-        return self._result(frame, faces, image, events, predictions, signals, self.stage_ms(t))
+        return self._result(frame, faces, image, events, predictions, signals, self.stage_ms(t), small=small)
 
     def finish(self, timeout: float = 30.0) -> FrameResult:
         """End of stream: close open events and wait (up to ``timeout`` s) for all predictions; the
@@ -217,9 +223,10 @@ class Analyzer:
             self.predictor.wait(timeout)
         return self._result(None, [], None, events, self._collect(), {}, self.stage_ms(), final=True)
 
-    def _result(self, frame, faces, image, events, predictions, signals, timings, final=False) -> FrameResult:
+    def _result(self, frame, faces, image, events, predictions, signals, timings, final=False,
+                small=frozenset()) -> FrameResult:
         return FrameResult(frame, faces, image, events, predictions, signals, timings, dict(self._insets),
-                           self.amplification, self.backend, self.fps, final)
+                           self.amplification, self.backend, self.fps, final, small)
 
     def close(self) -> None:
         if self.predictor:
@@ -255,7 +262,8 @@ class Analyzer:
               signals: dict[int, SignalPoint]) -> list[SpotEvent]:
         face = self._faces.get(tr.track_id)
         if face is None:
-            face = _Face(Spotter(self.config, tr.track_id), deque(maxlen=self.config.history), FaceView())
+            make = FlowSpotter if self.config.spotter == "flow" else Spotter
+            face = _Face(make(self.config, tr.track_id), deque(maxlen=self.config.history), FaceView())
             self._faces[tr.track_id] = face
         face.last_seen = frame.index
         face.crops.append((frame.index, al, now))
@@ -263,7 +271,8 @@ class Analyzer:
         x0, y0, x1, y1 = tr.bbox
         evs, sig = face.spotter.update(frame.index, grey, al.landmarks, self.crop_size,
                                        blink=blink_score(tr.blendshapes, tr.landmarks),
-                                       centre=(0.5 * (x0 + x1), 0.5 * (y0 + y1)), face_width=x1 - x0)
+                                       centre=(0.5 * (x0 + x1), 0.5 * (y0 + y1)), face_width=x1 - x0,
+                                       blendshapes=tr.blendshapes)
         if sig is not None:
             signals[tr.track_id] = sig
             face.view.add_signal(sig, self.config.frames(self.config.timeline_s))
@@ -275,8 +284,8 @@ class Analyzer:
             self.events.append(ev)
             if len(self.events) > 2 * HISTORY:
                 del self.events[:-HISTORY]
-            log.info("face %d: event frames %d-%d-%d (score %.2f)", ev.face_id, ev.onset_frame,
-                     ev.apex_frame, ev.offset_frame, ev.score)
+            log.info("face %d: %s event frames %d-%d-%d (score %.2f; %s)", ev.face_id, ev.kind, ev.onset_frame,
+                     ev.apex_frame, ev.offset_frame, ev.score, ", ".join(ev.regions) or "-")
         return evs
 
     def _expire(self, index: int) -> list[SpotEvent]:
@@ -291,8 +300,8 @@ class Analyzer:
         return events
 
     def _submit(self, ev: SpotEvent) -> None:
-        if self.predictor is None:
-            return
+        if self.predictor is None or ev.kind != "micro":
+            return  # a macro-expression is reported as such, not classified as a micro-expression
         face = self._faces.get(ev.face_id)
         crops = {i: (al, t) for i, al, t in face.crops} if face else {}
         onset = _nearest(crops, ev.onset_frame, ev.apex_frame)

@@ -37,6 +37,7 @@ def event_record(ev: SpotEvent, pred: Prediction | None) -> dict:
         "onset_frame": ev.onset_frame, "apex_frame": ev.apex_frame, "offset_frame": ev.offset_frame,
         "onset_s": round(ev.onset_s, 4), "apex_s": round(ev.apex_s, 4), "offset_s": round(ev.offset_s, 4),
         "score": round(float(ev.score), 4),
+        "kind": ev.kind, "regions": list(ev.regions), "aus": list(ev.aus),
         "label": pred.label if pred else None,
         "probs": {k: round(float(v), 5) for k, v in pred.probs.items()} if pred else None,
         "backend": pred.backend if pred else None,
@@ -84,7 +85,7 @@ class EventsFile:
 
     def add_events(self, events: list[SpotEvent]) -> None:
         for ev in events:
-            if self.wait:
+            if self.wait and ev.kind == "micro":  # a macro-expression is not classified: no label comes
                 self._pending[ev] = None
             else:
                 self._write(event_record(ev, None))
@@ -228,6 +229,9 @@ class Summary:
         self.frames_with_face = 0
         self.events = 0
         self.labels: Counter = Counter()
+        self.kinds: Counter = Counter()
+        self.face_frames: Counter = Counter()  # frames each face id was tracked on ...
+        self.face_spotted: Counter = Counter()  # ... and spotted on (not too small)
         self.latencies: list[float] = []
         self.t0 = time.perf_counter()
         self.stage_sum: Counter = Counter()
@@ -235,11 +239,16 @@ class Summary:
 
     def __call__(self, result) -> None:
         self.events += len(result.events)
+        self.kinds.update(ev.kind for ev in result.events)
         self.add_predictions(result.predictions)
         if result.final:  # the end of stream's events and predictions, no frame
             return
         self.frames += 1
         self.frames_with_face += bool(result.faces)
+        small = getattr(result, "small", frozenset())
+        for tr in result.faces:
+            self.face_frames[tr.track_id] += 1
+            self.face_spotted[tr.track_id] += tr.track_id not in small
         for k, v in result.timings.items():
             if k not in ("motion", "classify", "magnify"):  # the worker's, per event, not per frame
                 self.stage_sum[k] += v
@@ -255,7 +264,10 @@ class Summary:
         secs = max(time.perf_counter() - self.t0, 1e-9)
         out = {"frames": self.frames, "frames_with_face": self.frames_with_face, "seconds": round(secs, 2),
                "fps": round(self.frames / secs, 2), "dropped": dropped, "reconnects": reconnects,
-               "events": self.events, "events_by_label": dict(sorted(self.labels.items())),
+               "events": self.events, "events_by_kind": dict(sorted(self.kinds.items())),
+               "events_by_label": dict(sorted(self.labels.items())),
+               "faces": {str(fid): {"frames": n, "spotted_frames": self.face_spotted[fid]}
+                         for fid, n in sorted(self.face_frames.items())},
                "stage_ms": {k: round(self.stage_sum[k] / self.stage_n[k], 2) for k in self.stage_sum}}
         if self.latencies:
             out["prediction_latency_ms"] = {"median": round(float(np.median(self.latencies)), 1),
@@ -266,9 +278,15 @@ class Summary:
 
 def format_summary(s: dict) -> str:
     labels = ", ".join(f"{k} {v}" for k, v in s.get("events_by_label", {}).items()) or "none"
+    kinds = ", ".join(f"{k} {v}" for k, v in s.get("events_by_kind", {}).items()) or "none"
     lines = [f"frames {s['frames']} ({s['frames_with_face']} with a face) in {s['seconds']} s: {s['fps']} fps; "
              f"dropped {s['dropped']}, reconnects {s['reconnects']}",
-             f"events {s['events']}; by label: {labels}"]
+             f"events {s['events']} ({kinds}); micro-expressions by label: {labels}"]
+    faces = s.get("faces", {})
+    if faces:
+        lines.append("faces: " + "; ".join(f"{fid}: {v['frames']} frames, spotted on {v['spotted_frames']}"
+                                           for fid, v in list(faces.items())[:8])
+                     + (f"; {len(faces) - 8} more" if len(faces) > 8 else ""))
     if "prediction_latency_ms" in s:
         lat = s["prediction_latency_ms"]
         lines.append(f"prediction after apex read: median {lat['median']} ms, max {lat['max']} ms")

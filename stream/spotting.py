@@ -174,8 +174,9 @@ class Spotter:
     # -- verbs -------------------------------------------------------------------------------------
     def update(self, index: int, grey: np.ndarray, crop_landmarks: np.ndarray, crop_size: int,
                blink: float = 0.0, centre: tuple[float, float] = (0.0, 0.0), face_width: float = 1.0,
-               ) -> tuple[list[SpotEvent], SignalPoint | None]:
-        """Add the face's frame ``index``; returns the events that ended and the newest signal point."""
+               blendshapes: dict[str, float] | None = None) -> tuple[list[SpotEvent], SignalPoint | None]:
+        """Add the face's frame ``index``; returns the events that ended and the newest signal point
+        (``blendshapes`` is not used here: the baseline gates on ``blink``)."""
         if self._feats and index - self._feats[-1][0] > self.k:
             self._feats.clear()  # a gap (face lost, frames dropped): i-k no longer means k frames back
             self._F.clear()
@@ -252,7 +253,8 @@ class Spotter:
             self.suppressed[reason] += 1
             return []
         score = ev.peak_value / max(ev.threshold, 1e-9)
-        return [SpotEvent(self.face_id, onset, ev.peak, offset, float(score), float(self.cfg.fps))]
+        kind = "micro" if (offset - onset) / self.cfg.fps <= self.cfg.micro_max_s else "macro"
+        return [SpotEvent(self.face_id, onset, ev.peak, offset, float(score), float(self.cfg.fps), kind=kind)]
 
     def _extent(self, apex: int) -> tuple[int, int]:
         """apex -/+ k, widened (to at most 2k) while F stays above half its peak over the local floor."""

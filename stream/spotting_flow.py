@@ -114,6 +114,11 @@ class FlowSpotter:
         self.suppressed: dict[str, int] = {"motion": 0, "short": 0, "masked": 0}
         self.last_signal: SignalPoint | None = None
 
+    def reconfigure(self, config: StreamConfig) -> None:
+        """Take a config with changed live fields (gates, thresholds); the buffers do not depend on them."""
+        self.cfg = config
+        self._thr = self._thr_step = None
+
     # -- verbs -------------------------------------------------------------------------------------
     def update(self, index: int, grey: np.ndarray, crop_landmarks: np.ndarray, crop_size: int,
                blink: float = 0.0, centre: tuple[float, float] = (0.0, 0.0), face_width: float = 1.0,
