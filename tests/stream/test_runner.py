@@ -126,7 +126,8 @@ def test_max_event_s_raised_mid_stream_keeps_a_long_event_whole(face_video, stan
         if r.frame is not None and r.frame.index == 20:
             controls.change(max_event_s=3.0)
 
-    cfg = StreamConfig(max_event_s=0.5, overlay=False)
+    # the baseline spotter: its events are cut at max_event_s (the flow spotter's micro events are <= 0.5 s)
+    cfg = StreamConfig(spotter="moilanen", max_event_s=0.5, overlay=False)
     with Analyzer(cfg, engines_dir=standin_engines) as an:
         report = Runner(an, [sink], controls=controls).run(frames)
         assert all(f.crops.maxlen == an.config.history for f in an._faces.values())
