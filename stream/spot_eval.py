@@ -63,14 +63,50 @@ def read_synthetic(path: str | Path) -> tuple[dict[str, list[Interval]], dict[st
             d = json.loads(f.read_text(encoding="utf-8"))
             name = d["video"]
             base = int(d.get("frame_index_base", 0))
+            # "kind" (micro / macro) since the generator writes macro-expressions; older files are all micro
             truth[Path(name).stem] = [Interval(Path(name).stem, int(e["onset"]) - base, int(e["offset"]) - base,
-                                               "micro", e.get("label")) for e in d["events"]]
+                                               e.get("kind", "micro"), e.get("label")) for e in d["events"]]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise MexError(f"{f}: not a synthetic ground-truth file ({type(exc).__name__}: {exc})") from None
         videos[Path(name).stem] = f.parent / name
     if not truth:
         raise MexError(f"{path}: no ground-truth .json files")
     return truth, videos
+
+
+def read_distractors(path: str | Path) -> dict[str, list[Interval]]:
+    """The distractors of synthetic long clips ({video: intervals whose kind is blink, speech, head_turn or
+    nod}); files without any give none."""
+    path = Path(path)
+    out: dict[str, list[Interval]] = {}
+    for f in (sorted(path.glob("*.json")) if path.is_dir() else [path]):
+        if f.name.startswith("."):
+            continue
+        try:
+            d = json.loads(f.read_text(encoding="utf-8"))
+            base = int(d.get("frame_index_base", 0))
+            video = Path(d["video"]).stem
+            out[video] = [Interval(video, int(x["start"]) - base, int(x["end"]) - base, str(x["kind"]))
+                          for x in d.get("distractors", [])]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise MexError(f"{f}: not a synthetic ground-truth file ({type(exc).__name__}: {exc})") from None
+    return out
+
+
+def false_by_cause(truth: dict[str, list[Interval]], preds: dict[str, list[Interval]],
+                   distractors: dict[str, list[Interval]]) -> dict[str, int]:
+    """Predictions that hit no ground-truth event (IoU < 0.5 with every one), counted by what they
+    overlap most: a distractor kind, a true event they missed ("event"), or nothing ("none")."""
+    out: dict[str, int] = defaultdict(int)
+    for video, ps in preds.items():
+        gts = truth.get(video, [])
+        for p in ps:
+            if any(p.iou(g) >= IOU_HIT for g in gts):
+                continue
+            near = [(p.iou(x), x.kind) for x in distractors.get(video, [])] + [(p.iou(g), "event") for g in gts]
+            best = max(near, default=(0.0, "none"))
+            out[best[1] if best[0] > 0 else "none"] += 1
+    return dict(sorted(out.items()))
 
 
 def _kind(text) -> str:
@@ -283,11 +319,13 @@ def main(argv: list[str] | None = None) -> int:
         truth: dict[str, list[Interval]] = {}
         videos: dict[str, Path] = {}
         rates: dict[str, float | None] = {}  # per video: the rate its frames are read and scored at
+        distractors: dict[str, list[Interval]] = {}
         for t in args.truth:
             tr, vids = read_synthetic(t)
             truth.update(tr)
             videos.update(vids)
             rates.update(dict.fromkeys(tr, args.fps))
+            distractors.update(read_distractors(t))
         for sheet, reader, known in ((args.casme2, read_casme2, "casme2"), (args.samm_lv, read_samm_lv, "samm_lv")):
             if sheet:
                 tr = reader(sheet)
@@ -325,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
 
             report.update(stamp(to_dict(StreamConfig().updated(classify=False, overlay=False)),
                                 [model_file.describe()]))
+        if any(distractors.values()):
+            report["false_by_cause"] = false_by_cause(truth, preds, distractors)
         if seconds:
             report["minutes"] = round(seconds / 60, 3)
             report["false_per_minute"] = round(report["overall"]["fp"] / (seconds / 60), 3)

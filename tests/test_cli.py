@@ -28,6 +28,7 @@ def _commands(tmp: Path) -> dict[str, tuple[list[str], int]]:
     cmds = {
         "run_stream": (["run_stream.py", "--source", "demo", "--spot-only", "--max-frames", "10", "--no-show"], 0),
         "train.loso": (["-m", "train.loso", "--root", str(synth), "--synth-subjects", "2", "--synth-clips", "2",
+                        "--synth-holdout", "0",
                         "--epochs", "1", "--batch-size", "2", "--factors", "2.0", "--no-export", "--workers", "1",
                         "--out", str(tmp / "run"), "--cache", str(tmp / "cache")], 0),
         "train.loso user error": (["-m", "train.loso", "--dataset", "samm"], 2),

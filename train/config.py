@@ -24,7 +24,7 @@ DATASETS = ("synth", "casme2", "samm", "casme3", "smic", "composite")
 @dataclass
 class Config:
     dataset: str = opt("synth", "dataset reader", choices=DATASETS)
-    root: Path | None = opt(None, "dataset folder (synth: generated here when missing; none: .cache/synth-SxC-seedN)")
+    root: Path | None = opt(None, "dataset folder (synth: generated here when missing; none: .cache/synth-SxC-hH-seedN)")
     class_set: str | None = opt(None, "class set name (none: the dataset's own, e.g. casme2-5)", fold=True)
     classes: list[str] | None = opt(None, "a subset of the class set's classes to keep (others are left out)",
                                     fold=True)
@@ -49,8 +49,10 @@ class Config:
     sample_list: Path | None = opt(None, "composite: a sample list like MEGC 2019's combined_3class_gt.csv "
                                    "(none: the MEGC 2019 list shipped in train/datasets/lists)", fold=True)
     seed: int = opt(0, "seed of splits, training and the synthetic set", fold=True)
-    synth_subjects: int = opt(8, "synthetic set: subjects")
-    synth_clips: int = opt(20, "synthetic set: clips per subject")
+    synth_subjects: int = opt(14, "synthetic set: training identities (one real person each)")
+    synth_clips: int = opt(12, "synthetic set: clips per subject")
+    synth_holdout: int = opt(8, "synthetic set: identities generated only into <root>/holdout, never trained on "
+                                "(the deployed classifier's figures on them are printed)")
     face_model: Path | None = opt(None, "MediaPipe .task file (none: the installed one)")
     factors: tuple[float, ...] = opt(TRAIN_FACTORS, f"training amplifications (must include {TEST_FACTOR})",
                                      fold=True)
@@ -68,12 +70,14 @@ class Config:
         if self.root is None and self.dataset != "synth":
             raise MexError(f"--dataset {self.dataset} needs --root (the folder of your licensed copy)")
         self.root = Path(self.root) if self.root is not None else (
-            REPO / ".cache" / f"synth-{self.synth_subjects}x{self.synth_clips}-seed{self.seed}")
+            REPO / ".cache" / f"synth-{self.synth_subjects}x{self.synth_clips}-h{self.synth_holdout}-seed{self.seed}")
         self.out = Path(self.out) if self.out is not None else REPO / "runs" / f"loso-{self.dataset}"
         self.cache = Path(self.cache)
         for name in ("epochs", "batch_size", "workers", "synth_subjects", "synth_clips"):
             if int(getattr(self, name)) < 1:
                 raise MexError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.synth_holdout < 0:
+            raise MexError(f"--synth-holdout must be >= 0, got {self.synth_holdout}")
         if self.batch_size < 2:
             raise MexError("--batch-size must be >= 2 (BatchNorm)")
         if not 0 < self.lr < 1:

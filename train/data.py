@@ -31,8 +31,11 @@ def ensure_synth(cfg: Config) -> None:
         return
     from train import synth_me
 
-    print(f"generating the synthetic set: {cfg.synth_subjects} subjects x {cfg.synth_clips} clips -> {cfg.root}")
-    synth_me.generate(out=cfg.root, subjects=cfg.synth_subjects, clips_per_subject=cfg.synth_clips, seed=cfg.seed)
+    print(f"generating the synthetic set: {cfg.synth_subjects} subjects x {cfg.synth_clips} clips, "
+          f"{cfg.synth_holdout} held-out identities -> {cfg.root}")
+    truth = synth_me.generate(out=cfg.root, subjects=cfg.synth_subjects, clips_per_subject=cfg.synth_clips,
+                              seed=cfg.seed, holdout_identities=cfg.synth_holdout)
+    print(truth["summary"])
 
 
 def load_data(cfg: Config) -> Data:

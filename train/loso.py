@@ -226,6 +226,10 @@ def _run(cfg: Config) -> Outcome:
         from train.export import export_final
 
         dest = export_final(cfg, data, m)
+        from train import holdout
+
+        if holdout.holdout_root(cfg) is not None:  # people never trained on: the deployed model's figures
+            holdout.evaluate(cfg, dest, set(subjects))
     print(f"report: {cfg.out}/results.json, results.csv, predictions.csv, confusion.png, curves.png; "
           f"total {time.perf_counter() - t_start:.0f} s")
     return Outcome(metrics=m, folds=folds, engines_dir=dest)

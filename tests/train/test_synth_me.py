@@ -42,7 +42,7 @@ def two_runs(tmp_path_factory, face_model):
     outs = []
     for name in ("a", "b"):
         out = tmp_path_factory.mktemp(name) / "synth"
-        synth_me.generate(out, subjects=2, clips_per_subject=3, seed=7, progress=False)
+        synth_me.generate(out, subjects=2, clips_per_subject=2, seed=7, progress=False)
         outs.append(out)
     return outs
 
@@ -62,7 +62,7 @@ def test_same_seed_same_sheet_and_frames(two_runs):
 
 
 def test_other_seed_other_data(two_runs, tmp_path):
-    synth_me.generate(tmp_path / "c", subjects=1, clips_per_subject=3, seed=8, progress=False)
+    synth_me.generate(tmp_path / "c", subjects=1, clips_per_subject=2, seed=8, progress=False)
     first = sorted((tmp_path / "c").glob("sub01/EP01_01/img*.jpg"))[0]
     assert not np.array_equal(cv2.imread(str(first)), cv2.imread(str(two_runs[0] / first.relative_to(tmp_path / "c"))))
 
@@ -73,10 +73,13 @@ def test_sheet_parses_back(two_runs):
     root = two_runs[0]
     sheet = pd.read_excel(root / "CASME2-coding.xlsx")
     assert list(sheet.columns) == list(SHEET_COLUMNS)
-    assert len(sheet) == 6
+    assert len(sheet) == 4
     csv = pd.read_csv(root / "CASME2-coding.csv", dtype={"Action Units": str})
     pd.testing.assert_frame_equal(sheet.astype(str), csv.astype(str))
-    truth = {(c["subject"], c["filename"]): c for c in json.loads((root / "ground_truth.json").read_text())["clips"]}
+    gt_all = json.loads((root / "ground_truth.json").read_text())
+    truth = {(c["subject"], c["filename"]): c for c in gt_all["clips"]}
+    kinds = {s["subject"]: s["kind"] for s in gt_all["subjects"]}
+    assert sorted(kinds.values()) == ["photo", "video"] or set(kinds.values()) == {"photo"}  # no shared clips
     for i, row in sheet.iterrows():
         where = f"sheet row {i + 2}"
         assert isinstance(row["Subject"], (int, np.integer)) and 1 <= row["Subject"] <= 2
@@ -94,7 +97,11 @@ def test_sheet_parses_back(two_runs):
         assert 0.04 <= (row["OffsetFrame"] - row["OnsetFrame"]) / 30.0 <= 0.5
         assert au_numbers(gt["aus"]) == au_numbers(row["Action Units"])
         img = cv2.imread(str(clip / f"img{row['ApexFrame']}.jpg"))
-        assert 256 <= img.shape[1] <= 320
+        # the face is 120-400 px wide: the frame is about 1.1-1.4 face widths (photo) or 2 (video)
+        assert 120 <= img.shape[1] <= 820
+        if kinds[row["Subject"]] == "video":
+            assert 120 <= gt["video_cut"]["face_px"] <= 400 and img.shape[1] == 2 * round(gt["video_cut"]["face_px"])
+        assert gt["warp"] in ("rbf", "tps") and gt["kind"] == "micro" and 80 <= gt["jpeg_quality"] <= 95
 
 
 def test_refuses_user_folder_and_reuses_its_own(tmp_path, capsys, face_model):

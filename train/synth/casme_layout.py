@@ -30,6 +30,8 @@ from train.synth import output
 from train.synth.events import CLASSES, Event, class_schedule, sample_aus, sample_timing
 from train.synth.faces import Subject
 from train.synth.render import Clip, Nuisance, Renderer, animate
+from train.synth.video import VideoSubject
+from train.synth.warp import WARPS, FaceGeometry
 
 SHEET_COLUMNS: tuple[str, ...] = (
     "Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion",
@@ -49,21 +51,28 @@ def rng_for(seed: int, *key: int) -> np.random.Generator:
 
 @dataclass(frozen=True)
 class SynthConfig:
-    subjects: int = 8
+    subjects: int = 14  # training identities (one person each)
     clips_per_subject: int = 10
-    fps: float = 30.0
+    fps: float = 30.0  # for still subjects; a video subject keeps its own rate
     seed: int = 0
     first_frame: int = 1  # CASME II numbers frames from an arbitrary start; img{first_frame}.jpg is frame 0
-    amplitude: tuple[float, float] = (1.0, 3.0)  # apex displacement per AU, px on the aligned 256 crop
+    # apex displacement per AU, px on the aligned 256 crop (its face is 193 px wide: about px per 200 px of face)
+    amplitude: tuple[float, float] = (0.5, 3.0)
     duration_s: tuple[float, float] = (0.15, 0.5)  # onset -> offset
     clip_s: tuple[float, float] = (0.8, 1.0)  # clip length
     lead_s: tuple[float, float] = (0.1, 0.2)  # neutral frames before the onset
-    jpeg_quality: int = 95
+    jpeg_quality: tuple[int, int] = (80, 95)  # drawn per clip
     nuisance: Nuisance = field(default_factory=Nuisance)
+    holdout_identities: int = 0  # people written to holdout/ only, never to the training set
+    holdout_clips: int = 6  # clips per held-out identity
 
     def __post_init__(self):
         if self.subjects < 1 or self.clips_per_subject < 1:
             raise ValueError("need at least one subject and one clip per subject")
+        if self.holdout_identities < 0 or self.holdout_clips < 1:
+            raise ValueError("holdout_identities must be >= 0 and holdout_clips >= 1")
+        if self.subjects + self.holdout_identities > 99:
+            raise ValueError("CASME II names allow at most 99 subjects (training and held out together)")
         if self.subjects > 99 or self.clips_per_subject > 99:
             raise ValueError("CASME II names allow at most 99 subjects and 99 clips per subject")
         if not 1 <= self.fps <= 1000:
@@ -77,41 +86,51 @@ class SynthConfig:
             raise ValueError(f"micro-expression durations must lie in [0.04, 0.5] s, got {self.duration_s}")
         if self.clip_s[0] < self.lead_s[1] + self.duration_s[1] + 2 / self.fps:
             raise ValueError("clips are too short for the lead time plus the longest event")
-        if not 50 <= self.jpeg_quality <= 100:
-            raise ValueError("jpeg_quality must be in [50, 100]")
+        if not 50 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100:
+            raise ValueError("jpeg_quality must lie in [50, 100]")
 
 
-def plan_clip(cfg: SynthConfig, subject: int, clip: int, label: str, scale: float) -> tuple[Event, int, Clip]:
+def plan_clip(cfg: SynthConfig, subject: int, clip: int, label: str, scale: float,
+              fps: float | None = None) -> tuple[Event, int, Clip]:
     """The event (frame indices 0-based), the clip's frame count and its nuisance path."""
+    fps = fps or cfg.fps
     rng = rng_for(cfg.seed, CLIP_KEY, subject, clip)
-    n = int(round(rng.uniform(*cfg.clip_s) * cfg.fps))
-    onset = max(1, int(round(rng.uniform(*cfg.lead_s) * cfg.fps)))
-    rise, total = sample_timing(rng, cfg.fps, cfg.duration_s)
+    n = int(round(rng.uniform(*cfg.clip_s) * fps))
+    onset = max(1, int(round(rng.uniform(*cfg.lead_s) * fps)))
+    rise, total = sample_timing(rng, fps, cfg.duration_s)
     total = min(total, n - 1 - onset)
     rise = min(rise, total - 1)
-    event = Event(label, sample_aus(label, rng, cfg.amplitude), onset, onset + rise, onset + total)
-    return event, n, Clip.draw(n, cfg.fps, rng, cfg.nuisance, scale)
+    aus = sample_aus(label, rng, cfg.amplitude)
+    clip_path = Clip.draw(n, fps, rng, cfg.nuisance, scale)
+    warp = str(rng.choice(WARPS))
+    return Event(label, aus, onset, onset + rise, onset + total, warp=warp), n, clip_path
 
 
-def clip_frames(subject: Subject, event: Event, n: int, clip: Clip, seed: int, clip_index: int):
-    """The clip's RGB frames (an iterator); noise draws come from the clip's own stream."""
+def clip_frames(subject: Subject | VideoSubject, event: Event, n: int, clip: Clip, seed: int, clip_index: int,
+                fps: float = 30.0):
+    """The clip's RGB frames (an iterator) and, for a video subject, its cut (else None); noise and
+    the cut are drawn from the clip's own streams."""
     rng = rng_for(seed, CLIP_KEY, subject.index, clip_index, 1)
-    return animate(Renderer(subject.image, subject.centre), subject.geometry, [event], n, clip, rng)
+    if isinstance(subject, VideoSubject):
+        plan = subject.plan(n, rng_for(seed, CLIP_KEY, subject.index, clip_index, 2))
+        return subject.clip_frames([event], n, clip, plan, rng, fps), plan
+    return animate(Renderer(subject.image, subject.centre), subject.geometry, [event], n, clip, rng), None
 
 
-def au_record(subject: Subject, event: Event) -> list[dict]:
+def au_record(geometry: FaceGeometry, event: Event) -> list[dict]:
     out = []
     for m in event.aus:
-        verts, vecs = subject.geometry.au_vectors(m.au, m.side)
+        verts, vecs = geometry.au_vectors(m.au, m.side)
         out.append({
             "au": m.au, "side": m.side, "displacement_px": m.displacement_px,
-            "displacement_frame_px": round(m.displacement_px * subject.geometry.scale, 4),
+            "displacement_frame_px": round(m.displacement_px * geometry.scale, 4),
             "vertices": list(verts), "vectors": np.round(vecs * m.displacement_px, 4).tolist(),
         })
     return out
 
 
 def write_frames(folder: Path, frames, first_frame: int, quality: int) -> int:
+    """JPEG frames img{first_frame}.jpg, ... at ``quality``; returns their count."""
     folder.mkdir(parents=True, exist_ok=True)
     params = [cv2.IMWRITE_JPEG_QUALITY, quality]
     count = 0
@@ -162,9 +181,11 @@ def write_sheet(out: Path, rows: list[list]) -> None:
 
 
 # -- the whole set -----------------------------------------------------------------------------------
-def subject_record(s: Subject) -> dict:
+def subject_record(s: Subject | VideoSubject) -> dict:
+    video = isinstance(s, VideoSubject)
     return {
-        "subject": s.index, "folder": f"sub{s.index:02d}", "source": s.source,
+        "subject": s.index, "folder": f"sub{s.index:02d}", "source": s.source, "person": s.source,
+        "kind": "video" if video else "photo",
         "width": int(s.image.shape[1]), "height": int(s.image.shape[0]),
         "face_scale": round(s.geometry.scale, 5), "appearance": s.appearance,
         "landmarks": np.round(s.landmarks.astype(np.float64), 3).tolist(),
@@ -186,22 +207,37 @@ def write_dataset(
         m = cfg.clips_per_subject
         labels = class_schedule(m, rng_for(cfg.seed, SCHEDULE_KEY), start=(s.index - 1) * m)
         labels = [labels[i] for i in rng_for(cfg.seed, SCHEDULE_KEY, s.index).permutation(m)]
+        video = isinstance(s, VideoSubject)
+        fps = s.fps if video else cfg.fps
+        scale = s.geometry.scale
         for j, label in enumerate(labels, start=1):
             name = f"EP{j:02d}_01"
-            event, n, clip = plan_clip(cfg, s.index, j, label, s.geometry.scale)
-            frames = clip_frames(s, event, n, clip, cfg.seed, j)
-            write_frames(out / f"sub{s.index:02d}" / name, frames, cfg.first_frame, cfg.jpeg_quality)
+            event, n, clip = plan_clip(cfg, s.index, j, label, scale, fps)
+            if video:  # the person's own head motion stays; no synthetic sway on top
+                clip = Clip(np.tile([0.0, 0.0, 0.0, 1.0], (n, 1)), clip.light, clip.noise_sigma)
+            frames, plan = clip_frames(s, event, n, clip, cfg.seed, j, fps)
+            quality = int(rng_for(cfg.seed, CLIP_KEY, s.index, j, 3).integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+            write_frames(out / f"sub{s.index:02d}" / name, frames, cfg.first_frame, quality)
+            geometry = s.geometry
+            if video:
+                lms = s.clip_landmarks(plan, n)[event.apex]
+                w, h = s.cut(plan, n)[2]
+                geometry = FaceGeometry(lms, (h, w))
             f0 = cfg.first_frame
             rows.append([s.index, name, f0 + event.onset, f0 + event.apex, f0 + event.offset, event.au_string, label])
             clips.append({
-                "subject": s.index, "filename": name, "label": label, "aus": event.au_string,
-                "onset": f0 + event.onset, "apex": f0 + event.apex, "offset": f0 + event.offset,
-                "first_frame": f0, "n_frames": n, "au_displacements": au_record(s, event),
+                "subject": s.index, "filename": name, "label": label, "aus": event.au_string, "kind": event.kind,
+                "warp": event.warp, "onset": f0 + event.onset, "apex": f0 + event.apex, "offset": f0 + event.offset,
+                "first_frame": f0, "n_frames": n, "fps": fps, "jpeg_quality": quality,
+                "au_displacements": au_record(geometry, event),
                 "noise_sigma": round(clip.noise_sigma, 4), "head_light": clip.records(),
+                **({"video_cut": plan} if video else {}),
             })
             bar.update(1)
             if on_clip:
                 on_clip()
+        if video:
+            s.release()
     bar.close()
     truth = {
         "generator": output.GENERATOR, "version": output.VERSION, "config": _jsonable(asdict(cfg)),

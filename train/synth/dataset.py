@@ -1,12 +1,20 @@
-"""One call for the whole synthetic set: subjects from real faces, clips in the CASME II layout,
-optional long clips, the folder guarded and recorded."""
+"""One call for the whole synthetic set: one subject per real person, clips in the CASME II layout,
+the held-out people in a folder of their own, optional long clips, the folder guarded and recorded.
+
+    DIR/                      training identities (CASME II layout, ground_truth.json)
+    DIR/long/                 K long clips of training identities (--long-clips K; for tuning)
+    DIR/holdout/              held-out identities, same layout, subjects numbered after the training ones
+    DIR/holdout/long/         long clips of held-out photo identities (micro, macro and distractors)
+    DIR/holdout/long_video/   the same injected into held-out real videos
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
+from mecore.errors import MexError
 from mecore.face.tracker import FaceTracker
 from train.synth import output
 from train.synth.casme_layout import (
@@ -20,18 +28,47 @@ from train.synth.casme_layout import (
     summary_line,
     write_dataset,
 )
-from train.synth.faces import Subject, load_sources, make_subject
+from train.synth.faces import Subject, make_subject
+from train.synth.identities import (
+    Identity,
+    check_distinct,
+    default_identities,
+    photo_source,
+    split_holdout,
+    user_identities,
+)
 from train.synth.long_clips import LongClipConfig, long_clip_from_subject, long_clip_from_video
+from train.synth.video import VideoSubject
 
 LONG_DIR = "long"
+HOLDOUT_DIR = "holdout"
+# Held-out long clips: every kind of event and distractor, the issue's ranges of size, compression and focus.
+HOLDOUT_LONG = LongClipConfig(seconds=24.0, events=5, amplitude=(0.5, 3.0), duration_s=(0.15, 0.5), macro=1,
+                              distractors=4, warps=("rbf", "tps"), crf_range=(18, 30), blur_range=(0.0, 0.8),
+                              video_seconds=24.0)
 
 
-def make_subjects(cfg: SynthConfig, sources, tracker: FaceTracker) -> list[Subject]:
-    """``cfg.subjects`` subjects, taking the sources in turn."""
-    return [
-        make_subject(sources[(i - 1) % len(sources)], i, rng_for(cfg.seed, SUBJECT_KEY, i), tracker)
-        for i in range(1, cfg.subjects + 1)
-    ]
+def identities_for(faces: list[str] | None, default_faces: bool, tracker: FaceTracker) -> tuple[list[Identity], list[str]]:
+    ids, notes = default_identities(tracker) if default_faces else ([], [])
+    ids += user_identities(faces or [])
+    if not ids:
+        raise MexError("no face sources: give --faces or allow the default set")
+    check_distinct(ids)
+    return ids, notes
+
+
+def make_subjects(cfg: SynthConfig, identities: list[Identity], tracker: FaceTracker,
+                  first: int = 1) -> list[Subject | VideoSubject]:
+    """One subject per identity, numbered from ``first``: photos re-shot, videos tracked."""
+    faces_of: dict = {}
+    out = []
+    for i, ident in enumerate(identities, start=first):
+        if ident.kind == "video":
+            out.append(VideoSubject.load(i, ident.person, ident.path))
+        else:
+            src = photo_source(ident, tracker, faces_of)
+            out.append(make_subject(src, i, rng_for(cfg.seed, SUBJECT_KEY, i), tracker))
+    return out
 
 
 def generate(
@@ -41,43 +78,88 @@ def generate(
     long_clips: int = 0,
     long_cfg: LongClipConfig | None = None,
     progress: bool = True,
+    default_faces: bool = True,
+    holdout_long: int = 0,
 ) -> dict:
     """Write the set into ``out`` (new, empty, or a previous synth output) and return its ground truth
-    with ``"summary"`` (the one-line summary) and ``"seconds"`` added."""
+    with ``"summary"`` (the one-line summary), ``"seconds"`` and ``"identities"`` added.
+
+    ``holdout_long``: long clips per held-out identity (photo ones into holdout/long, video ones into
+    holdout/long_video)."""
     start = time.perf_counter()
     cfg = cfg or SynthConfig()
     out = Path(out)
-    planned = [f"sub{i:02d}" for i in range(1, cfg.subjects + 1)] + [SHEET_XLSX, SHEET_CSV, GROUND_TRUTH]
+    n_train = cfg.subjects
+    planned = [f"sub{i:02d}" for i in range(1, n_train + 1)] + [SHEET_XLSX, SHEET_CSV, GROUND_TRUTH, output.SPLIT]
     if long_clips:
         planned.append(LONG_DIR)
-    settings = {"config": asdict(cfg), "faces": list(faces or []), "long_clips": long_clips}
-    output.claim(out, settings, planned)
-    with FaceTracker(mode="image", max_faces=2, blendshapes=False) as tracker:
-        sources = load_sources(faces, tracker)
-        subjects = make_subjects(cfg, sources, tracker)
+    if cfg.holdout_identities:
+        planned.append(HOLDOUT_DIR)
+    settings = {"config": asdict(cfg), "faces": list(faces or []), "long_clips": long_clips,
+                "default_faces": default_faces, "holdout_long": holdout_long}
+    with FaceTracker(mode="image", max_faces=6, blendshapes=False) as tracker:
+        identities, notes = identities_for(faces, default_faces, tracker)
+        train_ids, held_ids = split_holdout(identities, cfg.holdout_identities, cfg.seed)
+        if n_train > len(train_ids):
+            raise MexError(f"{n_train} subjects asked for, but only {len(train_ids)} distinct people are available"
+                           f" ({len(identities)} found, {len(held_ids)} held out)"
+                           + (f"; {len(notes)} registry files missing: run python -m train.synth.sources fetch"
+                              if notes else ""))
+        train_ids = train_ids[:n_train]
+        output.claim(out, settings, planned)
+        subjects = make_subjects(cfg, train_ids, tracker)
+        held = make_subjects(cfg, held_ids, tracker, first=n_train + 1) if held_ids else []
+    for line in notes:
+        print(f"note: {line}")
+    split = {"train": [i.person for i in train_ids], "holdout": [i.person for i in held_ids]}
     truth = write_dataset(out, cfg, subjects, progress=progress)
     if long_clips:
         write_long_clips(out / LONG_DIR, subjects, faces, long_clips, long_cfg or LongClipConfig(fps=cfg.fps), cfg.seed)
+    if held:
+        hcfg = replace(cfg, clips_per_subject=cfg.holdout_clips)
+        write_dataset(out / HOLDOUT_DIR, hcfg, held, progress=progress)
+        if holdout_long:
+            write_holdout_long(out / HOLDOUT_DIR, held, held_ids, holdout_long, cfg.seed)
+    output.write_split(out, split, identities)
     output.finish(out, settings, planned)
     seconds = time.perf_counter() - start
     truth["seconds"] = round(seconds, 2)
-    truth["summary"] = summary_line(truth, seconds, long_clips)
+    truth["identities"] = split
+    truth["summary"] = summary_line(truth, seconds, long_clips) + (f", {len(held)} held-out identities" if held else "")
     return truth
 
 
-def write_long_clips(folder: Path, subjects: list[Subject], faces: list[str] | None, k: int,
+def write_holdout_long(folder: Path, held: list, held_ids: list[Identity], k: int, seed: int) -> list[dict]:
+    """``k`` long clips per held-out identity: photos in ``long/``, real videos in ``long_video/``."""
+    truths = []
+    for subject, ident in zip(held, held_ids):
+        sub = folder / ("long_video" if ident.kind == "video" else "long")
+        sub.mkdir(parents=True, exist_ok=True)
+        for j in range(k):
+            path = sub / f"sub{subject.index:02d}_{j + 1:02d}.mp4"
+            clip_seed = int(rng_for(seed, LONG_KEY, 100 + subject.index, j).integers(0, 2**31))
+            if ident.kind == "video":
+                truths.append(long_clip_from_video(ident.path, path, HOLDOUT_LONG, clip_seed))
+            else:
+                truths.append(long_clip_from_subject(subject, path, HOLDOUT_LONG, clip_seed))
+    return truths
+
+
+def write_long_clips(folder: Path, subjects: list, faces: list[str] | None, k: int,
                      cfg: LongClipConfig, seed: int) -> list[dict]:
     """``k`` long clips: from the given videos in turn when there are any, else from the subjects."""
     from train.synth.faces import VIDEO_SUFFIXES
 
     videos = [f for f in faces or [] if Path(f).suffix.lower() in VIDEO_SUFFIXES]
+    stills = [s for s in subjects if isinstance(s, Subject)]
     folder.mkdir(parents=True, exist_ok=True)
     truths = []
     for i in range(k):
         path = folder / f"long{i + 1:02d}.mp4"
         clip_seed = int(rng_for(seed, LONG_KEY, i).integers(0, 2**31))
-        if videos:
-            truths.append(long_clip_from_video(videos[i % len(videos)], path, cfg, clip_seed))
+        if videos or not stills:
+            vids = videos or [str(s.path) for s in subjects]
+            truths.append(long_clip_from_video(vids[i % len(vids)], path, cfg, clip_seed))
         else:
-            truths.append(long_clip_from_subject(subjects[i % len(subjects)], path, cfg, clip_seed))
+            truths.append(long_clip_from_subject(stills[i % len(stills)], path, cfg, clip_seed))
     return truths

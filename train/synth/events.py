@@ -4,16 +4,18 @@ Classes are CASME II's five, each coded by the AUs its clips carry in the real s
 moves the brow or mouth nodes FGRMER looks at in its own consistent direction, so the classes can
 be learned from motion alone:
 
-| class      | AU strings (weight)                                   | visible motion (nodes)            |
-|------------|-------------------------------------------------------|-----------------------------------|
-| happiness  | 6+12 (.65), 12 (.35)                                   | lip corners up and out            |
-| surprise   | 1+2                                                    | whole brows up                    |
-| disgust    | 4+9 (.3), 4+10 (.3), 9+10 (.2), 4+9+10 (.2)            | brows down+together / upper lip up|
-| repression | 14, R14, L14, 15, 17, 14+17, 15+17                     | corners in or down / lower lip up |
-| others     | 25 (.5), 7+25 (.5)                                     | lower lip down                    |
+| class      | AU strings (FACS; R/L: one side only)                      | visible motion (nodes)            |
+|------------|------------------------------------------------------------|-----------------------------------|
+| happiness  | 6+12, 12, R12, L12, 6+R12, 6+L12                           | lip corners up and out            |
+| surprise   | 1+2, 1+2+25, 1, R1+R2, L1+L2                               | brows up                          |
+| disgust    | 4+9, 4+10, 9+10, 4+9+10, 9, R10, L10                       | brows down+together / upper lip up|
+| repression | 14, R14, L14, 15, 17, 14+17, 15+17, R15, L15               | corners in or down / lower lip up |
+| others     | 25, 7+25, 4, R4, L4, 4+7                                   | lower lip down / brows down alone |
 
-Timing: the expression rises from the onset frame (still neutral) to the apex with a raised-cosine
-profile and falls back to zero at the offset frame; onset to offset lasts 40-500 ms.
+Timing (CASME II): the expression rises from the onset frame (still neutral) to the apex with a
+raised-cosine profile (60-250 ms) and falls back to zero at the offset frame (150-500 ms after the
+onset). Each event's field comes from one of two warp families (``warp.WARPS``: RBF or thin-plate
+spline). A macro-expression (``kind="macro"``) uses the same AU strings, larger and 0.5-4 s long.
 """
 
 from __future__ import annotations
@@ -27,14 +29,18 @@ CLASSES: tuple[str, ...] = ("happiness", "surprise", "disgust", "repression", "o
 
 # class -> [(AU string as CASME II writes it, weight)]
 PROGRAMS: dict[str, tuple[tuple[str, float], ...]] = {
-    "happiness": (("6+12", 0.65), ("12", 0.35)),
-    "surprise": (("1+2", 1.0),),
-    "disgust": (("4+9", 0.3), ("4+10", 0.3), ("9+10", 0.2), ("4+9+10", 0.2)),
+    "happiness": (("6+12", 0.4), ("12", 0.25), ("R12", 0.1), ("L12", 0.1), ("6+R12", 0.075), ("6+L12", 0.075)),
+    "surprise": (("1+2", 0.55), ("1+2+25", 0.15), ("1", 0.1), ("R1+R2", 0.1), ("L1+L2", 0.1)),
+    "disgust": (("4+9", 0.25), ("4+10", 0.25), ("9+10", 0.15), ("4+9+10", 0.15), ("9", 0.1), ("R10", 0.05),
+                ("L10", 0.05)),
     "repression": (
-        ("14", 0.15), ("R14", 0.1), ("L14", 0.1), ("15", 0.15), ("17", 0.15), ("14+17", 0.15), ("15+17", 0.2),
+        ("14", 0.15), ("R14", 0.1), ("L14", 0.1), ("15", 0.1), ("17", 0.15), ("14+17", 0.15), ("15+17", 0.15),
+        ("R15", 0.05), ("L15", 0.05),
     ),
-    "others": (("25", 0.5), ("7+25", 0.5)),
+    "others": (("25", 0.35), ("7+25", 0.3), ("4", 0.1), ("R4", 0.075), ("L4", 0.075), ("4+7", 0.1)),
 }
+KINDS: tuple[str, ...] = ("micro", "macro")
+RISE_S: tuple[float, float] = (0.06, 0.25)  # onset -> apex of a micro-expression (CASME II)
 
 
 @dataclass(frozen=True)
@@ -59,12 +65,16 @@ class Event:
     onset: int
     apex: int
     offset: int
+    warp: str = "rbf"  # the field's family: warp.WARPS
+    kind: str = "micro"  # "micro" | "macro"
 
     def __post_init__(self):
         if not self.onset < self.apex < self.offset:
             raise ValueError(f"need onset < apex < offset, got {self.onset}, {self.apex}, {self.offset}")
         if self.label not in CLASSES:
             raise ValueError(f"unknown class {self.label!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind {self.kind!r}")
 
     @property
     def au_string(self) -> str:
@@ -86,7 +96,7 @@ class Event:
         return [(m.au, m.side, a * m.displacement_px) for m in self.aus] if a > 0 else []
 
     def shifted(self, by: int) -> Event:
-        return Event(self.label, self.aus, self.onset + by, self.apex + by, self.offset + by)
+        return Event(self.label, self.aus, self.onset + by, self.apex + by, self.offset + by, self.warp, self.kind)
 
 
 def parse_program(text: str) -> list[tuple[int, str]]:
@@ -107,11 +117,14 @@ def sample_aus(label: str, rng: np.random.Generator, amplitude: tuple[float, flo
 
 
 def sample_timing(
-    rng: np.random.Generator, fps: float, duration_s: tuple[float, float]
+    rng: np.random.Generator, fps: float, duration_s: tuple[float, float], rise_s: tuple[float, float] | None = RISE_S,
 ) -> tuple[int, int]:
-    """(apex - onset, offset - onset) in frames for a duration drawn from ``duration_s``, at least (1, 2)."""
+    """(apex - onset, offset - onset) in frames for a duration drawn from ``duration_s``, at least (1, 2);
+    the rise is 35-60 % of it, kept within ``rise_s`` (None: no limit, e.g. macro-expressions)."""
     total = max(2, int(round(rng.uniform(*duration_s) * fps)))
     rise = int(round(total * rng.uniform(0.35, 0.6)))
+    if rise_s is not None:
+        rise = min(max(rise, int(math.ceil(rise_s[0] * fps))), int(rise_s[1] * fps))
     return min(max(1, rise), total - 1), total
 
 

@@ -22,6 +22,7 @@ from train.synth.warp import FaceGeometry
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 FRAMES_PER_VIDEO = 3  # stills taken from each video given as a face source
+FACE_PX = (120.0, 400.0)  # face width (cheek to cheek) in a subject's frame
 _FORE, _CHIN = 10, 152
 
 
@@ -100,18 +101,21 @@ def load_sources(paths: list[str] | None, tracker: FaceTracker) -> list[Source]:
 
 # -- appearance --------------------------------------------------------------------------------------
 def _draw_appearance(rng: np.random.Generator, vary: bool, size: tuple[int, int] | None) -> dict:
-    if size is None:
-        w = 2 * int(rng.integers(128, 161))  # 256..320 px wide, like CASME II's cropped frames
-        size = (w, 2 * int(round(w * rng.uniform(1.05, 1.2) / 2)))
     if not vary:
+        size = size or (256, 288)
         return {"width": size[0], "height": size[1], "fill": 0.62, "mirror": False, "roll_deg": 0.0,
                 "aspect": 1.0, "dx": 0.0, "dy": 0.0, "bumps": [], "background": "original",
                 "gains": [1.0, 1.0, 1.0], "gamma": 1.0, "contrast": 1.0, "brightness": 0.0,
                 "saturation": 1.0, "blur": 0.0, "bg_seed": 0}
+    fill = float(rng.uniform(0.62, 0.74))  # forehead-to-chin span / frame height
+    if size is None:  # the face (cheek to cheek, about 0.9 of forehead to chin) 120-400 px wide
+        face_px = float(rng.uniform(*FACE_PX))
+        h = 2 * int(round(face_px / (0.9 * fill) / 2))
+        size = (2 * int(round(h / rng.uniform(1.05, 1.2) / 2)), h)
     return {
         "width": size[0],
         "height": size[1],
-        "fill": float(rng.uniform(0.62, 0.74)),  # forehead-to-chin span / frame height
+        "fill": fill,
         "mirror": bool(rng.random() < 0.5),
         "roll_deg": float(rng.uniform(-6, 6)),
         "aspect": float(rng.uniform(0.9, 1.1)),  # face width / height change
@@ -126,7 +130,7 @@ def _draw_appearance(rng: np.random.Generator, vary: bool, size: tuple[int, int]
         "contrast": float(rng.uniform(0.85, 1.2)),
         "brightness": float(rng.uniform(-12, 12)),
         "saturation": float(rng.uniform(0.6, 1.3)),
-        "blur": float(rng.uniform(0.0, 0.7)),
+        "blur": float(rng.uniform(0.0, 0.9)),
         "bg_seed": int(rng.integers(0, 2**31)),
     }
 

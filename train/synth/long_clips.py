@@ -12,11 +12,15 @@ Ground truth (``clip.json``)::
 
     {"video": "clip.mp4", "fps": 30.0, "frame_count": 300, "width": .., "height": .., "frame_index_base": 0,
      "source": "astronaut", "seed": 0,
-     "events": [{"onset": 31, "apex": 36, "offset": 41, "label": "happiness", "aus": "6+12",
-                 "displacement_px": {"6": 2.1, "12": 2.6}, "onset_s": .., "apex_s": .., "offset_s": ..}, ...]}
+     "events": [{"onset": 31, "apex": 36, "offset": 41, "label": "happiness", "aus": "6+12", "kind": "micro",
+                 "warp": "rbf", "displacement_px": {"6": 2.1, "12": 2.6}, "onset_s": .., "apex_s": .., "offset_s": ..},
+                ...],
+     "distractors": [{"kind": "blink", "start": 80, "end": 88, "size_px": 7.1}, ...]}
 
 Frame indices count decoded frames from 0; onset is the last neutral frame, offset the first
-neutral one again.
+neutral one again. ``kind`` is "micro" or "macro" (a macro-expression: same AU strings, larger,
+0.5-4 s); distractors ("blink", "speech", "head_turn", "nod") carry no class. Events and
+distractors never overlap; a real video keeps its own motion, which is not in ``distractors``.
 """
 
 from __future__ import annotations
@@ -32,11 +36,18 @@ import numpy as np
 from mecore import atomic
 from mecore.errors import MexError
 from mecore.face.tracker import FaceTracker
+from train.synth import distractors as dis
 from train.synth import output
+from train.synth.distractors import Distractor
 from train.synth.events import CLASSES, Event, class_schedule, sample_aus, sample_timing
 from train.synth.faces import VIDEO_SUFFIXES, Source, Subject, largest_face, make_subject
-from train.synth.render import Clip, Nuisance, Renderer, SensorNoise, animate
-from train.synth.warp import FaceGeometry
+from train.synth.render import Clip, Nuisance, Renderer, SensorNoise, animate, blur, frame_field, head_at
+from train.synth.video import cached_tracks, ping_pong
+from train.synth.video import decode as _decode
+from train.synth.video import video_fps as _video_fps
+from train.synth.warp import WARPS, FaceGeometry
+
+__all__ = ["LongClipConfig", "make_long_clip", "long_clip_from_video", "long_clip_from_subject", "ping_pong"]
 
 # A person holding still for seconds: slower, wider sway than within one short clip.
 LONG_NUISANCE = Nuisance(head_px=1.0, head_deg=0.3, head_scale=0.002, head_hz=(0.05, 0.3),
@@ -57,8 +68,21 @@ class LongClipConfig:
     max_frames: int | None = None  # at most this many frames (of a video source: read from it)
     video_seconds: float | None = None  # a video source played forward and back to this length; None: its own
     video_nuisance: bool = False  # a video source gets ``nuisance`` (seeded) on top of its own motion too
+    macro: int = 0  # macro-expressions per clip (labelled events of kind "macro")
+    macro_amplitude: tuple[float, float] = (4.0, 10.0)
+    macro_s: tuple[float, float] = (0.5, 4.0)
+    distractors: int = 0  # distractors per clip, kinds in a shuffled cycle of distractors.DISTRACTOR_KINDS
+    warps: tuple[str, ...] = ("rbf",)  # each event's warp family drawn from these
+    crf_range: tuple[int, int] | None = None  # drawn per clip (overrides crf)
+    blur_range: tuple[float, float] | None = None  # focus blur sigma (px) drawn per clip
 
     def __post_init__(self):
+        if self.macro < 0 or self.distractors < 0:
+            raise ValueError("macro and distractors must be >= 0")
+        if not self.warps or set(self.warps) - set(WARPS):
+            raise ValueError(f"warps must be some of {WARPS}, got {self.warps}")
+        if self.crf_range is not None and not 0 <= self.crf_range[0] <= self.crf_range[1] <= 51:
+            raise ValueError(f"crf_range must lie in [0, 51], got {self.crf_range}")
         if self.events < 0:
             raise ValueError("events must be >= 0")
         if self.video_seconds is not None and not 0 < self.video_seconds <= 3600:
@@ -74,36 +98,72 @@ class LongClipConfig:
 
 
 def place_events(n_frames: int, fps: float, cfg: LongClipConfig, rng: np.random.Generator) -> list[Event]:
-    """``cfg.events`` events at random places, each separated by at least ``gap_s`` of stillness."""
+    """``cfg.events`` micro-expressions at random places, each separated by at least ``gap_s`` of stillness."""
+    return place_items(n_frames, fps, cfg, rng)[0]
+
+
+def place_items(n_frames: int, fps: float, cfg: LongClipConfig, rng: np.random.Generator,
+                ) -> tuple[list[Event], list[Distractor]]:
+    """Micro-expressions, macro-expressions and distractors at random places and in a random order,
+    each separated from the next by at least ``gap_s`` of stillness. Without macro-expressions and
+    distractors the draws are the ones this function always made (the same clips for a seed)."""
     k = cfg.events
-    if k == 0:
-        return []
-    labels = list(cfg.labels) if cfg.labels else class_schedule(k, rng)
+    labels = list(cfg.labels) if cfg.labels else class_schedule(k, rng) if k else []
     timings = [sample_timing(rng, fps, cfg.duration_s) for _ in range(k)]
+    items: list[tuple[str, object, int]] = [("micro", (lab, t), t[1]) for lab, t in zip(labels, timings)]
+    if cfg.macro or cfg.distractors:
+        macro_labels = class_schedule(cfg.macro, rng)
+        for lab in macro_labels:
+            t = sample_timing(rng, fps, cfg.macro_s, rise_s=None)
+            items.append(("macro", (lab, t), t[1]))
+        kinds = [dis.DISTRACTOR_KINDS[i] for i in rng.permutation(len(dis.DISTRACTOR_KINDS))]
+        for j in range(cfg.distractors):
+            d = dis.draw(kinds[j % len(kinds)], 0, fps, rng)
+            items.append(("distractor", d, d.end - d.start))
+        items = [items[i] for i in rng.permutation(len(items))]
+    if not items:
+        return [], []
     gap = int(math.ceil(cfg.gap_s * fps))
-    need = sum(total for _, total in timings) + (k + 1) * gap
+    need = sum(length for _, _, length in items) + (len(items) + 1) * gap
     if need > n_frames:
-        raise MexError(f"{k} events with {cfg.gap_s} s gaps need {need} frames; the clip has {n_frames}")
-    slack = rng.multinomial(n_frames - need, np.full(k + 1, 1.0 / (k + 1)))
-    events, t = [], 0
-    for i, (label, (rise, total)) in enumerate(zip(labels, timings)):
+        what = f"{k} events" + (f", {cfg.macro} macro-expressions, {cfg.distractors} distractors"
+                                if cfg.macro or cfg.distractors else "")
+        raise MexError(f"{what} with {cfg.gap_s} s gaps need {need} frames; the clip has {n_frames}")
+    slack = rng.multinomial(n_frames - need, np.full(len(items) + 1, 1.0 / (len(items) + 1)))
+    events, distractors, t = [], [], 0
+    for i, (kind, what, length) in enumerate(items):
         t += gap + int(slack[i])
-        events.append(Event(label, sample_aus(label, rng, cfg.amplitude), t, t + rise, t + total))
-        t += total
-    return events
+        if kind == "distractor":
+            distractors.append(Distractor(**{**what.__dict__, "start": t, "end": t + length}))
+        else:
+            label, (rise, total) = what
+            amplitude = cfg.amplitude if kind == "micro" else cfg.macro_amplitude
+            events.append(Event(label, sample_aus(label, rng, amplitude), t, t + rise, t + total, kind=kind))
+        t += length
+    if len(cfg.warps) > 1:
+        events = [Event(**{**e.__dict__, "warp": str(rng.choice(cfg.warps))}) for e in events]
+    return events, distractors
+
+
+def clip_look(cfg: LongClipConfig, rng: np.random.Generator) -> tuple[int, float]:
+    """(CRF, blur sigma) of one clip: drawn when the config gives ranges (after every other draw)."""
+    crf = int(rng.integers(cfg.crf_range[0], cfg.crf_range[1] + 1)) if cfg.crf_range else cfg.crf
+    sigma = float(rng.uniform(*cfg.blur_range)) if cfg.blur_range else 0.0
+    return crf, sigma
 
 
 def truth_record(events: list[Event], fps: float, n: int, size: tuple[int, int], video: str,
-                 source: str, seed: int) -> dict:
+                 source: str, seed: int, distractors: list[Distractor] = (), look: dict | None = None) -> dict:
     return {
         "generator": output.GENERATOR, "video": video, "fps": fps, "frame_count": n, "width": size[0], "height": size[1],
-        "frame_index_base": 0, "source": source, "seed": seed,
+        "frame_index_base": 0, "source": source, "seed": seed, **({"look": look} if look else {}),
         "events": [
             {"onset": e.onset, "apex": e.apex, "offset": e.offset, "label": e.label, "aus": e.au_string,
-             "displacement_px": {m.code: m.displacement_px for m in e.aus},
+             "kind": e.kind, "warp": e.warp, "displacement_px": {m.code: m.displacement_px for m in e.aus},
              "onset_s": round(e.onset / fps, 4), "apex_s": round(e.apex / fps, 4), "offset_s": round(e.offset / fps, 4)}
             for e in events
         ],
+        "distractors": [d.record() for d in distractors],
     }
 
 
@@ -130,13 +190,13 @@ def write_mp4(path: Path, frames: Iterator[np.ndarray], fps: float, crf: int = 2
     return count
 
 
-def _write(out_mp4: Path, frames, events, fps, n, size, source, seed, crf) -> dict:
+def _write(out_mp4: Path, frames, events, fps, n, size, source, seed, crf, distractors=(), look=None) -> dict:
     out_mp4 = Path(out_mp4)
     written = write_mp4(out_mp4, frames, fps, crf)
     if written != n:
         raise MexError(f"{out_mp4}: wrote {written} frames, expected {n}")
     w, h = size
-    truth = truth_record(events, fps, n, (w - w % 2, h - h % 2), out_mp4.name, source, seed)
+    truth = truth_record(events, fps, n, (w - w % 2, h - h % 2), out_mp4.name, source, seed, distractors, look)
     atomic.write_json(out_mp4.with_suffix(".json"), truth)
     return truth
 
@@ -149,63 +209,16 @@ def long_clip_from_subject(subject: Subject, out_mp4: str | Path, cfg: LongClipC
     n = int(round(cfg.seconds * cfg.fps))
     if cfg.max_frames:
         n = min(n, cfg.max_frames)
-    events = place_events(n, cfg.fps, cfg, rng)
+    events, distractors = place_items(n, cfg.fps, cfg, rng)
     clip = Clip.draw(n, cfg.fps, rng, cfg.nuisance, subject.geometry.scale)
-    frames = animate(Renderer(subject.image, subject.centre), subject.geometry, events, n, clip, rng)
+    crf, sigma = clip_look(cfg, rng)
+    frames = animate(Renderer(subject.image, subject.centre), subject.geometry, events, n, clip, rng,
+                     tuple(distractors), cfg.fps)
+    if sigma:
+        frames = (blur(f, sigma) for f in frames)
     h, w = subject.image.shape[:2]
-    return _write(out_mp4, frames, events, cfg.fps, n, (w, h), subject.source, seed, cfg.crf)
-
-
-def _decode(path: Path, max_frames: int | None) -> Iterator[np.ndarray]:
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            for i, frame in enumerate(container.decode(video=0)):
-                if max_frames is not None and i >= max_frames:
-                    break
-                yield frame.to_ndarray(format="rgb24")
-    except av.error.FFmpegError as exc:
-        raise MexError(f"{path}: cannot decode video ({exc})") from None
-
-
-def _video_fps(path: Path) -> float:
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            rate = container.streams.video[0].average_rate
-    except (av.error.FFmpegError, IndexError) as exc:
-        raise MexError(f"{path}: cannot open video ({exc})") from None
-    return float(rate) if rate else 30.0
-
-
-def track_landmarks(path: Path, max_frames: int | None = None, smooth: int = 2) -> np.ndarray:
-    """(n, 478, 2) landmarks of the largest face per frame (VIDEO mode), gaps filled from the nearest
-    tracked frame, then averaged over +-``smooth`` frames to remove the landmarker's jitter."""
-    fps = _video_fps(path)
-    tracks: list[np.ndarray | None] = []
-    with FaceTracker(mode="video", max_faces=1, blendshapes=False) as tracker:
-        for i, rgb in enumerate(_decode(path, max_frames)):
-            faces = tracker.track(rgb, int(round(i * 1000 / fps)))
-            tracks.append(faces[0].landmarks[:, :2] if faces else None)
-    have = [i for i, t in enumerate(tracks) if t is not None]
-    if not have:
-        raise MexError(f"{path}: no face found in any frame")
-    filled = np.stack([tracks[min(have, key=lambda j, i=i: abs(j - i))] for i in range(len(tracks))])
-    if smooth > 0:
-        kernel = np.ones(2 * smooth + 1) / (2 * smooth + 1)
-        padded = np.concatenate([filled[:1].repeat(smooth, 0), filled, filled[-1:].repeat(smooth, 0)])
-        filled = np.apply_along_axis(lambda s: np.convolve(s, kernel, mode="valid"), 0, padded)
-    return filled.astype(np.float32)
-
-
-def ping_pong(n: int, m: int) -> np.ndarray:
-    """Source frame of each of ``n`` output frames when ``m`` source frames play forward, back, forward..."""
-    if m <= 1:
-        return np.zeros(n, dtype=np.int64)
-    p = np.arange(n) % (2 * m - 2)
-    return np.where(p < m, p, 2 * m - 2 - p)
+    look = {"crf": crf, "blur": round(sigma, 3), "noise_sigma": round(clip.noise_sigma, 3)} if cfg.crf_range else None
+    return _write(out_mp4, frames, events, cfg.fps, n, (w, h), subject.source, seed, crf, distractors, look)
 
 
 def long_clip_from_video(video: str | Path, out_mp4: str | Path, cfg: LongClipConfig | None = None,
@@ -217,16 +230,20 @@ def long_clip_from_video(video: str | Path, out_mp4: str | Path, cfg: LongClipCo
         raise MexError(f"{video}: video not found")
     atomic.refuse_overwrite(out_mp4, video)
     fps = _video_fps(video)
-    landmarks = track_landmarks(video, cfg.max_frames)
+    landmarks = cached_tracks(video, cfg.max_frames)
     n = len(landmarks) if cfg.video_seconds is None else max(1, int(round(cfg.video_seconds * fps)))
     source_of = ping_pong(n, len(landmarks))
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4, 0)))
-    events = place_events(n, fps, cfg, rng)  # drawn first: the defaults give the clips they always gave
+    events, distractors = place_items(n, fps, cfg, rng)  # drawn first: the defaults give the clips they always gave
     first = next(_decode(video, 1))
     clip = noise = None
-    if cfg.video_nuisance:
-        clip = Clip.draw(n, fps, rng, cfg.nuisance, FaceGeometry(landmarks[0], first.shape[:2]).scale)
+    scale = FaceGeometry(landmarks[0], first.shape[:2]).scale
+    if cfg.video_nuisance or distractors:
+        nuisance = cfg.nuisance if cfg.video_nuisance else Nuisance.none()
+        clip = Clip.draw(n, fps, rng, nuisance, scale)
         noise = SensorNoise(first.shape[:2], clip.noise_sigma, rng)
+    crf, sigma = clip_look(cfg, rng)
+    distractors = tuple(distractors)
 
     def source_frames() -> Iterator[np.ndarray]:
         if n <= len(landmarks):
@@ -237,18 +254,22 @@ def long_clip_from_video(video: str | Path, out_mp4: str | Path, cfg: LongClipCo
 
     def frames() -> Iterator[np.ndarray]:
         for i, rgb in enumerate(source_frames()):
-            motions = [m for ev in events for m in ev.motions(i)]
-            if not motions and clip is None:
-                yield rgb
-                continue
             lms = landmarks[source_of[i]]
-            field = FaceGeometry(lms, rgb.shape[:2]).field(motions) if motions else None
+            moving = any(ev.onset < i < ev.offset for ev in events) or any(d.start < i < d.end for d in distractors)
+            if not moving and clip is None:
+                yield blur(rgb, sigma)
+                continue
+            field = frame_field(FaceGeometry(lms, rgb.shape[:2]), events, i, distractors, fps) if moving else None
             if clip is None:
-                yield Renderer(rgb, tuple(lms[1])).render(field)
+                out = Renderer(rgb, tuple(lms[1])).render(field)
             else:
-                yield Renderer(rgb, tuple(lms[1])).render(field, clip.head[i], clip.light[i], noise.next())
+                out = Renderer(rgb, tuple(lms[1])).render(field, head_at(clip.head[i], distractors, i, scale),
+                                                          clip.light[i], noise.next())
+            yield blur(out, sigma)
 
-    return _write(out_mp4, frames(), events, fps, n, (first.shape[1], first.shape[0]), video.name, seed, cfg.crf)
+    look = {"crf": crf, "blur": round(sigma, 3)} if cfg.crf_range else None
+    return _write(out_mp4, frames(), events, fps, n, (first.shape[1], first.shape[0]), video.name, seed, crf,
+                  distractors, look)
 
 
 def make_long_clip(source, out_mp4: str | Path, cfg: LongClipConfig | None = None, seed: int = 0,

@@ -60,3 +60,13 @@ def finish(out: Path, settings: dict, outputs: list[str], complete: bool = True)
     meta = {"generator": GENERATOR, "version": VERSION, "complete": complete, "settings": settings,
             "outputs": sorted(set(outputs))}
     atomic.write_json(out / MARKER, meta)
+
+
+SPLIT = "identities.json"
+
+
+def write_split(out: Path, split: dict, identities) -> None:
+    """Who is in the training set and who is held out (persons and their sources): ``identities.json``."""
+    where = {i.person: {"kind": i.kind, "path": i.path, "origin": i.origin, "face": i.face} for i in identities}
+    atomic.write_json(out / SPLIT, {"generator": GENERATOR, **split,
+                                    "sources": {p: where[p] for p in split["train"] + split["holdout"]}})

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from train.synth.distractors import Distractor
 from train.synth.events import Event
 from train.synth.warp import FaceGeometry
 
@@ -165,6 +166,25 @@ class SensorNoise:
         return win[:: (-1 if flip & 1 else 1), :: (-1 if flip & 2 else 1)]
 
 
+def frame_field(geometry: FaceGeometry, events: list[Event], frame: int,
+                distractors: tuple[Distractor, ...] = (), fps: float = 30.0) -> np.ndarray | None:
+    """The face's displacement field at ``frame``: every event in its own warp family, plus the
+    distractors that move the face (blinks, speech); None when nothing moves."""
+    parts = [(ev.motions(frame), ev.warp) for ev in events] + [(d.motions(frame, fps), "rbf") for d in distractors]
+    fields = [geometry.field(m, warp) for m, warp in parts if m]
+    return None if not fields else fields[0] if len(fields) == 1 else np.sum(fields, axis=0)
+
+
+def head_at(head: np.ndarray, distractors: tuple[Distractor, ...], frame: int, scale: float) -> np.ndarray:
+    """The head's (tx, ty, roll, scale) at ``frame``: the clip's sway plus head turns and nods."""
+    extra = sum((d.head(frame, scale) for d in distractors), np.zeros(4))
+    return head + extra if np.any(extra) else head
+
+
+def blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(img, (0, 0), sigma) if sigma > 0.05 else img
+
+
 def animate(
     renderer: Renderer,
     geometry: FaceGeometry,
@@ -172,10 +192,12 @@ def animate(
     n_frames: int,
     clip: Clip,
     rng: np.random.Generator,
+    distractors: tuple[Distractor, ...] = (),
+    fps: float = 30.0,
 ) -> Iterator[np.ndarray]:
-    """The ``n_frames`` RGB frames of a still face carrying ``events`` (frame indices 0-based)."""
+    """The ``n_frames`` RGB frames of a still face carrying ``events`` and ``distractors`` (frame
+    indices 0-based)."""
     noise = SensorNoise((renderer.height, renderer.width), clip.noise_sigma, rng)
     for i in range(n_frames):
-        motions = [m for ev in events for m in ev.motions(i)]
-        field = geometry.field(motions) if motions else None
-        yield renderer.render(field, clip.head[i], clip.light[i], noise.next())
+        field = frame_field(geometry, events, i, distractors, fps)
+        yield renderer.render(field, head_at(clip.head[i], distractors, i, geometry.scale), clip.light[i], noise.next())

@@ -37,13 +37,23 @@ DIRECTIONS: dict[int, tuple[float, float]] = {
     15: (0.3, -0.954),  # lip corners down
     17: (0.0, 1.0),  # chin and lower lip up
     25: (0.0, -1.0),  # lips part: lower lip down
+    26: (0.0, -1.0),  # jaw drop (speech distractor): lower lip and chin down
+    43: (0.0, -1.0),  # eyes closing (blink distractor): upper lids down
 }
+# Regions of the distractor AUs, which are not in mecore's AU graph.
+EXTRA_REGIONS: dict[int, tuple[int, ...]] = {
+    26: (17, 84, 314, 14, 87, 317, 152, 175, 199, 200, 18),
+    43: (246, 161, 160, 159, 158, 157, 173, 466, 388, 387, 386, 385, 384, 398),
+}
+WARPS: tuple[str, ...] = ("rbf", "tps")  # Wendland RBF (compact) and thin-plate spline (global)
 SUPPORTED_AUS: tuple[int, ...] = tuple(sorted(DIRECTIONS))
 
 _UPPER_LIP_OUTER = (0, 37, 267, 39, 269)
 _LOWER_LIP_OUTER = (17, 84, 314, 181, 405)
+_LOWER_LIDS = (7, 163, 144, 145, 153, 154, 155, 249, 390, 373, 374, 380, 381, 382)
 # Vertices pinned at zero although they lie inside the AU's influence: the other lip must not follow.
-HOLD: dict[int, tuple[int, ...]] = {10: _LOWER_LIP_OUTER, 17: _UPPER_LIP_OUTER, 25: _UPPER_LIP_OUTER}
+HOLD: dict[int, tuple[int, ...]] = {10: _LOWER_LIP_OUTER, 17: _UPPER_LIP_OUTER, 25: _UPPER_LIP_OUTER,
+                                    26: _UPPER_LIP_OUTER, 43: _LOWER_LIDS}
 
 INFLUENCE_CROP_PX = 22.0  # landmarks farther than this from an AU's vertices are anchored (crop px)
 SUPPORT_FACTOR = 2.0  # RBF support radius / influence radius
@@ -98,7 +108,7 @@ class FaceGeometry:
             raise ValueError(f"AU{au} has no synthetic motion; supported: {SUPPORTED_AUS}")
         out, up = DIRECTIONS[au]
         verts, vecs = [], []
-        for v in AU_REGIONS[au]:
+        for v in AU_REGIONS.get(au) or EXTRA_REGIONS[au]:
             vs = self.side_of(v)
             if side and vs != side:
                 continue
@@ -111,12 +121,12 @@ class FaceGeometry:
             vecs.append(d / np.hypot(out, up) * self.scale)
         return tuple(verts), np.array(vecs, dtype=np.float64).reshape(-1, 2)
 
-    def anchors(self, au: int, side: str = "") -> np.ndarray:
+    def anchors(self, au: int, side: str = "", reach: float = ANCHOR_REACH) -> np.ndarray:
         """Indices of the landmarks pinned at zero for this AU (far landmarks and holds)."""
         verts, _ = self.au_vectors(au, side)
         ctrl = self.points[list(verts)]
         dist = np.sqrt(((self.points[:, None, :] - ctrl[None]) ** 2).sum(-1)).min(axis=1)
-        far = (dist >= self.radius) & (dist < ANCHOR_REACH * self.radius)
+        far = (dist >= self.radius) & (dist < reach * self.radius)
         hold = np.zeros(len(self.points), bool)
         hold[list(HOLD.get(au, ()))] = True
         keep = (far | hold) & (dist > 0.5)
@@ -124,19 +134,29 @@ class FaceGeometry:
         return np.flatnonzero(keep)
 
     # -- fields ------------------------------------------------------------------------------------
-    def unit_field(self, au: int, side: str = "") -> np.ndarray:
-        """(H, W, 2) float32 forward displacement (frame px) for a 1-crop-pixel AU at its apex."""
-        key = (au, side)
+    def unit_field(self, au: int, side: str = "", warp: str = "rbf") -> np.ndarray:
+        """(H, W, 2) float32 forward displacement (frame px) for a 1-crop-pixel AU at its apex.
+
+        ``warp``: "rbf" (compact Wendland kernel, anchors near the AU) or "tps" (thin-plate spline
+        through the AU's vertices, every landmark outside its influence and the border: a global
+        kernel, so the surroundings bend differently and no model learns one warp's signature)."""
+        key = (au, side, warp)
         if key not in self._cache:
             verts, vecs = self.au_vectors(au, side)
-            self._cache[key] = self._interpolate(self.points[list(verts)], vecs, self.points[self.anchors(au, side)])
+            if warp == "rbf":
+                self._cache[key] = self._interpolate(self.points[list(verts)], vecs, self.points[self.anchors(au, side)])
+            elif warp == "tps":
+                anchors = self.points[self.anchors(au, side, reach=np.inf)]
+                self._cache[key] = self._thin_plate(self.points[list(verts)], vecs, anchors)
+            else:
+                raise ValueError(f"unknown warp {warp!r}; choose from {WARPS}")
         return self._cache[key]
 
-    def field(self, aus: list[tuple[int, str, float]]) -> np.ndarray:
+    def field(self, aus: list[tuple[int, str, float]], warp: str = "rbf") -> np.ndarray:
         """Sum of AU fields; ``aus`` = [(au, side, displacement in crop px), ...]."""
         total = np.zeros((self.height, self.width, 2), np.float32)
         for au, side, amount in aus:
-            total += np.float32(amount) * self.unit_field(au, side)
+            total += np.float32(amount) * self.unit_field(au, side, warp)
         return total
 
     def _border(self) -> np.ndarray:
@@ -156,20 +176,44 @@ class FaceGeometry:
         gram = _wendland(np.sqrt(((centres[:, None] - centres[None]) ** 2).sum(-1)) / support)
         with threadpool_limits(1, user_api="blas"):  # a few hundred unknowns: threads only contend
             coef = cho_solve(cho_factor(gram + 1e-9 * np.eye(len(centres))), values)
-        # Evaluate on a coarse grid, then interpolate: node (i, j) sits exactly at pixel (j*step, i*step).
-        # The kernel is compact, so only pairs closer than the support count (sparse).
-        step = max(2.0, GRID_STEP_CROP_PX * self.scale)
-        gx = np.arange(0.0, self.width - 1 + step, step)
-        gy = np.arange(0.0, self.height - 1 + step, step)
+        # Evaluate on a coarse grid, then interpolate. The kernel is compact, so only pairs closer
+        # than the support count (sparse).
+        gx, gy, step = self._grid()
         grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
         pairs = cKDTree(grid).sparse_distance_matrix(cKDTree(centres), support, output_type="coo_matrix")
         pairs.data = _wendland(pairs.data / support)
-        coarse = (pairs.tocsr() @ coef).reshape(len(gy), len(gx), 2).astype(np.float32)
+        return self._upsample((pairs.tocsr() @ coef).reshape(len(gy), len(gx), 2), step)
+
+    def _grid(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """Coarse evaluation grid (x nodes, y nodes, step): node (i, j) sits at pixel (j*step, i*step)."""
+        step = max(2.0, GRID_STEP_CROP_PX * self.scale)
+        return np.arange(0.0, self.width - 1 + step, step), np.arange(0.0, self.height - 1 + step, step), step
+
+    def _upsample(self, coarse: np.ndarray, step: float) -> np.ndarray:
+        """Coarse-grid values, node (i, j) at pixel (j*step, i*step), interpolated to every pixel."""
         mx, my = np.meshgrid(
             np.arange(self.width, dtype=np.float32) / np.float32(step),
             np.arange(self.height, dtype=np.float32) / np.float32(step),
         )
-        return cv2.remap(coarse, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.remap(coarse.astype(np.float32), mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+    def _thin_plate(self, ctrl: np.ndarray, vecs: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+        from scipy.interpolate import RBFInterpolator
+
+        zeros = np.concatenate([anchors, self._border()])
+        # a zero point on top of a control point (or of another zero point) makes the system singular
+        near_ctrl = np.sqrt(((zeros[:, None] - ctrl[None]) ** 2).sum(-1)).min(1) < 0.5
+        zeros = np.unique(np.round(zeros[~near_ctrl], 2), axis=0)
+        centres = np.concatenate([ctrl, zeros])
+        values = np.concatenate([vecs, np.zeros((len(zeros), 2))])
+        # Work in units of the influence radius: the kernel's conditioning does not depend on the frame size.
+        unit = self.radius
+        with threadpool_limits(1, user_api="blas"):
+            tps = RBFInterpolator(centres / unit, values, kernel="thin_plate_spline", degree=1, smoothing=1e-9)
+            gx, gy, step = self._grid()
+            grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
+            coarse = tps(grid / unit).reshape(len(gy), len(gx), 2)
+        return self._upsample(coarse, step)
 
 
 def sample(field: np.ndarray, points: np.ndarray) -> np.ndarray:
