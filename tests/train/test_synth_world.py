@@ -146,9 +146,9 @@ def test_long_clip_with_distractors_and_macro(tmp_path, face_model):
 
 def test_holdout_folder_never_reaches_loso(tmp_path, face_model):
     from train import synth_me
-    from train.holdout import holdout_samples
     from train.config import Config
     from train.data import load_data
+    from train.holdout import holdout_samples
 
     out = tmp_path / "s"
     truth = synth_me.generate(out, subjects=2, clips_per_subject=2, seed=5, holdout_identities=1, holdout_clips=1,
