@@ -264,8 +264,10 @@ def score(truth: dict[str, list[Interval]], preds: dict[str, list[Interval]]) ->
 KNOWN_FPS = {"casme2": 30.0, "samm_lv": 200.0}
 
 
-def spot_video(video: str | Path, config=None, fps: float | None = None) -> tuple[list[Interval], int, float]:
-    """Run the analyser (spotting only) on one video: (intervals, frames, fps).
+def spot_video(video: str | Path, config=None, fps: float | None = None,
+               classify: bool = False) -> tuple[list[Interval], int, float]:
+    """Run the analyser (spotting only, or with ``classify`` the whole path: spot -> motion ->
+    classifier, each interval carrying its predicted label) on one video: (intervals, frames, fps).
 
     ``fps`` is the rate of an image folder (a video file keeps its own): the spotter's windows are in
     seconds, so a 200 fps SAMM folder read as 30 fps would look for events 6.7 times too long.
@@ -277,17 +279,44 @@ def spot_video(video: str | Path, config=None, fps: float | None = None) -> tupl
 
     name = Path(video).stem
     events: list = []
+    labels: dict = {}  # SpotEvent -> predicted label
+
+    def collect(result) -> None:
+        events.extend(result.events)
+        labels.update({p.event: p.label for p in result.predictions})
+
     with open_source(str(video), fps=fps) as src:
-        cfg = (config or StreamConfig()).updated(classify=False, overlay=False).with_fps(src.fps)
+        cfg = (config or StreamConfig()).updated(classify=classify, overlay=False).with_fps(src.fps)
         with Analyzer(cfg) as an:
-            runner = Runner(an, [lambda result: events.extend(result.events)])
+            runner = Runner(an, [collect])
             n = runner.run(src)["frames"]
+            labels.update({p.event: p.label for p in an.predictions})
     if runner.error is not None:
         raise runner.error
     micro_max = 0.5
     return [Interval(name, e.onset_frame, e.offset_frame,
-                     "micro" if (e.offset_frame - e.onset_frame) / e.fps <= micro_max else "macro") for e in events], \
-        n, cfg.fps
+                     "micro" if (e.offset_frame - e.onset_frame) / e.fps <= micro_max else "macro",
+                     labels.get(e)) for e in events], n, cfg.fps
+
+
+def class_accuracy(truth: dict[str, list[Interval]], preds: dict[str, list[Interval]]) -> dict:
+    """Of the spotted events that hit a labelled ground-truth event (IoU >= 0.5, greedy as ``match``):
+    how many the classifier labelled right (the end-to-end figure: spot -> motion -> classify)."""
+    hits = right = 0
+    for video in sorted(truth):
+        g = [i for i in truth[video] if i.label]
+        p = preds.get(video, [])
+        pairs = sorted(((a.iou(b), gi, pi) for gi, a in enumerate(g) for pi, b in enumerate(p)), reverse=True)
+        used_g, used_p = set(), set()
+        for iou, gi, pi in pairs:
+            if iou < IOU_HIT:
+                break
+            if gi not in used_g and pi not in used_p:
+                used_g.add(gi)
+                used_p.add(pi)
+                hits += 1
+                right += int(p[pi].label == g[gi].label)
+    return {"matched": hits, "correct": right, "accuracy": round(right / hits, 4) if hits else 0.0}
 
 
 def _find_video(folder: Path, key: str) -> Path | None:
@@ -310,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fps", type=float, default=None,
                     help="frame rate of image-folder videos (default: CAS(ME)^2 30, SAMM 200, else 30)")
     ap.add_argument("--minutes", action="store_true", help="also report false events per minute")
+    ap.add_argument("--classify", action="store_true",
+                    help="run the whole analyser (spot -> motion -> classifier) and report the class accuracy "
+                         "on spotted events that hit a ground-truth event")
     ap.add_argument("--out", help="write the report as JSON here")
     args = ap.parse_args(argv)
 
@@ -348,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not f.is_file():
                     print(f"warning: {f}: no predictions for {key}", file=sys.stderr)
             elif key in videos:
-                preds[key], n, fps = spot_video(videos[key], fps=rates.get(key))
+                preds[key], n, fps = spot_video(videos[key], fps=rates.get(key), classify=args.classify)
                 frames += n
                 seconds += n / fps
                 print(f"{key}: {len(preds[key])} spotted, {len(truth[key])} true", file=sys.stderr)
@@ -365,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
                                 [model_file.describe()]))
         if any(distractors.values()):
             report["false_by_cause"] = false_by_cause(truth, preds, distractors)
+        if args.classify:
+            report["classification"] = class_accuracy(truth, preds)
         if seconds:
             report["minutes"] = round(seconds / 60, 3)
             report["false_per_minute"] = round(report["overall"]["fp"] / (seconds / 60), 3)
