@@ -86,11 +86,12 @@ class Analyzer:
                                        max_pending=self.config.max_pending,
                                        threads=self.config.engine_threads)
         self.crop_size = self.predictor.crop_size if self.predictor else self.config.align_size
-        self.aligner = Aligner(self.crop_size)
-        self.tracker = FaceTracker(self.config.face_model, mode="video", max_faces=self.config.max_faces)
         if self.predictor and self.config.align_size != self.crop_size:
+            self.predictor.close()
             raise MexError(f"align_size {self.config.align_size}: the engines take {self.crop_size}x{self.crop_size} "
                            f"crops; use {self.crop_size}, or spotting only (classify off)")
+        self.aligner = Aligner(self.crop_size)
+        self.tracker = FaceTracker(self.config.face_model, mode="video", max_faces=self.config.max_faces)
         if self.predictor and self.config.amplification is not None:
             self.config = self.config.updated(amplification=self.predictor.amplification)  # clamped
         self._faces: dict[int, _Face] = {}
