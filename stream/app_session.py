@@ -313,6 +313,9 @@ class SessionStore:
         self.max_sessions = max_sessions
         self.idle_s = idle_s
         self._sessions: dict[str, Session] = {}
+        # keys of closed tabs: a frame the browser sent before the tab closed, handled after its unload,
+        # must not open a new session (an orphan holding its analysers until the idle timeout)
+        self._ended: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -329,15 +332,22 @@ class SessionStore:
         with self._lock:
             session = self._sessions.get(key)
             if session is None:
+                if key in self._ended:
+                    raise MexError("this session has ended; reload the page")
                 if len(self._sessions) >= self.max_sessions:
                     raise MexError(f"the server is busy ({self.max_sessions} sessions open); try again later")
                 session = self._sessions[key] = Session(key, self._make)
             session.last_used = time.monotonic()
             return session
 
-    def close(self, key: str) -> None:
+    def close(self, key: str, ended: bool = True) -> None:
+        """Close a session; ``ended`` (its tab closed): the key opens no new session."""
         with self._lock:
             session = self._sessions.pop(key, None)
+            if ended:
+                self._ended[key] = None
+                while len(self._ended) > 1024:
+                    self._ended.popitem(last=False)
         if session is not None:
             session.close()
             log.info("session %s closed", key[:8])
@@ -352,4 +362,4 @@ class SessionStore:
             # a session busy in a handler is not idle, however long ago it started
             if now - session.last_used > self.idle_s and session.lock.acquire(blocking=False):
                 session.lock.release()
-                self.close(key)
+                self.close(key, ended=False)  # the tab may still be open: it gets a new session

@@ -77,6 +77,10 @@ def test_a_closed_session_refuses_work(app):
     assert session.closed
     with pytest.raises(MexError, match="session has ended"):
         session.run("live", 10.0, _controls())
+    # a frame of the closed tab handled after its unload opens no new session
+    with pytest.raises(MexError, match="session has ended"):
+        app.sessions.get("gone")
+    assert "gone" not in app.sessions
 
 
 def _controls():
