@@ -67,3 +67,17 @@ def test_summary_counts_frames_not_the_final_result():
     assert summary.frames == 3 and summary.events == 2 and summary.stage_n["landmarks"] == 3
     text = format_summary(summary.report(dropped=2))
     assert "frames 3" in text and "dropped 2" in text and "events 2" in text
+
+
+def test_the_video_names_how_it_was_made(tmp_path):
+    info = {"config": {"threshold_p": 0.1}, "artifacts": [{"model": "classifier", "sha256": "ab" * 32}],
+            "code_version": "v1", "machine": {"cores": 2}}
+    vid = VideoFile(tmp_path / "out.mp4", 30)
+    vid.start(info)  # the runner's provenance, before the first frame (the header carries it)
+    for i in range(3):
+        vid(_result(i))
+    vid(FrameResult(None, [], None, [], [], {}, {}, final=True))  # the final result: no frame to encode
+    vid.close({"frames": 3})
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        assert json.loads(c.metadata["comment"]) == info
+        assert sum(1 for _ in c.decode(video=0)) == 3
