@@ -202,7 +202,7 @@ class Runner:
         report.update(extra or {})
         for sink in self.sinks:
             path = getattr(sink, "path", None)
-            if path is not None and getattr(sink, "kind", None):
+            if path is not None and getattr(sink, "kind", None) and getattr(sink, "frames", 1):  # a video of 0 frames: none
                 report[f"{sink.kind}_file"] = str(path)
         if not self._closed:
             self._closed = True
