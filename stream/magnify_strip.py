@@ -6,6 +6,8 @@
 One row per video: the chosen frames, then the video's x-t slice -- the pixel column at ``--column``
 (fraction of the width) of every frame side by side, time running right -- where a periodic colour
 change (pulse) shows as vertical bands and a magnified motion as wavy edges. JPEG/PNG, atomic.
+``--trace motion|colour``: below the rows, a plot per video of the centre box's displacement against
+frame 0 (phase correlation, px) or of its mean colour change (grey levels), over time.
 """
 
 from __future__ import annotations
@@ -53,6 +55,37 @@ def strip(videos: list[str], labels: list[str], frames: list[int], column: float
     return np.concatenate(rows, axis=0)
 
 
+def traces(videos: list[str], labels: list[str], kind: str, max_frames: int, fps: float, width: int) -> np.ndarray:
+    """RGB plot of each video's centre-box displacement (``motion``) or mean colour change (``colour``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from skimage.registration import phase_cross_correlation
+
+    fig, ax = plt.subplots(figsize=(width / 100, 1.9), dpi=100)
+    for path, label in zip(videos, labels):
+        clip = read_all(path, max_frames)
+        h, w = clip[0].shape[:2]
+        box = (slice(h // 4, 3 * h // 4), slice(w // 4, 3 * w // 4))
+        ref = clip[0][box].astype(np.float32)
+        if kind == "motion":
+            ys = [phase_cross_correlation(ref.mean(-1), f[box].astype(np.float32).mean(-1), upsample_factor=20,
+                                          normalization=None)[0][1] for f in clip]
+        else:
+            ys = [float((f[box].astype(np.float32) - ref)[..., 0].mean()) for f in clip]
+        ax.plot(np.arange(len(clip)) / fps, ys, label=label, lw=1)
+    ax.set_xlabel("s")
+    ax.set_ylabel("horizontal shift, px" if kind == "motion" else "red change, grey levels")
+    ax.legend(fontsize=7, loc="upper right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.canvas.draw()
+    img = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return cv2.resize(img, (width, img.shape[0] * width // img.shape[1]))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m stream.magnify_strip", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--height", type=int, default=160)
     p.add_argument("--max-frames", type=int, default=300)
     p.add_argument("--fps", type=float, default=30.0, help="for the time label only")
+    p.add_argument("--trace", choices=["motion", "colour"], default=None)
     p.add_argument("--out", required=True, type=Path)
     args = p.parse_args(argv)
 
@@ -73,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         if len(labels) != len(args.videos):
             raise MexError(f"--labels: {len(labels)} labels for {len(args.videos)} videos")
         img = strip(args.videos, labels, args.frames, args.column, args.height, args.max_frames, args.fps)
+        if args.trace:
+            img = np.concatenate([img, traces(args.videos, labels, args.trace, args.max_frames, args.fps,
+                                              img.shape[1])], axis=0)
         suffix = args.out.suffix.lower() or ".jpg"
         params = [cv2.IMWRITE_JPEG_QUALITY, 85] if suffix in (".jpg", ".jpeg") else []
         ok, data = cv2.imencode(suffix, cv2.cvtColor(img, cv2.COLOR_RGB2BGR), params)

@@ -11,7 +11,7 @@ skip), so fine texture that a quarter-resolution code cannot hold passes through
                -> ``enc_blocks`` res blocks (H/4); texture: 1 res block; shape: 1 res block   (both H/4)
     manipulator  as MagNet's (g 7x7 + ReLU, h 3x3 + res block), at H/4
     decoder    concat [texture, shape] (64 ch, H/4) -> ``dec_blocks`` res blocks
-               -> nearest x2 -> 3x3/32 + ReLU -> 3x3/12 (H/2) -> depth-to-space x2 (3 ch, H)
+               -> nearest x2 -> 3x3/32 -> 3x3/12 (H/2) -> depth-to-space x2 (3 ch, H)
                output = frame + that, clipped to [-1, 1] at inference
 
 No convolution runs at full resolution (on a CPU those are memory-bound and cost far more than their
@@ -63,7 +63,9 @@ class FastDecoder(nn.Module):
 
     def forward(self, frame: torch.Tensor, texture: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
         x = self.blocks(torch.cat([texture, shape], dim=1))
-        x = F.relu(self.up1(F.interpolate(x, scale_factor=2.0, mode="nearest")))
+        # no ReLU here: every gradient passes this one bottleneck, and a dead ReLU on it ends training
+        # (a first run lost all of them within 100 steps and stayed the identity)
+        x = self.up1(F.interpolate(x, scale_factor=2.0, mode="nearest"))
         return frame + F.pixel_shuffle(self.out_conv(x), 2)
 
 

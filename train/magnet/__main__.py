@@ -50,10 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     di.add_argument("--pool", type=int, default=3000, help="cached synthetic samples (with teacher output)")
     di.add_argument("--size", type=int, default=64)
     di.add_argument("--batch", type=int, default=16)
-    di.add_argument("--lr", type=float, default=2e-3)
+    di.add_argument("--lr", type=float, default=5e-4)
     di.add_argument("--teacher-weight", type=float, default=0.5)
     di.add_argument("--threads", type=int, default=1)
     di.add_argument("--seed", type=int, default=1)
+    di.add_argument("--loss", default="mse", choices=["mse", "l1"])
     di.add_argument("--reg-weight", type=float, default=0.0, help="MagNet's texture/shape regulariser weight")
     di.add_argument("--eval-every", type=int, default=250)
     di.add_argument("--init", type=Path, default=None, help="start from a previous distill run's last.pt")
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg = DistillConfig(out=args.out, teacher=args.teacher, minutes=args.minutes, pool=args.pool,
                                 size=args.size, batch=args.batch, lr=args.lr, teacher_weight=args.teacher_weight,
                                 threads=args.threads, seed=args.seed, init=args.init,
-                                reg_weight=args.reg_weight, eval_every=args.eval_every)
+                                reg_weight=args.reg_weight, eval_every=args.eval_every, loss=args.loss)
             print(f"checkpoint: {distill(cfg, progress_bar=not args.quiet)}")
         elif args.cmd == "eval":
             _eval(args)

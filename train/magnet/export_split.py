@@ -164,7 +164,8 @@ def export_fast(checkpoint: str | Path, engines_dir: str | Path = ENGINES_DIR, m
         extra["training"] = {"steps": raw.get("step"), "elapsed_s": round(raw.get("elapsed_s", 0.0), 1),
                              "device": "cpu", **{k: cfg.get(k) for k in ("pool", "size", "batch", "lr",
                                                                        "teacher_weight", "seed", "minutes")},
-                             "loss": "L1(Y_hat, Y) + w L1(Y_hat, teacher) + 0.1 (L1(tex C, tex A) + L1(shape C, shape B))"}
+                             "loss": f"{cfg.get('loss', 'mse')}(Y_hat, Y) + teacher_weight "
+                                     f"{cfg.get('loss', 'mse')}(Y_hat, teacher(A, B)); reg {cfg.get('reg_weight')}"}
     if metrics:
         extra["metrics"] = read_metrics(metrics)
     ch = model.manipulator.g.weight.shape[0]
