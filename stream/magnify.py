@@ -149,36 +149,38 @@ def magnify(input_spec: str, out: str | Path, cfg: MagnifyConfig, progress: bool
         raise MexError(f"{out}: the output must be an .mp4, .mov or .mkv file")
     refuse_overwrite(out, input_spec)
     src = open_source(input_spec).open()
-    ideal = cfg.method == "evm-colour" and (cfg.filter == "ideal" or (cfg.filter == "auto" and not src.live))
-    if ideal and src.live:
-        src.close()
-        raise MexError(f"{src.name}: the ideal filter needs the whole clip; use --filter iir for a live source")
-    total = frame_count(input_spec) if src.kind == "file" else None
-    if cfg.max_frames:
-        total = min(total or cfg.max_frames, cfg.max_frames)
-    mag = build(cfg, src.fps)
-    filtered = None
-    if ideal:
-        filtered = _ideal_pass(src, mag, cfg, total, progress)
-        src = open_source(input_spec).open()
-    writer = MagnifiedVideo(out, src.fps, audio_from=input_spec if src.kind == "file" else None,
-                             crf=cfg.crf)
-    bar = tqdm(total=total, disable=not progress, unit="frame", desc="magnify", dynamic_ncols=True)
+    mag = None
     try:
-        with src:
-            for i, frame in enumerate(_frames(src, cfg)):
-                if filtered is not None:
-                    result = _ideal_apply(mag, frame.image, filtered, i)
-                else:
-                    result = _apply(mag, frame)
-                writer.write(_compose(frame.image, result, cfg.side_by_side))
-                bar.update(1)
-    except BaseException:
-        writer.abort()
-        raise
+        ideal = cfg.method == "evm-colour" and (cfg.filter == "ideal" or (cfg.filter == "auto" and not src.live))
+        if ideal and src.live:
+            raise MexError(f"{src.name}: the ideal filter needs the whole clip; use --filter iir for a live source")
+        total = frame_count(input_spec) if src.kind == "file" else None
+        if cfg.max_frames:
+            total = min(total or cfg.max_frames, cfg.max_frames)
+        mag = build(cfg, src.fps)
+        filtered = None
+        if ideal:
+            filtered = _ideal_pass(src, mag, cfg, total, progress)
+            src = open_source(input_spec).open()
+        writer = MagnifiedVideo(out, src.fps, audio_from=input_spec if src.kind == "file" else None,
+                                crf=cfg.crf)
+        try:
+            with tqdm(total=total, disable=not progress, unit="frame", desc="magnify", dynamic_ncols=True) as bar:
+                for i, frame in enumerate(_frames(src, cfg)):
+                    if filtered is not None:
+                        result = _ideal_apply(mag, frame.image, filtered, i)
+                    else:
+                        result = _apply(mag, frame)
+                    writer.write(_compose(frame.image, result, cfg.side_by_side))
+                    bar.update(1)
+        except BaseException:
+            writer.abort()
+            raise
+        writer.close()
     finally:
-        bar.close()
-    writer.close()
+        src.close()
+        if hasattr(mag, "close"):
+            mag.close()  # the face tracker
     return {"out": str(out), "frames": writer.frames, "fps": src.fps, "audio": writer.audio_kept,
             "method": cfg.method, "mode": cfg.mode or ("temporal" if cfg.temporal else "static")}
 

@@ -72,6 +72,9 @@ class FaceFrames:
         self.inner.reset()
         self.matrices = []
 
+    def close(self) -> None:
+        self.tracker.close()
+
     def align(self, rgb: np.ndarray, timestamp_ms: int) -> np.ndarray | None:
         faces = self.tracker.track(rgb, timestamp_ms)
         matrix = self.aligner.estimate(faces[0].landmarks) if faces else None

@@ -121,3 +121,16 @@ def test_failure_midway_leaves_no_output(tmp_path, capsys):
 def test_refuses_to_overwrite_the_input(clip, capsys):
     assert main([str(clip), "--out", str(clip), "--quiet"]) == 2
     assert "overwrite" in one_error_line(capsys)
+
+
+def test_face_mode_changes_only_the_face(face_video, face_model, tmp_path):
+    out = tmp_path / "face.mp4"
+    assert main([str(face_video), "--out", str(out), "--face", "--alpha", "20", "--max-frames", "6",
+                 "--quiet", "--threads", "2", "--crf", "0"]) == 0
+    got, audio = read_clip(out)
+    ref, _ = read_clip(face_video)
+    assert len(got) == 6 and audio
+    diff = np.abs(got[5].astype(np.int16) - ref[5].astype(np.int16)).max(-1)
+    h, w = diff.shape
+    assert diff[: h // 10].mean() < 1.5  # above the face: untouched (1 grey level is the codec's rounding)
+    assert diff[h // 3: 2 * h // 3, w // 3: 2 * w // 3].mean() > 2 * diff[: h // 10].mean()  # the face moved
