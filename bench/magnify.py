@@ -28,12 +28,12 @@ SIZES = {"256": (256, 256), "480p": (480, 848), "720p": (720, 1280)}
 MODELS = {"MagNet": "magnifier", "fast": "fast_magnifier"}
 
 
-def _magnifier(name: str, backend: str, threads: int):
+def _magnifier(name: str, backend: str, threads: int, engines_dir=None):
     import engines
     from mecore.magnify.learned import LearnedMagnifier
 
-    enc = engines.load(f"{name}_encoder", backend, threads=threads)
-    dec = engines.load(f"{name}_decoder", backend, threads=threads)
+    enc = engines.load(f"{name}_encoder", backend, threads=threads, engines_dir=engines_dir)
+    dec = engines.load(f"{name}_decoder", backend, threads=threads, engines_dir=engines_dir)
     return LearnedMagnifier(enc, dec, 10.0, "temporal", 0.8, 1.0, 30.0)
 
 
@@ -43,11 +43,11 @@ def _frames(h: int, w: int, n: int = 4) -> list[np.ndarray]:
     return [np.clip(base + 0.01 * rng.standard_normal(base.shape, dtype=np.float32), -1, 1) for _ in range(n)]
 
 
-def bench_sizes(sizes: list[str], backend: str, threads: int, repeats: int) -> list[dict]:
+def bench_sizes(sizes: list[str], backend: str, threads: int, repeats: int, engines_dir=None) -> list[dict]:
     mags = {}
     for label, name in MODELS.items():
         try:
-            mags[label] = _magnifier(name, backend, threads)
+            mags[label] = _magnifier(name, backend, threads, engines_dir)
         except MexError as e:
             print(f"{label} on {backend}: skipped ({e})")
     rows = []
@@ -72,7 +72,7 @@ def bench_sizes(sizes: list[str], backend: str, threads: int, repeats: int) -> l
     return rows
 
 
-def bench_face(video: str, backend: str, threads: int, frames: int = 60) -> float:
+def bench_face(video: str, backend: str, threads: int, frames: int = 60, engines_dir=None) -> float:
     """End-to-end fps of ``--face`` with the fast magnifier on ``video``'s first frames."""
     from mecore.face.tracker import FaceTracker
     from mecore.magnify.video import FaceFrames, LearnedFrames
@@ -80,13 +80,16 @@ def bench_face(video: str, backend: str, threads: int, frames: int = 60) -> floa
 
     with open_source(video) as src:
         imgs = [f for _, f in zip(range(frames), src)]
-    face = FaceFrames(LearnedFrames(_magnifier("fast_magnifier", backend, threads)),
+    face = FaceFrames(LearnedFrames(_magnifier("fast_magnifier", backend, threads, engines_dir)),
                       FaceTracker(max_faces=1, blendshapes=False), 256)
-    face.apply(imgs[0].image, 0)
-    t0 = time.perf_counter()
-    for f in imgs[1:]:
-        face.apply(f.image, int(f.timestamp_s * 1000))
-    return (len(imgs) - 1) / (time.perf_counter() - t0)
+    try:
+        face.apply(imgs[0].image, 0)
+        t0 = time.perf_counter()
+        for f in imgs[1:]:
+            face.apply(f.image, int(f.timestamp_s * 1000))
+        return (len(imgs) - 1) / (time.perf_counter() - t0)
+    finally:
+        face.close()
 
 
 def _line(row: dict) -> str:
@@ -112,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--face-video", default=None)
+    p.add_argument("--engines-dir", default=None)
     args = p.parse_args(argv)
 
     def body() -> None:
@@ -122,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.threads} ONNX Runtime threads")
         print("| size | backend | MagNet fps | fast fps | fast / MagNet |\n|---|---|---|---|---|")
         for backend in _backends(args.backends):
-            bench_sizes(args.sizes, backend, args.threads, args.repeats)
+            bench_sizes(args.sizes, backend, args.threads, args.repeats, args.engines_dir)
         if args.face_video:
-            fps = bench_face(args.face_video, "onnxruntime-cpu", args.threads)
+            fps = bench_face(args.face_video, "onnxruntime-cpu", args.threads, engines_dir=args.engines_dir)
             print(f"--face with the fast magnifier (tracking + 256x256 crop + paste), ORT CPU: {fps:.1f} fps")
         print(f"load average: {load0:.2f} before, {os.getloadavg()[0]:.2f} after ({os.cpu_count()} CPUs)")
 
