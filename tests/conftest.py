@@ -58,6 +58,8 @@ def torch_one_thread():
 def ray_local():
     """One local Ray (2 CPUs) for the whole session; skipped with the reason when Ray is missing or cannot start."""
     ray = pytest.importorskip("ray", reason="Ray not installed (pip install 'microexpr[ray]')")
+    # Ray starts workers at niceness 15; on a busy machine (CI runners, shared boxes) that starves them
+    os.environ.setdefault("RAY_worker_niceness", "0")
     try:
         ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
     except Exception as exc:  # noqa: BLE001 - any start-up failure is a reason to skip, printed
