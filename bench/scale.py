@@ -1,8 +1,8 @@
 """Scale-out on Ray, measured: LOSO cache + folds and stream.batch, serial and on a local Ray in one run.
 
-``python -m bench.scale [--part loso|batch|both] [--subjects 8 --clips 20 --epochs 100] [--videos 8] [--cpus 2]``
+``python -m bench.scale [--part loso|batch|both] [--subjects S --clips C --epochs 100] [--videos 8] [--cpus 2]``
 
-LOSO: the default synthetic set (generated once), the preprocessing cache built from nothing and the
+LOSO: the default synthetic set (generated once; its faces need ``python -m train.synth.sources fetch``), the preprocessing cache built from nothing and the
 folds trained, first in one process (``--workers 1``: the serial baseline), then on a local Ray with
 ``--cpus`` CPUs (one cache actor and one fold task per CPU), each into its own cache and report folder;
 no final export. stream.batch: ``--videos`` copies of the demo clip (10 s, 300 frames, 5 events, all
@@ -108,7 +108,8 @@ def bench_loso(args, work: Path) -> dict:
     from train import loso
     from train.data import ensure_synth, load_data
 
-    base = {"synth_subjects": args.subjects, "synth_clips": args.clips, "epochs": args.epochs, "export": False}
+    base = {"synth_subjects": args.subjects, "synth_clips": args.clips, "synth_holdout": 0, "epochs": args.epochs,
+            "export": False}
     times, folds = {}, {}
     for mode in ("serial", "ray"):
         extra = {"workers": 1} if mode == "serial" else {"ray": "auto"}
@@ -166,8 +167,10 @@ def on_paper(per_unit_s: float, units: int, workers: tuple[int, ...] = (1, 8, 64
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n")[0])
     ap.add_argument("--part", choices=("loso", "batch", "both"), default="both")
-    ap.add_argument("--subjects", type=int, default=8)
-    ap.add_argument("--clips", type=int, default=20)
+    from train.config import Config
+
+    ap.add_argument("--subjects", type=int, default=Config.synth_subjects, help="(default: the default set's)")
+    ap.add_argument("--clips", type=int, default=Config.synth_clips)
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--videos", type=int, default=8)
     ap.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray (default: %(default)s)")

@@ -18,16 +18,31 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def tiny_set(tmp_path_factory) -> Path:
+    """3 subjects x 2 clips, from a still of each of three people in the shared real clips."""
+    import av
+    import cv2
+
+    from tests.conftest import SHARED
     from train import synth_me
 
     root = tmp_path_factory.mktemp("synth")
-    synth_me.generate(root, subjects=3, clips_per_subject=2, seed=0, progress=False)
+    photos = []
+    for name in ("b_man_webcam_neutral", "b_woman_window_still", "a_man_suit_talking"):
+        clip = SHARED / "media" / "real" / f"{name}.mp4"
+        if not clip.is_file():
+            pytest.skip(f"{clip}: shared real clip not present")
+        with av.open(str(clip)) as c:
+            rgb = next(c.decode(video=0)).to_ndarray(format="rgb24")
+        photos.append(str(root.parent / f"{name}.png"))
+        cv2.imwrite(photos[-1], cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    synth_me.generate(root, subjects=3, clips_per_subject=2, seed=0, progress=False, faces=photos,
+                      default_faces=False)
     return root
 
 
 def _cfg(tmp: Path, root: Path, name: str, **kw) -> loso.Config:
     return loso.Config(root=root, out=tmp / name, cache=tmp / f"cache-{name}", publish_dir=tmp / f"eng-{name}",
-                       factors=(2.0,), epochs=4, batch_size=2, val_subjects=1, **kw)
+                       factors=(2.0,), epochs=4, batch_size=2, val_subjects=1, synth_holdout=0, **kw)
 
 
 def _weights(engines_dir: Path) -> list[bytes]:
