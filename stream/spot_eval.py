@@ -222,17 +222,23 @@ def read_predictions(path: str | Path, video: str, fps: float | None = None, mic
 
 # -- scoring ------------------------------------------------------------------------------------------
 
-def match(truth: list[Interval], preds: list[Interval]) -> tuple[int, int, int]:
-    """TP, FP, FN of one video and type: greedy by IoU, each interval used once."""
+def matched(truth: list[Interval], preds: list[Interval]) -> list[tuple[int, int]]:
+    """(truth index, prediction index) of the hits: greedy by IoU (>= 0.5), each interval used once."""
     pairs = sorted(((g.iou(p), gi, pi) for gi, g in enumerate(truth) for pi, p in enumerate(preds)), reverse=True)
-    used_g, used_p = set(), set()
+    used_g, used_p, hits = set(), set(), []
     for iou, gi, pi in pairs:
         if iou < IOU_HIT:
             break
         if gi not in used_g and pi not in used_p:
             used_g.add(gi)
             used_p.add(pi)
-    tp = len(used_g)
+            hits.append((gi, pi))
+    return hits
+
+
+def match(truth: list[Interval], preds: list[Interval]) -> tuple[int, int, int]:
+    """TP, FP, FN of one video and type: greedy by IoU, each interval used once."""
+    tp = len(matched(truth, preds))
     return tp, len(preds) - tp, len(truth) - tp
 
 
@@ -306,16 +312,9 @@ def class_accuracy(truth: dict[str, list[Interval]], preds: dict[str, list[Inter
     for video in sorted(truth):
         g = [i for i in truth[video] if i.label]
         p = preds.get(video, [])
-        pairs = sorted(((a.iou(b), gi, pi) for gi, a in enumerate(g) for pi, b in enumerate(p)), reverse=True)
-        used_g, used_p = set(), set()
-        for iou, gi, pi in pairs:
-            if iou < IOU_HIT:
-                break
-            if gi not in used_g and pi not in used_p:
-                used_g.add(gi)
-                used_p.add(pi)
-                hits += 1
-                right += int(p[pi].label == g[gi].label)
+        for gi, pi in matched(g, p):
+            hits += 1
+            right += int(p[pi].label == g[gi].label)
     return {"matched": hits, "correct": right, "accuracy": round(right / hits, 4) if hits else 0.0}
 
 

@@ -158,3 +158,14 @@ def test_spotter_reads_folders_at_the_datasets_rate(tmp_path, face_video, face_m
     assert main(["--samm-lv", str(sheet), "--videos", str(tmp_path / "videos"), "--fps", "25", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["minutes"] == round(12 / 25 / 60, 3)
     assert main(["--samm-lv", str(sheet), "--fps", "0"]) == 2
+
+
+def test_class_accuracy_and_false_events_by_cause():
+    from stream.spot_eval import Interval, class_accuracy, false_by_cause
+
+    truth = {"v": [Interval("v", 10, 20, "micro", "happiness"), Interval("v", 50, 60, "micro", "surprise")]}
+    preds = {"v": [Interval("v", 11, 20, "micro", "happiness"), Interval("v", 50, 59, "micro", "disgust"),
+                   Interval("v", 100, 110, "micro"), Interval("v", 200, 205, "micro")]}
+    assert class_accuracy(truth, preds) == {"matched": 2, "correct": 1, "accuracy": 0.5}
+    distractors = {"v": [Interval("v", 98, 112, "blink"), Interval("v", 300, 340, "speech")]}
+    assert false_by_cause(truth, preds, distractors) == {"blink": 1, "none": 1}
