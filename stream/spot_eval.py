@@ -306,12 +306,13 @@ def spot_video(video: str | Path, config=None, fps: float | None = None,
 
 
 def class_accuracy(truth: dict[str, list[Interval]], preds: dict[str, list[Interval]]) -> dict:
-    """Of the spotted events that hit a labelled ground-truth event (IoU >= 0.5, greedy as ``match``):
-    how many the classifier labelled right (the end-to-end figure: spot -> motion -> classify)."""
+    """Of the spotted micro-expressions that hit a labelled ground-truth micro-expression (IoU >= 0.5,
+    greedy as ``match``): how many the classifier labelled right (the end-to-end figure: spot ->
+    motion -> classify; macro-expressions are not classified)."""
     hits = right = 0
     for video in sorted(truth):
-        g = [i for i in truth[video] if i.label]
-        p = preds.get(video, [])
+        g = [i for i in truth[video] if i.label and i.kind == "micro"]
+        p = [i for i in preds.get(video, []) if i.kind == "micro"]
         for gi, pi in matched(g, p):
             hits += 1
             right += int(p[pi].label == g[gi].label)
