@@ -60,6 +60,7 @@ NAMES: tuple[str, ...] = tuple(REGIONS)
 MOUTH_POINTS: tuple[int, ...] = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
 STABLE: tuple[int, ...] = (168, 6, 197, 195, 5)  # nose dorsum: moves with the head, not with expressions
 EYES = np.array([n.startswith("eye_") for n in NAMES])
+FLOW_WARMUP_S = 1.0  # a region's median needs this much signal before it means anything
 GRID = 16  # blocks per side for the global motion fit
 MOUTH = np.array([n in ("upper_lip", "mouth_r", "mouth_l", "lower_lip", "chin") for n in NAMES])
 
@@ -85,6 +86,9 @@ class _Open:
     apex_value: float
     eyes_masked: bool = False
     held: bool = False  # the face stopped moving away from the reference: a macro-expression held
+    at_apex: np.ndarray | None = None  # (R,) regions above their threshold at the apex
+    counted: int = len(NAMES)  # regions not masked at the apex
+    back: int | None = None  # first frame after the apex back near the reference: the offset
     below: int = 0  # frames in a row the face has not moved (step flow below its threshold)
 
 
@@ -227,7 +231,7 @@ class FlowSpotter:
         masked, moving = self._masks(list(self._frames))
         thr = self.thresholds()
         z = np.where(masked, 0.0, d / thr)
-        warm = len(self._noise) >= self.cfg.frames(self.cfg.warmup_s)
+        warm = len(self._noise) >= self.cfg.frames(max(self.cfg.warmup_s, FLOW_WARMUP_S))
         ready = warm and not moving and centre.index - self._last_offset > self.cfg.frames(self.cfg.refractory_s, minimum=0)
         above = ready and float(z.max()) > 1.0
         if above and self._pending:
@@ -272,15 +276,22 @@ class FlowSpotter:
         ev.peak = np.maximum(ev.peak, z)
         score = float(z.max())
         if score > ev.apex_value and not ev.held:
-            ev.apex, ev.apex_value = cur.index, score
+            ev.apex, ev.apex_value, ev.back = cur.index, score, None
+            ev.at_apex, ev.counted = z > 1.0, int((~masked).sum())
+        crossed = ev.peak > 1.0
+        # back within close_fraction of its peak, give or take one threshold of drift since the onset
+        near = not crossed.any() or bool(np.all(z[crossed] <= self.cfg.close_fraction * ev.peak[crossed] + 1.0))
+        if near and ev.back is None and cur.index > ev.apex:
+            ev.back = cur.index
+        elif not near and ev.back is not None and cur.index - ev.back < self.cfg.frames(self.cfg.merge_s):
+            ev.back = None  # a rebound of the same movement
         ev.below = ev.below + 1 if float(moving.max()) <= 1.0 else 0
         events: list[SpotEvent] = []
-        if ev.below >= self.cfg.frames(self.cfg.merge_s) and cur.index - ev.ref.index > 2 * self.k:
+        if ev.back is not None and cur.index - ev.back >= self.cfg.frames(self.cfg.merge_s):
+            events = self._close(ev.back, ev.held)  # back near the reference and staying there: over
+        elif ev.below >= self.cfg.frames(self.cfg.merge_s) and cur.index - ev.ref.index > 2 * self.k:
             offset = cur.index - ev.below + 1 - self.k  # the movement stopped k frames before its step flow did
-            crossed = ev.peak > 1.0
-            # back within close_fraction of its peak, give or take one threshold of drift since the onset
-            returned = not crossed.any() or bool(np.all(z[crossed] <= self.cfg.close_fraction * ev.peak[crossed] + 1.0))
-            if returned or ev.held:
+            if ev.back is not None or ev.held:
                 events = self._close(max(offset, ev.apex + 1), ev.held)
             else:
                 ev.held, ev.below = True, 0  # a held expression (macro): it ends once the face moves back
@@ -305,9 +316,17 @@ class FlowSpotter:
         if offset - ev.start < self.cfg.frames(self.cfg.min_event_s):
             self.suppressed["short"] += 1
             return []
-        kind = "micro" if not held and (offset - onset) / self.cfg.fps <= self.cfg.micro_max_s else "macro"
+        # the measured extent runs up to k frames longer than the movement (the onset is found k frames back,
+        # to the last frame still near the reference; the offset is the first back near it)
+        kind = "micro" if not held and offset - onset <= self.cfg.frames(self.cfg.micro_max_s) + self.k else "macro"
+        # most of the face at once, briefly: head motion the alignment left, not an expression (a macro-expression
+        # such as a smile does move most of the face)
+        if kind == "micro" and ev.at_apex is not None and ev.at_apex.sum() > self.cfg.max_regions * ev.counted:
+            self.suppressed["motion"] += 1
+            return []
         order = np.argsort(-ev.peak)
-        regions = tuple(NAMES[i] for i in order if crossed[i])
+        at_apex = ev.at_apex if ev.at_apex is not None and ev.at_apex.any() else crossed
+        regions = tuple(NAMES[i] for i in order if at_apex[i])
         aus = tuple(sorted({au for r in regions for au in REGIONS[r][1]}))
         return [SpotEvent(self.face_id, onset, ev.apex, offset, float(ev.apex_value), float(self.cfg.fps),
                           kind=kind, regions=regions, aus=aus)]
