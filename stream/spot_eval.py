@@ -2,8 +2,10 @@
 
 A predicted interval is a hit (TP) when its IoU with a not yet matched ground-truth interval of the same
 video and type is >= 0.5; unmatched predictions are FP, unmatched ground truth FN. TP, FP and FN are
-pooled over all videos, then precision, recall and F1 per type (micro, macro) and overall. Predicted
-intervals are typed by length (micro when onset..offset <= ``micro_max_s``, as MEGC methods do).
+pooled over all videos, then precision, recall and F1 per type (micro, macro) and overall; per clip the
+report gives TP, FP, FN of each type. A predicted interval's type is the spotter's ``kind`` (an events
+file without it: micro when onset..offset <= ``micro_max_s``, as MEGC methods do); a ground-truth
+event's is its ``kind`` (synthetic JSON; micro when absent) or the sheet's Type column.
 
 Ground truth readers (frame indices are turned into 0-based decoded-frame indices):
 - the synthetic long clips' JSON (``train.synth_me --long-clips``; one .json beside each .mp4),
@@ -63,9 +65,10 @@ def read_synthetic(path: str | Path) -> tuple[dict[str, list[Interval]], dict[st
             d = json.loads(f.read_text(encoding="utf-8"))
             name = d["video"]
             base = int(d.get("frame_index_base", 0))
-            # "kind" (micro / macro) since the generator writes macro-expressions; older files are all micro
+            # "kind" micro | macro (generators before it made micro-expressions only); "distractors" (blinks,
+            # speech, head turns) are not events: a spotted one is a false event
             truth[Path(name).stem] = [Interval(Path(name).stem, int(e["onset"]) - base, int(e["offset"]) - base,
-                                               e.get("kind", "micro"), e.get("label")) for e in d["events"]]
+                                               _kind(e.get("kind", "micro")), e.get("label")) for e in d["events"]]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise MexError(f"{f}: not a synthetic ground-truth file ({type(exc).__name__}: {exc})") from None
         videos[Path(name).stem] = f.parent / name
@@ -215,7 +218,7 @@ def read_predictions(path: str | Path, video: str, fps: float | None = None, mic
                 continue
             on, off = int(rec["onset_frame"]), int(rec["offset_frame"])
             rate = fps or (on / rec["onset_s"] if rec.get("onset_s") else 30.0)
-            kind = "micro" if (off - on) / rate <= micro_max_s else "macro"
+            kind = rec.get("kind") or ("micro" if (off - on) / rate <= micro_max_s else "macro")
             out.append(Interval(video, on, off, kind, rec.get("label")))
     return out
 
@@ -299,10 +302,7 @@ def spot_video(video: str | Path, config=None, fps: float | None = None,
             labels.update({p.event: p.label for p in an.predictions})
     if runner.error is not None:
         raise runner.error
-    micro_max = 0.5
-    return [Interval(name, e.onset_frame, e.offset_frame,
-                     "micro" if (e.offset_frame - e.onset_frame) / e.fps <= micro_max else "macro",
-                     labels.get(e)) for e in events], n, cfg.fps
+    return [Interval(name, e.onset_frame, e.offset_frame, e.kind, labels.get(e)) for e in events], n, cfg.fps
 
 
 def class_accuracy(truth: dict[str, list[Interval]], preds: dict[str, list[Interval]]) -> dict:
@@ -342,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--classify", action="store_true",
                     help="run the whole analyser (spot -> motion -> classifier) and report the class accuracy "
                          "on spotted events that hit a ground-truth event")
+    ap.add_argument("--spotter", default=None, help="spotter to run: flow or moilanen (default: StreamConfig's)")
     ap.add_argument("--out", help="write the report as JSON here")
     args = ap.parse_args(argv)
 
@@ -370,6 +371,12 @@ def main(argv: list[str] | None = None) -> int:
                             videos[key] = found
         if not truth:
             raise MexError("no ground truth: give --truth, --casme2 or --samm-lv")
+        from stream.config import StreamConfig
+
+        try:
+            config = StreamConfig() if args.spotter is None else StreamConfig(spotter=args.spotter)
+        except ValueError as exc:
+            raise MexError(str(exc)) from None
         preds: dict[str, list[Interval]] = {}
         frames = 0
         seconds = 0.0
@@ -380,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not f.is_file():
                     print(f"warning: {f}: no predictions for {key}", file=sys.stderr)
             elif key in videos:
-                preds[key], n, fps = spot_video(videos[key], fps=rates.get(key), classify=args.classify)
+                preds[key], n, fps = spot_video(videos[key], config, fps=rates.get(key), classify=args.classify)
                 frames += n
                 seconds += n / fps
                 print(f"{key}: {len(preds[key])} spotted, {len(truth[key])} true", file=sys.stderr)
@@ -391,17 +398,20 @@ def main(argv: list[str] | None = None) -> int:
             from mecore.cli import to_dict
             from mecore.face import model_file
             from mecore.provenance import stamp
-            from stream.config import StreamConfig
 
-            report.update(stamp(to_dict(StreamConfig().updated(classify=False, overlay=False)),
+            report.update(stamp(to_dict(config.updated(classify=False, overlay=False)),
                                 [model_file.describe()]))
         if any(distractors.values()):
             report["false_by_cause"] = false_by_cause(truth, preds, distractors)
         if args.classify:
             report["classification"] = class_accuracy(truth, preds)
+        report["clips"] = {key: {kind: list(match([i for i in truth[key] if i.kind == kind],
+                                                  [i for i in preds.get(key, []) if i.kind == kind]))
+                                 for kind in ("micro", "macro")} for key in sorted(truth)}  # TP, FP, FN
         if seconds:
             report["minutes"] = round(seconds / 60, 3)
             report["false_per_minute"] = round(report["overall"]["fp"] / (seconds / 60), 3)
+            report["false_micro_per_minute"] = round(report["micro"]["fp"] / (seconds / 60), 3)
         text = json.dumps(report, indent=2)
         print(text)
         if args.out:

@@ -1,0 +1,154 @@
+"""Spotting on real and synthetic footage, spotters side by side: ``python -m bench.spotting``.
+
+One table per run, each spotter (``--spotters flow,moilanen``) a column group:
+
+- real clips without coded micro-expressions (``--real DIR``, default ``../shared/media/real``; its
+  ``SOURCES.tsv`` kind column: a talking, b still, c macro-expressions, d crowd / head turns): micro and
+  macro events per clip and per minute, pooled by kind. Every micro event there is a false one.
+- synthetic long clips with known events (``--truth DIR``, repeatable: ``train.synth_me long`` output, e.g.
+  held-out identities injected into real video): MEGC TP / FP / FN and F1 per type (micro, macro) and
+  overall, per clip and pooled (``stream.spot_eval``'s matching, IoU >= 0.5).
+- ``--face``: the event-free ``face.mp4`` (default ``../shared/media/face.mp4``).
+
+Each clip runs through the whole per-frame path (decode, MediaPipe, alignment, spotting; no engines).
+``--max-clips`` keeps a quick run short. Figures go to stdout as a Markdown table and, with ``--out``,
+as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+from mecore.errors import MexError, run_cli
+from stream.config import SPOTTERS, StreamConfig
+from stream.spot_eval import match, read_synthetic, spot_video
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MEX_SHARED", REPO.parent / "shared"))
+KINDS = {"a": "talking", "b": "still", "bc": "still", "c": "macro", "d": "crowd / head turns"}
+
+
+def real_clips(folder: Path) -> list[tuple[str, Path]]:
+    """(kind, path) of each clip SOURCES.tsv lists (its kind column's first letters), else by name prefix."""
+    listed = folder / "SOURCES.tsv"
+    rows: list[tuple[str, Path]] = []
+    if listed.is_file():
+        with open(listed, encoding="utf-8") as f:
+            for row in csv.DictReader(f, delimiter="\t"):
+                kind = row.get("kind", "").split()[0].split("/")[0] if row.get("kind") else row["file"].split("_")[0]
+                rows.append((KINDS.get(kind, kind), folder / row["file"]))
+    else:
+        rows = [(KINDS.get(p.name.split("_")[0], "other"), p) for p in sorted(folder.glob("*.mp4"))]
+    if not rows:
+        raise MexError(f"{folder}: no clips (a SOURCES.tsv or *.mp4)")
+    missing = [str(p) for _, p in rows if not p.is_file()]
+    if missing:
+        raise MexError(f"{listed}: listed clips not found: {', '.join(missing[:3])}")
+    return rows
+
+
+def run_real(clips: list[tuple[str, Path]], spotter: str) -> list[dict]:
+    out = []
+    for kind, path in clips:
+        preds, n, fps = spot_video(path, StreamConfig(spotter=spotter))
+        micro = sum(p.kind == "micro" for p in preds)
+        out.append({"clip": path.name, "kind": kind, "seconds": round(n / fps, 2), "micro": micro,
+                    "macro": len(preds) - micro})
+        print(f"{spotter}: {path.name}: {micro} micro, {len(preds) - micro} macro in {n / fps:.1f} s", file=sys.stderr)
+    return out
+
+
+def run_truth(folders: list[str], spotter: str) -> list[dict]:
+    out = []
+    for folder in folders:
+        truth, videos = read_synthetic(folder)
+        for key in sorted(truth):
+            preds, n, fps = spot_video(videos[key], StreamConfig(spotter=spotter))
+            row = {"clip": key, "seconds": round(n / fps, 2)}
+            for kind in ("micro", "macro"):
+                row[kind] = match([i for i in truth[key] if i.kind == kind], [p for p in preds if p.kind == kind])
+            out.append(row)
+            print(f"{spotter}: {key}: micro TP/FP/FN {row['micro']}, macro {row['macro']}", file=sys.stderr)
+    return out
+
+
+def f1(tp: int, fp: int, fn: int) -> float:
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def table(results: dict[str, dict]) -> str:
+    names = list(results)
+    lines = ["| clip | kind | s | " + " | ".join(f"{s}: micro | {s}: macro" for s in names) + " |",
+             "|---|---|---|" + "---|---|" * len(names)]
+    first = results[names[0]]
+    for i, row in enumerate(first.get("real", [])):
+        cells = [f"{results[s]['real'][i]['micro']} | {results[s]['real'][i]['macro']}" for s in names]
+        lines.append(f"| {row['clip']} | {row['kind']} | {row['seconds']} | " + " | ".join(cells) + " |")
+    kinds = sorted({r["kind"] for r in first.get("real", [])})
+    for kind in kinds:
+        cells = []
+        for s in names:
+            rows = [r for r in results[s]["real"] if r["kind"] == kind]
+            minutes = sum(r["seconds"] for r in rows) / 60
+            cells.append(f"{sum(r['micro'] for r in rows) / minutes:.2f}/min | {sum(r['macro'] for r in rows) / minutes:.2f}/min")
+        secs = sum(r["seconds"] for r in first["real"] if r["kind"] == kind)
+        lines.append(f"| **pooled** | {kind} | {secs:.0f} | " + " | ".join(cells) + " |")
+    if first.get("synthetic"):
+        lines += ["", "| synthetic clip | s | " + " | ".join(f"{s}: micro TP/FP/FN | {s}: macro TP/FP/FN" for s in names) + " |",
+                  "|---|---|" + "---|---|" * len(names)]
+        for i, row in enumerate(first["synthetic"]):
+            cells = [" | ".join("/".join(map(str, results[s]["synthetic"][i][k])) for k in ("micro", "macro")) for s in names]
+            lines.append(f"| {row['clip']} | {row['seconds']} | " + " | ".join(cells) + " |")
+        cells = []
+        for s in names:
+            tot = {k: [sum(r[k][j] for r in results[s]["synthetic"]) for j in range(3)] for k in ("micro", "macro")}
+            all3 = [tot["micro"][j] + tot["macro"][j] for j in range(3)]
+            results[s]["pooled"] = {"micro": tot["micro"], "macro": tot["macro"], "overall": all3,
+                                    "f1": {"micro": round(f1(*tot["micro"]), 3), "macro": round(f1(*tot["macro"]), 3),
+                                           "overall": round(f1(*all3), 3)}}
+            cells.append(f"{'/'.join(map(str, tot['micro']))} F1 {f1(*tot['micro']):.3f} | "
+                         f"{'/'.join(map(str, tot['macro']))} F1 {f1(*tot['macro']):.3f} (overall {f1(*all3):.3f})")
+        secs = sum(r["seconds"] for r in first["synthetic"])
+        lines.append(f"| **pooled** | {secs:.0f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.spotting", description=__doc__.split("\n")[0])
+    ap.add_argument("--real", default=str(SHARED / "media" / "real"), help="folder of event-free real clips")
+    ap.add_argument("--no-real", action="store_true", help="skip the real clips")
+    ap.add_argument("--face", default=str(SHARED / "media" / "face.mp4"), help="event-free face video ('' to skip)")
+    ap.add_argument("--truth", action="append", default=[], help="folder of synthetic long clips (repeatable)")
+    ap.add_argument("--spotters", default=",".join(SPOTTERS), help=f"comma list of {SPOTTERS}")
+    ap.add_argument("--max-clips", type=int, default=None, help="at most this many real clips")
+    ap.add_argument("--out", help="also write the figures as JSON here")
+    args = ap.parse_args(argv)
+
+    def body() -> int:
+        spotters = [s.strip() for s in args.spotters.split(",") if s.strip()]
+        bad = [s for s in spotters if s not in SPOTTERS]
+        if bad or not spotters:
+            raise MexError(f"--spotters: {bad or 'none'} not in {SPOTTERS}")
+        clips = [] if args.no_real else real_clips(Path(args.real))[: args.max_clips]
+        if args.face:
+            if not Path(args.face).is_file():
+                raise MexError(f"{args.face}: face video not found")
+            clips.append(("still (face.mp4)", Path(args.face)))
+        results = {s: {"real": run_real(clips, s), "synthetic": run_truth(args.truth, s)} for s in spotters}
+        print(table(results))
+        if args.out:
+            from mecore.atomic import write_text
+
+            write_text(args.out, json.dumps(results, indent=2) + "\n")
+        return 0
+
+    return run_cli(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
