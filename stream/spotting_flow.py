@@ -233,7 +233,9 @@ class FlowSpotter:
         z = np.where(masked, 0.0, d / thr)
         warm = len(self._noise) >= self.cfg.frames(max(self.cfg.warmup_s, FLOW_WARMUP_S))
         ready = warm and not moving and centre.index - self._last_offset > self.cfg.frames(self.cfg.refractory_s, minimum=0)
-        above = ready and float(z.max()) > 1.0
+        # the bump B, or a movement that keeps going one way over k frames (a smooth ramp cancels in B)
+        step = np.where(masked, 0.0, np.linalg.norm(self._A[-1], axis=1) / self.thresholds_step())
+        above = ready and (float(z.max()) > 1.0 or float(step.max()) > self.cfg.step_factor)
         if above and self._pending:
             self._open = self._start(self._frames[0], thr)
             self._pending = False

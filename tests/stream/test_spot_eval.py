@@ -169,3 +169,26 @@ def test_class_accuracy_and_false_events_by_cause():
     assert class_accuracy(truth, preds) == {"matched": 2, "correct": 1, "accuracy": 0.5}
     distractors = {"v": [Interval("v", 98, 112, "blink"), Interval("v", 300, 340, "speech")]}
     assert false_by_cause(truth, preds, distractors) == {"blink": 1, "none": 1}
+
+
+def test_micro_and_macro_are_scored_separately_against_hand_built_truth(tmp_path):
+    """Truth with a micro and a macro event (and a distractor); predictions typed by their kind: a macro
+    prediction on the micro event is no micro hit, and each type has its own TP / FP / FN."""
+    truth_dir, pred_dir = tmp_path / "truth", tmp_path / "preds"
+    truth_dir.mkdir()
+    pred_dir.mkdir()
+    (truth_dir / "c.json").write_text(json.dumps({"video": "c.mp4", "events": [
+        {"onset": 30, "apex": 35, "offset": 41, "kind": "micro"},
+        {"onset": 100, "apex": 110, "offset": 145, "kind": "macro"},
+        {"onset": 200, "apex": 205, "offset": 210, "kind": "micro"}],
+        "distractors": [{"kind": "blink", "start": 60, "end": 66}]}))
+    rows = [(30, 35, 40, "micro"), (101, 112, 146, "macro"), (200, 205, 210, "macro"), (61, 63, 66, "micro")]
+    (pred_dir / "c.jsonl").write_text("".join(json.dumps(
+        {"type": "event", "onset_frame": a, "apex_frame": b, "offset_frame": c, "onset_s": a / 30, "kind": k}) + "\n"
+        for a, b, c, k in rows))
+    assert main(["--truth", str(truth_dir), "--predictions", str(pred_dir), "--out", str(tmp_path / "r.json")]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [report["micro"][k] for k in ("tp", "fp", "fn")] == [1, 1, 1]
+    assert [report["macro"][k] for k in ("tp", "fp", "fn")] == [1, 1, 0]
+    assert [report["overall"][k] for k in ("tp", "fp", "fn")] == [2, 2, 1]
+    assert report["clips"]["c"] == {"micro": [1, 1, 1], "macro": [1, 1, 0]}
