@@ -290,7 +290,7 @@ class FlowSpotter:
         ev.below = ev.below + 1 if float(moving.max()) <= 1.0 else 0
         events: list[SpotEvent] = []
         if ev.back is not None and cur.index - ev.back >= self.cfg.frames(self.cfg.merge_s):
-            events = self._close(ev.back, ev.held)  # back near the reference and staying there: over
+            events = self._close(ev.back)  # back near the reference and staying there: over
         elif ev.below >= self.cfg.frames(self.cfg.merge_s) and cur.index - ev.ref.index > 2 * self.k:
             offset = cur.index - ev.below + 1 - self.k  # the movement stopped k frames before its step flow did
             if ev.back is not None or ev.held:
@@ -320,7 +320,7 @@ class FlowSpotter:
             return []
         # the measured extent runs up to k frames longer than the movement (the onset is found k frames back,
         # to the last frame still near the reference; the offset is the first back near it)
-        kind = "micro" if not held and offset - onset <= self.cfg.frames(self.cfg.micro_max_s) + self.k else "macro"
+        kind = "micro" if offset - onset <= self.cfg.frames(self.cfg.micro_max_s) + self.k else "macro"
         # most of the face at once, briefly: head motion the alignment left, not an expression (a macro-expression
         # such as a smile does move most of the face)
         if kind == "micro" and ev.at_apex is not None and ev.at_apex.sum() > self.cfg.max_regions * ev.counted:
