@@ -61,6 +61,7 @@ MOUTH_POINTS: tuple[int, ...] = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 2
 STABLE: tuple[int, ...] = (168, 6, 197, 195, 5)  # nose dorsum: moves with the head, not with expressions
 EYES = np.array([n.startswith("eye_") for n in NAMES])
 FLOW_WARMUP_S = 1.0  # a region's median needs this much signal before it means anything
+THRESHOLD_EVERY = 5  # frames between recomputing the regions' medians (of a 10 s window)
 GRID = 16  # blocks per side for the global motion fit
 MOUTH = np.array([n in ("upper_lip", "mouth_r", "mouth_l", "lower_lip", "chin") for n in NAMES])
 
@@ -110,6 +111,7 @@ class FlowSpotter:
         self._jaw: deque[float] = deque(maxlen=config.frames(config.speech_s))
         self._noise_step: deque[np.ndarray] = deque(maxlen=config.frames(config.window_s))
         self._thr_step: np.ndarray | None = None
+        self._noise_n = 0  # noise frames added
         self._thr: np.ndarray | None = None  # thresholds, recomputed when the noise window changes
         self._pending = False  # one centre above: an event opens if the next is above too
         self._open: _Open | None = None
@@ -244,7 +246,9 @@ class FlowSpotter:
         if not above and not moving:
             self._noise.append(np.where(masked, np.nan, d))
             self._noise_step.append(np.where(masked, np.nan, np.linalg.norm(self._A[-1], axis=1)))
-            self._thr = self._thr_step = None
+            self._noise_n += 1
+            if self._noise_n % THRESHOLD_EVERY == 0:
+                self._thr = self._thr_step = None  # medians of a 10 s window: every few frames is enough
         self.last_signal = SignalPoint(centre.index, float(z.max()), 1.0, False)
         return [], self.last_signal
 
@@ -292,17 +296,13 @@ class FlowSpotter:
         if ev.back is not None and cur.index - ev.back >= self.cfg.frames(self.cfg.merge_s):
             events = self._close(ev.back)  # back near the reference and staying there: over
         elif ev.below >= self.cfg.frames(self.cfg.merge_s) and cur.index - ev.ref.index > 2 * self.k:
-            offset = cur.index - ev.below + 1 - self.k  # the movement stopped k frames before its step flow did
-            if ev.back is not None or ev.held:
-                events = self._close(max(offset, ev.apex + 1), ev.held)
-            else:
-                ev.held, ev.below = True, 0  # a held expression (macro): it ends once the face moves back
+            ev.held, ev.below = True, 0  # stopped away from the reference: held; it ends once the face moves back
         elif cur.index - ev.ref.index > self.cfg.frames(self.cfg.max_macro_s):
-            events = self._close(cur.index, True)
+            events = self._close(cur.index)
         self.last_signal = SignalPoint(cur.index, score, 1.0, self._open is not None)
         return events, self.last_signal
 
-    def _close(self, offset: int, held: bool = False) -> list[SpotEvent]:
+    def _close(self, offset: int) -> list[SpotEvent]:
         ev, self._open = self._open, None
         assert ev is not None
         self._last_offset = offset
