@@ -46,8 +46,8 @@ class StreamConfig:
     flow_patch: float = opt(0.1, "flow: side of a region's patch, fraction of the crop")
     flow_noise_factor: float = opt(3.0, "flow: a region's threshold is this times its median signal over window_s")
     flow_floor: float = opt(0.12, "flow: a region's threshold is at least this many px (at a 128 px crop)")
-    max_regions: float = opt(0.5, "flow: a micro event with more than this fraction of the regions above threshold "
-                                   "at its apex is head motion, not an expression")
+    max_regions: float = opt(0.5, "flow: a micro event with more than this fraction of the regions displaced at "
+                                   "least half as much as the most displaced one, at its apex, is head motion")
     step_factor: float = opt(2.0, "flow: an event also opens when a region's flow over k frames is this times its "
                                   "threshold (a slow onset the bump misses)")
     onset_level: float = opt(0.3, "flow: the onset is the last frame displaced less than this x the threshold")

@@ -89,6 +89,7 @@ class _Open:
     held: bool = False  # the face stopped moving away from the reference: a macro-expression held
     at_apex: np.ndarray | None = None  # (R,) regions above their threshold at the apex
     counted: int = len(NAMES)  # regions not masked at the apex
+    spread: int = 0  # regions displaced at least half as much as the most displaced one, at the apex
     back: int | None = None  # first frame after the apex back near the reference: the offset
     below: int = 0  # frames in a row the face has not moved (step flow below its threshold)
 
@@ -284,9 +285,10 @@ class FlowSpotter:
         if score > ev.apex_value and not ev.held:
             ev.apex, ev.apex_value, ev.back = cur.index, score, None
             ev.at_apex, ev.counted = z > 1.0, int((~masked).sum())
+            ev.spread = int((z > 0.5 * score).sum())  # regions moving at least half as much as the most moved
         crossed = ev.peak > 1.0
-        # back within close_fraction of its peak, give or take one threshold of drift since the onset
-        near = not crossed.any() or bool(np.all(z[crossed] <= self.cfg.close_fraction * ev.peak[crossed] + 1.0))
+        # back within close_fraction of its peak, give or take half a threshold of drift since the onset
+        near = not crossed.any() or bool(np.all(z[crossed] <= self.cfg.close_fraction * ev.peak[crossed] + 0.5))
         if near and ev.back is None and cur.index > ev.apex:
             ev.back = cur.index
         elif not near and ev.back is not None and cur.index - ev.back < self.cfg.frames(self.cfg.merge_s):
@@ -321,9 +323,9 @@ class FlowSpotter:
         # the measured extent runs up to k frames longer than the movement (the onset is found k frames back,
         # to the last frame still near the reference; the offset is the first back near it)
         kind = "micro" if offset - onset <= self.cfg.frames(self.cfg.micro_max_s) + self.k else "macro"
-        # most of the face at once, briefly: head motion the alignment left, not an expression (a macro-expression
-        # such as a smile does move most of the face)
-        if kind == "micro" and ev.at_apex is not None and ev.at_apex.sum() > self.cfg.max_regions * ev.counted:
+        # most of the face about as much, briefly: head motion the alignment left, not an expression (whose
+        # regions move unevenly; a macro-expression such as a smile does move most of the face)
+        if kind == "micro" and ev.spread > self.cfg.max_regions * ev.counted:
             self.suppressed["motion"] += 1
             return []
         order = np.argsort(-ev.peak)
