@@ -38,8 +38,9 @@ class StreamConfig:
                                     "not spotted on")
 
     # spotting: which spotter, and what both share
-    spotter: str = opt("flow", "spotter: flow (regions' optical flow, for real faces) or moilanen (block "
-                               "intensities, the baseline)", choices=SPOTTERS)
+    # default the baseline until the flow spotter is steady on the live demo and RTSP tests under load (docs/streaming.md)
+    spotter: str = opt("moilanen", "spotter: flow (regions' optical flow, for real faces) or moilanen (block "
+                                   "intensities, the baseline)", choices=SPOTTERS)
     micro_max_s: float = opt(0.5, "onset..offset up to this is a micro-expression (MEGC), longer a macro-expression")
     max_macro_s: float = opt(4.0, "flow: an expression held longer is closed here (as macro)")
     flow_size: int = opt(128, "flow: grey aligned crop the optical flow is computed on")

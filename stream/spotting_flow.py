@@ -102,7 +102,7 @@ class FlowSpotter:
         self.k = config.k
         self.size = config.flow_size
         self.half = max(2, int(round(config.flow_patch * self.size / 2)))
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         c = (np.arange(GRID, dtype=np.float32) + 0.5) * (self.size / GRID)
         xx, yy = np.meshgrid(c, c)
         self._design = np.stack([xx.ravel(), yy.ravel(), np.ones(GRID * GRID, np.float32)], axis=1)
