@@ -65,7 +65,7 @@ def face_long_clip(face_video, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("synth") / "out"
     cmd = [sys.executable, "-m", "train.synth_me", "--out", str(out), "--subjects", "1", "--clips-per-subject", "1",
-           "--faces", str(face_video), "--long-clips", "1", "--seed", "11", "--quiet"]
+           "--faces", str(face_video), "--no-default-faces", "--long-clips", "1", "--seed", "11", "--quiet"]
     res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     clips = sorted((out / "long").glob("*.mp4"))
