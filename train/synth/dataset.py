@@ -10,6 +10,7 @@ the held-out people in a folder of their own, optional long clips, the folder gu
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -109,8 +110,8 @@ def generate(
         output.claim(out, settings, planned)
         subjects = make_subjects(cfg, train_ids, tracker)
         held = make_subjects(cfg, held_ids, tracker, first=n_train + 1) if held_ids else []
-    for line in notes:
-        print(f"note: {line}")
+    for line in notes:  # stderr: stdout keeps the one summary line that scripts read
+        print(f"note: {line}", file=sys.stderr)
     split = {"train": [i.person for i in train_ids], "holdout": [i.person for i in held_ids]}
     truth = write_dataset(out, cfg, subjects, progress=progress)
     if long_clips:
