@@ -25,8 +25,8 @@ from mecore.types import Frame
 from stream.app_magnify import magnify_tab
 from stream.app_session import (
     BACKEND_CHOICES,
-    Controls,
     EventLog,
+    PageSettings,
     SessionStore,
     amplification_range,
     explain,
@@ -58,7 +58,7 @@ class App:
         self._frames = 0
         self._busy_s = 0.0
 
-    def _analyzer(self, fps: float, controls: Controls):
+    def _analyzer(self, fps: float, controls: PageSettings):
         from stream.pipeline import Analyzer
 
         config = self.config.updated(fps=fps, threshold_p=controls.threshold)
@@ -83,7 +83,7 @@ class App:
         try:
             session = self.sessions.get(_key(request))
             with session.lock:
-                run = session.run("live", 1.0 / self.stream_every, Controls(amplification, threshold, backend))
+                run = session.run("live", 1.0 / self.stream_every, PageSettings(amplification, threshold, backend))
                 frame = Frame(np.ascontiguousarray(image[..., :3]), run.next_index(), run.clock(), "webcam")
                 result = run.step(frame)
         except MexError as e:
@@ -110,7 +110,7 @@ class App:
             return (*empty, _warn(None, "Upload a video file first."))
         try:
             session = self.sessions.get(_key(request))
-            controls = Controls(amplification, threshold, backend)
+            controls = PageSettings(amplification, threshold, backend)
             out = analyse_file(Path(path), session.workdir(), lambda fps: self._analyzer(fps, controls), controls,
                                progress=lambda done, total, msg: progress((done, total), desc=msg))
         except MexError as e:
@@ -140,7 +140,7 @@ class App:
             session.attach("url", source)
             yield None, None, EventLog.empty(), f"Connected to {name} ({fps:.0f} fps)…"
             with session.lock:
-                run = session.run("url", fps, Controls(amplification, threshold, backend))
+                run = session.run("url", fps, PageSettings(amplification, threshold, backend))
             last_yield = 0.0
             for result in run.runner.results(source):  # the runner's loop; Stop / a new Connect cancel it
                 if session.generation.get("url", 0) != generation or session.closed:

@@ -56,8 +56,8 @@ def amplification_range(engines_dir: str | Path | None) -> tuple[float, float, f
 
 
 @dataclass(frozen=True)
-class Controls:
-    """The page's controls, as the handlers receive them."""
+class PageSettings:
+    """The page's sliders and backend, as handlers receive them (runner.Controls is the loop's quit/pause channel)."""
 
     amplification: float
     threshold: float
@@ -119,7 +119,7 @@ class EventLog:
 class Run:
     """One analysed stream of a session: an Analyzer, its frame clock and its events."""
 
-    def __init__(self, analyzer, note: str, controls: Controls, fps: float, lock=None):
+    def __init__(self, analyzer, note: str, controls: PageSettings, fps: float, lock=None):
         self.analyzer = analyzer
         self.note = note  # e.g. why nothing is classified
         self.controls = controls
@@ -148,7 +148,7 @@ class Run:
         self._last_ts = t
         return t
 
-    def apply(self, controls: Controls) -> None:
+    def apply(self, controls: PageSettings) -> None:
         """The page's controls, to the runner: applied before the next frame."""
         changes = {}
         if controls.amplification != self.controls.amplification:
@@ -229,7 +229,7 @@ class Run:
 class Session:
     """Everything one browser tab owns; ``lock`` serialises its handlers."""
 
-    def __init__(self, key: str, make_analyzer: Callable[[float, Controls], tuple[object, str]]):
+    def __init__(self, key: str, make_analyzer: Callable[[float, PageSettings], tuple[object, str]]):
         self.key = key
         self.lock = threading.RLock()
         self.last_used = time.monotonic()
@@ -241,7 +241,7 @@ class Session:
         self.last_warning: str | None = None
         self.closed = False
 
-    def run(self, kind: str, fps: float, controls: Controls) -> Run:
+    def run(self, kind: str, fps: float, controls: PageSettings) -> Run:
         """The session's run of ``kind``; a new Analyzer the first time, or when fps or backend change."""
         if self.closed:
             raise MexError("this session has ended; reload the page")
@@ -307,7 +307,7 @@ class Session:
 class SessionStore:
     """Session hash -> Session. Thread-safe; idle sessions are closed after ``idle_s``."""
 
-    def __init__(self, make_analyzer: Callable[[float, Controls], tuple[object, str]], max_sessions: int = 8,
+    def __init__(self, make_analyzer: Callable[[float, PageSettings], tuple[object, str]], max_sessions: int = 8,
                  idle_s: float = 900.0):
         self._make = make_analyzer
         self.max_sessions = max_sessions

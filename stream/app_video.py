@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from mecore.errors import MexError
-from stream.app_session import Controls, EventLog
+from stream.app_session import EventLog, PageSettings
 
 log = logging.getLogger("stream.app")
 
@@ -32,7 +32,7 @@ class VideoOutput:
 
 
 def analyse_file(path: Path, workdir: Path, make_analyzer: Callable[[float], tuple[object, str]],
-                 controls: Controls, progress: Progress | None = None) -> VideoOutput:
+                 controls: PageSettings, progress: Progress | None = None) -> VideoOutput:
     """Every frame of ``path`` through a fresh Analyzer; annotated mp4 + events.jsonl in ``workdir``."""
     from stream import sinks, sources
     from stream.runner import Runner

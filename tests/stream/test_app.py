@@ -17,7 +17,7 @@ import pytest
 
 from mecore.errors import MexError
 from stream.app import App, main
-from stream.app_session import Controls
+from stream.app_session import PageSettings
 
 WARN = "⚠️"
 
@@ -84,7 +84,7 @@ def test_a_closed_session_refuses_work(app):
 
 
 def _controls():
-    return Controls(10.0, 0.4, "auto")
+    return PageSettings(10.0, 0.4, "auto")
 
 
 def test_controls_reach_the_analyzer_and_reset_starts_afresh(app, frames):

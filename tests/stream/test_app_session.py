@@ -10,7 +10,7 @@ import numpy as np
 
 from mecore.types import Frame, Prediction, SpotEvent
 from stream.app import App
-from stream.app_session import Controls
+from stream.app_session import PageSettings
 from stream.config import StreamConfig
 
 
@@ -26,7 +26,7 @@ def test_the_inset_is_the_face_magnified_at_the_slider_factor(demo_clip):
     app = App()  # engines_dir None: the trained artifacts in engines/
     try:
         session = app.sessions.get("inset")
-        run = session.run("url", 30.0, Controls(20.0, 0.4, "auto"))
+        run = session.run("url", 30.0, PageSettings(20.0, 0.4, "auto"))
         an = run.analyzer
         assert an.predictor is not None and run.note == "", run.note  # the real engines loaded
         assert an.amplification == 20.0
@@ -42,7 +42,7 @@ def test_the_inset_is_the_face_magnified_at_the_slider_factor(demo_clip):
         shown: list[tuple[float, np.ndarray]] = []  # (slider, inset sent to the page)
         slider, faces = 20.0, []
         for frame in _frames(demo_clip, 200):
-            run = session.run("url", 30.0, Controls(slider, 0.4, "auto"))
+            run = session.run("url", 30.0, PageSettings(slider, 0.4, "auto"))
             result = run.step(frame)
             faces += [p.event.face_id for p in result.predictions]
             out = run.inset_update()
@@ -67,7 +67,7 @@ def test_the_inset_is_the_face_magnified_at_the_slider_factor(demo_clip):
 def test_the_newest_predictions_face_is_shown_else_any_face(face_model):
     app = App(config=StreamConfig(classify=False))  # spotting only: no engine needed for this
     try:
-        run = app.sessions.get("pick").run("live", 10.0, Controls(10.0, 0.4, "auto"))
+        run = app.sessions.get("pick").run("live", 10.0, PageSettings(10.0, 0.4, "auto"))
         insets = {}
         run._pick_inset([Prediction(SpotEvent(1, 1, 3, 5, 0.9, 10.0), "surprise", {"surprise": 1.0}, "test", 10.0)],
                         insets)
