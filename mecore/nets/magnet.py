@@ -14,9 +14,8 @@ the two stride-2 convolutions, which pad the TF 'SAME' way: zeros, one pixel les
 A symmetric pad on the stride-2 convolutions shifts the whole output by about a pixel, so the padding
 is part of the architecture, not a detail. Inputs are RGB in [-1, 1], height and width multiples of 4.
 
-Three ways to pick the reference frame (``VideoMagnifier``): static (the first/onset frame), dynamic
-(the previous frame, i.e. velocity magnification) and band-pass (a difference-of-IIR temporal filter on
-the shape representation, for periodic motion such as breathing or pulse).
+Video modes (static, dynamic, temporal band-pass of the shape representation) are
+``mecore.magnify.learned.LearnedMagnifier``'s, for this network too (``LearnedMagnifier.from_torch``).
 """
 
 from __future__ import annotations
@@ -28,9 +27,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from mecore.errors import MexError
-from mecore.magnify.filters import DifferenceOfIIR  # noqa: F401 - re-exported: the temporal mode's filter
-
-MODES = ("static", "dynamic", "bandpass")
 
 
 class Conv(nn.Module):
@@ -250,47 +246,3 @@ def convert_reference_state_dict(state: Mapping[str, torch.Tensor]) -> dict[str,
             raise MexError(f"weights key {key!r} maps onto {new!r} twice")
         out[new] = value.float()
     return out
-
-
-# ---------------------------------------------------------------------------------------------------
-class VideoMagnifier:
-    """Magnify a stream of frames with a MagNet in one of ``MODES``; one verb: ``step(frame) -> magnified``.
-
-    static: every frame against the first; dynamic: against the previous frame; bandpass: the shape
-    representation is band-passed in time (``low_hz``/``high_hz``/``fps``) and the filtered part amplified,
-    as the original's temporal mode: shape_out = shape_t + h(g(bandpass(shape)_t) * (alpha - 1)).
-    """
-
-    def __init__(self, model: MagNet, amplification: float, mode: str = "static",
-                 low_hz: float | None = None, high_hz: float | None = None, fps: float | None = None):
-        if mode not in MODES:
-            raise MexError(f"magnification mode {mode!r}: expected one of {', '.join(MODES)}")
-        self.model = model.eval()
-        self.amplification = float(amplification)
-        self.mode = mode
-        self.filter = None
-        if mode == "bandpass":
-            if None in (low_hz, high_hz, fps):
-                raise MexError("bandpass mode needs low_hz, high_hz and fps")
-            self.filter = DifferenceOfIIR(low_hz, high_hz, fps)
-        self._ref_shape = None
-
-    def reset(self) -> None:
-        self._ref_shape = None
-        if self.filter is not None:
-            self.filter.reset()
-
-    @torch.no_grad()
-    def step(self, frame: torch.Tensor) -> torch.Tensor:
-        """frame (N, 3, H, W) in [-1, 1] -> magnified frame, same shape."""
-        texture, shape = self.model.encode(frame)
-        if self.mode == "bandpass":
-            filtered = self.filter(shape)
-            amp = _amp(self.amplification, shape)
-            out_shape = shape + self.model.manipulator.delta(filtered, amp)
-        else:
-            ref = shape if self._ref_shape is None else self._ref_shape
-            out_shape = self.model.manipulate(ref, shape, self.amplification)
-            if self.mode == "dynamic" or self._ref_shape is None:
-                self._ref_shape = shape
-        return self.model.decode(texture, out_shape)

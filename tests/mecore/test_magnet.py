@@ -1,4 +1,4 @@
-"""MagNet: the published network (strict load + the checked shift test), modes, band-pass filter."""
+"""MagNet: the published network (strict load + the checked shift test)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ import torch.nn.functional as F
 from mecore.errors import MexError
 from mecore.nets import build
 from mecore.nets.magnet import (
-    DifferenceOfIIR,
     DownConv,
     MagNet,
-    VideoMagnifier,
     convert_reference_state_dict,
     map_reference_key,
 )
@@ -113,39 +111,3 @@ def test_alpha_one_and_scalar_amplification():
         out_t, _ = model(a, b, torch.tensor([3.0, 3.0]))
     assert torch.allclose(out_num, out_t)
     assert out1.abs().max() <= 1.0  # clipped at inference
-
-
-def test_difference_of_iir_bandpass():
-    filt = DifferenceOfIIR(0.5, 3.0, fps=30.0)
-    const = torch.full((1, 4, 2, 2), 0.7)
-    assert all(filt(const).abs().max().item() == 0.0 for _ in range(20))  # a constant passes nothing
-
-    def amplitude(freq: float) -> float:
-        f = DifferenceOfIIR(0.5, 3.0, fps=30.0)
-        t = np.arange(300) / 30.0
-        ys = [f(torch.tensor([np.sin(2 * np.pi * freq * ti)])).item() for ti in t]
-        return float(np.abs(ys[150:]).max())
-
-    assert amplitude(1.0) > 3 * amplitude(0.02)  # in band vs far below the low cut-off
-    with pytest.raises(MexError):
-        DifferenceOfIIR(3.0, 0.5, fps=30.0)
-
-
-def test_video_modes():
-    torch.manual_seed(0)
-    model = MagNet().eval()
-    frames = [torch.rand(1, 3, 32, 32) * 2 - 1 for _ in range(3)]
-    with torch.no_grad():
-        static = VideoMagnifier(model, 5.0, "static")
-        dynamic = VideoMagnifier(model, 5.0, "dynamic")
-        outs_s = [static.step(f) for f in frames]
-        outs_d = [dynamic.step(f) for f in frames]
-        assert torch.allclose(outs_s[2], model(frames[0], frames[2], 5.0)[0], atol=1e-6)
-        assert torch.allclose(outs_d[2], model(frames[1], frames[2], 5.0)[0], atol=1e-6)
-        # band-pass on a still video: nothing to amplify, every frame is decoded unchanged
-        band = VideoMagnifier(model, 20.0, "bandpass", low_hz=0.5, high_hz=3.0, fps=30.0)
-        still = [band.step(frames[0]) for _ in range(3)]
-        same = model(frames[0], frames[0], 1.0)[0]
-    assert all(torch.allclose(o, same, atol=1e-6) for o in still)
-    with pytest.raises(MexError, match="mode"):
-        VideoMagnifier(model, 5.0, "sideways")

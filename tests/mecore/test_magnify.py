@@ -161,3 +161,51 @@ def test_evm_motion_magnifies_a_shift():
         if i >= 25:
             outs.append(shift_of(ref, out))
     assert np.ptp(outs) > 2 * 0.4
+
+
+def test_difference_of_iir_bandpass_torch(torch_one_thread):
+    import torch
+
+    filt = DifferenceOfIIR(0.5, 3.0, fps=30.0)
+    const = torch.full((1, 4, 2, 2), 0.7)
+    assert all(filt(const).abs().max().item() == 0.0 for _ in range(20))  # a constant passes nothing
+
+    def amplitude(freq: float) -> float:
+        f = DifferenceOfIIR(0.5, 3.0, fps=30.0)
+        t = np.arange(300) / 30.0
+        ys = [f(torch.tensor([np.sin(2 * np.pi * freq * ti)])).item() for ti in t]
+        return float(np.abs(ys[150:]).max())
+
+    assert amplitude(1.0) > 3 * amplitude(0.02)  # in band vs far below the low cut-off
+    with pytest.raises(MexError):
+        DifferenceOfIIR(3.0, 0.5, fps=30.0)
+
+
+@pytest.mark.parametrize("arch", ["magnet", "fastmag"])
+def test_learned_modes_on_a_torch_model(arch, torch_one_thread):
+    """The frame loop over an in-memory network (``from_torch``) against the two-frame network."""
+    import torch
+
+    from mecore.nets import build
+
+    torch.manual_seed(0)
+    model = build(arch, {}).eval()
+    frames = [torch.rand(1, 3, 32, 32) * 2 - 1 for _ in range(3)]
+
+    def run(mag: LearnedMagnifier, seq) -> list[np.ndarray]:
+        return [mag.step(f.numpy()) for f in seq]
+
+    outs_s = run(LearnedMagnifier.from_torch(model, 5.0, "static"), frames)
+    outs_d = run(LearnedMagnifier.from_torch(model, 5.0, "dynamic"), frames)
+    # temporal on a still video: nothing to amplify, every frame is decoded unchanged
+    still = run(LearnedMagnifier.from_torch(model, 20.0, "temporal", low_hz=0.5, high_hz=3.0, fps=30.0),
+                [frames[0]] * 3)
+    with torch.no_grad():
+        pair_s = model(frames[0], frames[2], 5.0)[0].numpy()
+        pair_d = model(frames[1], frames[2], 5.0)[0].numpy()
+        same = model(frames[0], frames[0], 1.0)[0].numpy()
+    assert np.allclose(outs_s[2], pair_s, atol=1e-6)
+    assert np.allclose(outs_d[2], pair_d, atol=1e-6)
+    assert all(np.allclose(o, same, atol=1e-6) for o in still)
+    with pytest.raises(MexError, match="mode"):
+        LearnedMagnifier.from_torch(model, 5.0, "sideways")
