@@ -61,3 +61,28 @@ def test_export_fast_split_matches_whole(run, tmp_path):
     mag.step(a)
     assert np.abs(mag.step(b) - ref).max() < 1e-4
     assert whole.meta["model"] == "fast_magnifier" and enc.meta["derived_from"]["model"] == "fast_magnifier"
+
+
+def test_distill_continues_from_a_published_checkpoint(run, tmp_path):
+    """``--init`` takes an ``export-fast`` fast_magnifier.pt as well as a run's last.pt; psnr loss; best.pt kept."""
+    export_fast(run, tmp_path / "engines")
+    published = tmp_path / "engines" / "fast_magnifier.pt"
+    cfg = DistillConfig(out=tmp_path / "run", minutes=0.03, pool=32, size=32, batch=4, eval_every=2, warmup=2,
+                        val_n=4, val_size=32, init=published, loss="psnr", grad_clip=20.0)
+    last = distill(cfg, progress_bar=False)
+    _, raw = load_fastmag(last)
+    assert raw["history"][0]["phase"] == "init" and raw["history"][0]["from"] == str(published)
+    best = max(h["val_psnr"] for h in raw["history"] if "val_psnr" in h)
+    assert load_fastmag(last.parent / "best.pt")[1]["history"][-1]["val_psnr"] == best
+
+
+def test_psnr_loss_is_minus_the_mean_per_sample_log():
+    from train.magnet.distill import per_sample_log_mse
+
+    y = torch.zeros(2, 3, 4, 4)
+    y_hat = torch.stack([torch.full((3, 4, 4), 0.1), torch.full((3, 4, 4), 0.01)])
+    # a pooled MSE is 99 % the first sample's; the per-sample log weighs both alike
+    expected = (np.log(0.01 + 1e-5) + np.log(1e-4 + 1e-5)) / 2
+    assert abs(per_sample_log_mse(y_hat, y, y, 0.0).item() - expected) < 1e-5
+    with pytest.raises(MexError, match="loss"):
+        DistillConfig(loss="ssim")

@@ -54,7 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     di.add_argument("--teacher-weight", type=float, default=0.5)
     di.add_argument("--threads", type=int, default=1)
     di.add_argument("--seed", type=int, default=1)
-    di.add_argument("--loss", default="mse", choices=["mse", "l1"])
+    di.add_argument("--loss", default="mse", choices=["mse", "l1", "psnr"],
+                    help="psnr: per-sample log MSE, the mean PSNR the evaluation reports")
+    di.add_argument("--warmup", type=int, default=200)
+    di.add_argument("--lr-min", type=float, default=1e-5)
+    di.add_argument("--grad-clip", type=float, default=1.0,
+                    help="gradient-norm clip (the psnr loss's gradients are about 20x the mse loss's)")
     di.add_argument("--reg-weight", type=float, default=0.0, help="MagNet's texture/shape regulariser weight")
     di.add_argument("--eval-every", type=int, default=250)
     di.add_argument("--init", type=Path, default=None, help="start from a previous distill run's last.pt")
@@ -160,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
             cfg = DistillConfig(out=args.out, teacher=args.teacher, minutes=args.minutes, pool=args.pool,
                                 size=args.size, batch=args.batch, lr=args.lr, teacher_weight=args.teacher_weight,
                                 threads=args.threads, seed=args.seed, init=args.init,
-                                reg_weight=args.reg_weight, eval_every=args.eval_every, loss=args.loss)
+                                reg_weight=args.reg_weight, eval_every=args.eval_every, loss=args.loss,
+                                warmup=args.warmup, lr_min=args.lr_min,
+                                grad_clip=args.grad_clip)
             print(f"checkpoint: {distill(cfg, progress_bar=not args.quiet)}")
         elif args.cmd == "eval":
             _eval(args)
