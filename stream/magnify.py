@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -257,21 +259,43 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _sigterm_as_interrupt() -> tuple[list[int], bool, object]:
+    """SIGTERM (a service manager, ``kill``, a closed container) takes Ctrl-C's path -- writer aborted,
+    temporary folder removed, no output -- instead of ending the process where it stands. One-shot: a
+    second SIGTERM during that clean-up kills as usual. Returns (signals seen, installed, previous handler)."""
+    seen: list[int] = []
+
+    def on_term(signum, frame):
+        seen.append(signum)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        return seen, False, None
+    return seen, True, signal.signal(signal.SIGTERM, on_term)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    terminated, installed, previous = _sigterm_as_interrupt()
+    try:
+        rc = run_cli(lambda: _main(args), interrupted="interrupted, nothing written")
+    finally:
+        if installed:  # main() also runs inside tests and the demo: leave their handler as it was
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    return 128 + signal.SIGTERM if terminated and rc == 130 else rc
 
-    def body() -> None:
-        cfg = MagnifyConfig(method=args.method, mode=args.mode, alpha=args.alpha, band=tuple(args.band),
-                            face=args.face, face_size=args.face_size, side_by_side=args.side_by_side,
-                            backend=args.backend, threads=args.threads, engines_dir=args.engines_dir,
-                            work_size=args.work_size, tile=args.tile, overlap=args.overlap, filter=args.filter,
-                            levels=args.levels, lambda_c=args.lambda_c, max_frames=args.max_frames,
-                            crf=args.crf)
-        s = magnify(args.input, args.out, cfg, progress=not args.quiet)
-        print(f"wrote {s['out']}: {s['frames']} frames at {s['fps']:g} fps, {s['method']} {s['mode']}"
-              f"{', audio kept' if s['audio'] else ''}")
 
-    return run_cli(body)
+def _main(args) -> None:
+    cfg = MagnifyConfig(method=args.method, mode=args.mode, alpha=args.alpha, band=tuple(args.band),
+                        face=args.face, face_size=args.face_size, side_by_side=args.side_by_side,
+                        backend=args.backend, threads=args.threads, engines_dir=args.engines_dir,
+                        work_size=args.work_size, tile=args.tile, overlap=args.overlap, filter=args.filter,
+                        levels=args.levels, lambda_c=args.lambda_c, max_frames=args.max_frames,
+                        crf=args.crf)
+    s = magnify(args.input, args.out, cfg, progress=not args.quiet)
+    print(f"wrote {s['out']}: {s['frames']} frames at {s['fps']:g} fps, {s['method']} {s['mode']}"
+          f"{', audio kept' if s['audio'] else ''}")
 
 
 if __name__ == "__main__":

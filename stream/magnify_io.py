@@ -53,7 +53,11 @@ class MagnifiedVideo:
         self.audio_from = audio_from if has_audio(audio_from) else None
         self._tmpdir = tempfile.TemporaryDirectory(prefix=".magnify-", dir=self.path.parent if
                                                    self.path.parent.exists() else None)
-        self.video = VideoFile(Path(self._tmpdir.name) / "video.mp4", fps, crf=crf)
+        try:
+            self.video = VideoFile(Path(self._tmpdir.name) / "video.mp4", fps, crf=crf)
+        except BaseException:  # a bad fps or a SIGTERM right here: the folder must not outlive us
+            self._tmpdir.cleanup()
+            raise
         self.frames = 0
         self.audio_kept = False
 

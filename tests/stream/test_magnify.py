@@ -134,3 +134,36 @@ def test_face_mode_changes_only_the_face(face_video, face_model, tmp_path):
     h, w = diff.shape
     assert diff[: h // 10].mean() < 1.5  # above the face: untouched (1 grey level is the codec's rounding)
     assert diff[h // 3: 2 * h // 3, w // 3: 2 * w // 3].mean() > 2 * diff[: h // 10].mean()  # the face moved
+
+
+def test_sigterm_midway_leaves_no_output_and_no_temp_folder(tmp_path):
+    """A real ``python -m stream.magnify`` subprocess, SIGTERMed once its temporary folder exists."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    img = texture(64, 96, seed=7)
+    src = write_clip(tmp_path / "long.mp4", [shifted(img, 0.2 * (i % 7)) for i in range(900)])
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "o.mp4"
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "stream.magnify", str(src), "--out", str(out), "--method",
+                             "evm-motion", "--band", "1", "3", "--filter", "iir", "--quiet"],
+                            cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out_dir.glob(".magnify-*")):  # the writer is open: frames are being magnified
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no temporary folder within 120 s"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines() == ["error: interrupted, nothing written"]
+    assert not list(out_dir.iterdir())  # neither the output nor a .magnify-* folder
