@@ -28,8 +28,14 @@ class StreamConfig:
     fps: float = opt(30.0, "the source's frame rate; every frame count below derives from it", cli=False)
 
     # face core
-    max_faces: int = opt(1, "faces tracked; MediaPipe re-detects every frame while it tracks fewer than this "
-                            "(jittery landmarks)")
+    max_faces: int = opt(1, "faces tracked (with far_faces each beyond the first on a crop of its own, as steady "
+                            "as one face; without, MediaPipe re-detects every frame while it tracks fewer than "
+                            "this: jittery landmarks)")
+    far_faces: bool = opt(True, "look for faces too small for the landmarker (tiles of the frame, every far_scan_s "
+                                "while fewer than max_faces are tracked) and track each on an upscaled crop")
+    far_scan_s: float = opt(0.33, "seconds between two looks for faces while fewer than max_faces are tracked")
+    smooth_hz: float | None = opt(None, "One-Euro filter on each face's landmarks, its cutoff when still (Hz); "
+                                        "none: off")
     face_model: str | None = opt(None, "MediaPipe .task file (none: the installed one)")
     landmark_scale: float = opt(1.0, "run landmarks on a frame downscaled by this factor (landmarks are rescaled)")
     align_size: int = opt(256, "aligned crop size (the magnifier's input size wins when engines are loaded)")
@@ -104,6 +110,8 @@ class StreamConfig:
 
         need(math.isfinite(self.fps) and 1.0 <= self.fps <= 1000.0, f"fps must be in [1, 1000], got {self.fps}")
         need(1 <= self.max_faces <= 8, f"max_faces must be in [1, 8], got {self.max_faces}")
+        need(self.far_scan_s > 0, f"far_scan_s must be > 0, got {self.far_scan_s}")
+        need(self.smooth_hz is None or self.smooth_hz > 0, f"smooth_hz must be > 0, got {self.smooth_hz}")
         need(0.1 <= self.landmark_scale <= 1.0, f"landmark_scale must be in [0.1, 1], got {self.landmark_scale}")
         need(self.align_size >= 64 and self.align_size % 2 == 0, f"align_size must be even and >= 64, got {self.align_size}")
         need(self.spotter in SPOTTERS, f"spotter must be one of {SPOTTERS}, got {self.spotter!r}")

@@ -38,6 +38,14 @@ from stream.spotting_flow import FlowSpotter
 
 log = logging.getLogger("stream")
 HISTORY = 5000  # events / predictions kept in Analyzer.events / .predictions
+SMOOTH_BETA = 5.0  # One-Euro speed coefficient (per face width per second): head motion passes with little lag
+
+
+def face_tracker(cfg: StreamConfig) -> FaceTracker:
+    """The analyser's face tracker for a config (VIDEO mode: one per stream)."""
+    return FaceTracker(cfg.face_model, mode="video", max_faces=cfg.max_faces, far_faces=cfg.far_faces,
+                       scan_every=cfg.frames(cfg.far_scan_s),
+                       smooth=(cfg.smooth_hz, SMOOTH_BETA) if cfg.smooth_hz else None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,7 +99,7 @@ class Analyzer:
             raise MexError(f"align_size {self.config.align_size}: the engines take {self.crop_size}x{self.crop_size} "
                            f"crops; use {self.crop_size}, or spotting only (classify off)")
         self.aligner = Aligner(self.crop_size)
-        self.tracker = FaceTracker(self.config.face_model, mode="video", max_faces=self.config.max_faces)
+        self.tracker = face_tracker(self.config)
         if self.predictor and self.config.amplification is not None:
             self.config = self.config.updated(amplification=self.predictor.amplification)  # clamped
         self._faces: dict[int, _Face] = {}

@@ -11,6 +11,7 @@ from mecore.types import Frame
 from stream.config import StreamConfig
 from stream.pipeline import Analyzer
 from stream.sinks import Summary
+from tests.conftest import SHARED
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +65,33 @@ def test_two_faces_keep_their_ids_through_a_crossing(face_images, face_model):
                 ids_bottom.add(bottom.track_id)
     assert both >= 36
     assert len(ids_top) == 1 and len(ids_bottom) == 1 and ids_top != ids_bottom
+
+
+def _real_frames(name: str, n: int) -> list[np.ndarray]:
+    path = SHARED / "media" / "real" / name
+    if not path.is_file():
+        pytest.skip(f"{path}: real clip not present")
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for _, f in zip(range(n), c.decode(video=0))]
+
+
+def test_two_real_people_keep_their_ids_as_they_cross(face_model):
+    """A talking man and a still woman (two real clips, faces about 135 and 145 px) slide past each other,
+    one above the other: each keeps one id, and max_faces 2 tracks both on nearly every frame."""
+    man = [cv2.resize(f, None, fx=0.65, fy=0.65, interpolation=cv2.INTER_AREA)
+           for f in _real_frames("a_man_suit_talking.mp4", 40)]
+    woman = _real_frames("b_woman_window_still.mp4", 40)
+    ids_man, ids_woman, both = set(), set(), 0
+    with Analyzer(StreamConfig(classify=False, overlay=False, max_faces=2, face_model=str(face_model))) as an:
+        for i in range(40):
+            frame = _canvas(1280, 840)
+            _paste(frame, man[i], round(i * (1280 - man[i].shape[1]) / 39), 0)
+            _paste(frame, woman[i], round((39 - i) * (1280 - woman[i].shape[1]) / 39), 470)
+            faces = an.process(Frame(frame, i, i / 30)).faces
+            if len(faces) == 2:
+                both += 1
+                top, bottom = sorted(faces, key=lambda f: f.bbox[1])
+                ids_man.add(top.track_id)
+                ids_woman.add(bottom.track_id)
+    assert both >= 36
+    assert len(ids_man) == 1 and len(ids_woman) == 1 and ids_man != ids_woman
