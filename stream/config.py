@@ -51,12 +51,14 @@ class StreamConfig:
     max_macro_s: float = opt(4.0, "flow: an expression held longer is closed here (as macro)")
     flow_size: int = opt(128, "flow: grey aligned crop the optical flow is computed on")
     flow_patch: float = opt(0.1, "flow: side of a region's patch, fraction of the crop")
-    flow_noise_factor: float = opt(3.0, "flow: a region's threshold is this times its median signal over window_s")
+    flow_noise_factor: float = opt(4.0, "flow: a region's threshold is this times its median signal over window_s")
     flow_floor: float = opt(0.12, "flow: a region's threshold is at least this many px (at a 128 px crop)")
     max_regions: float = opt(0.5, "flow: a micro event with more than this fraction of the regions displaced at "
                                    "least half as much as the most displaced one, at its apex, is head motion")
     step_factor: float = opt(2.0, "flow: an event also opens when a region's flow over k frames is this times its "
                                   "threshold (a slow onset the bump misses)")
+    brief_lead: float = opt(0.5, "flow: regions that moved out and back within micro_max_s make a micro event while "
+                                 "others keep moving, when their peak is at least this fraction of the largest")
     onset_level: float = opt(0.3, "flow: the onset is the last frame displaced less than this x the threshold")
     speech_jaw: float = opt(0.06, "flow: mouth and chin do not count while jawOpen ranged more than this over "
                                   "speech_s (speech)")

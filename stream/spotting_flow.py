@@ -92,6 +92,13 @@ class _Open:
     spread: int = 0  # regions displaced at least half as much as the most displaced one, at the apex
     back: int | None = None  # first frame after the apex back near the reference: the offset
     below: int = 0  # frames in a row the face has not moved (step flow below its threshold)
+    # per region: the frame of its peak, the first frame back near the reference after it (-1: not back)
+    r_apex: np.ndarray | None = None
+    r_back: np.ndarray | None = None
+    r_done: np.ndarray | None = None  # back and stayed back for merge_s: this region's movement is over
+    r_masked: np.ndarray | None = None  # masked at some frame of the event: its movement was not seen whole
+    r_peak: np.ndarray | None = None  # the peak of its movement until it was over
+    z_hist: list = None  # (frame, (R,) normalised displacement) since the reference
 
 
 class FlowSpotter:
@@ -261,7 +268,9 @@ class FlowSpotter:
             if float((self._displacement(ref, f) / thr).max()) > self.cfg.onset_level:
                 break
             onset = f
-        return _Open(onset, onset.index + 1, thr, np.zeros(len(NAMES)), onset.index, 0.0)
+        n = len(NAMES)
+        return _Open(onset, onset.index + 1, thr, np.zeros(n), onset.index, 0.0, r_apex=np.full(n, onset.index),
+                     r_back=np.full(n, -1), r_done=np.zeros(n, bool), r_masked=np.zeros(n, bool), r_peak=np.zeros(n), z_hist=[])
 
     def _follow(self, cur: _Frame, replay: bool = False) -> tuple[list[SpotEvent], SignalPoint]:
         ev = self._open
@@ -280,6 +289,9 @@ class FlowSpotter:
         z = np.where(masked, 0.0, self._displacement(ev.ref, cur) / ev.thresholds)
         back = next(f for f in self._frames if f.index >= cur.index - self.k)
         moving = np.where(masked, 0.0, self._displacement(back, cur) / self.thresholds_step()) if back is not cur else z
+        ev.z_hist.append((cur.index, z))
+        ev.r_masked |= masked
+        self._follow_regions(ev, cur.index, z)
         ev.peak = np.maximum(ev.peak, z)
         score = float(z.max())
         if score > ev.apex_value and not ev.held:
@@ -295,7 +307,10 @@ class FlowSpotter:
             ev.back = None  # a rebound of the same movement
         ev.below = ev.below + 1 if float(moving.max()) <= 1.0 else 0
         events: list[SpotEvent] = []
-        if ev.back is not None and cur.index - ev.back >= self.cfg.frames(self.cfg.merge_s):
+        brief = self._brief(ev, cur.index)
+        if brief is not None:
+            events = brief
+        elif ev.back is not None and cur.index - ev.back >= self.cfg.frames(self.cfg.merge_s):
             events = self._close(ev.back)  # back near the reference and staying there: over
         elif ev.below >= self.cfg.frames(self.cfg.merge_s) and cur.index - ev.ref.index > 2 * self.k:
             ev.held, ev.below = True, 0  # stopped away from the reference: held; it ends once the face moves back
@@ -304,7 +319,55 @@ class FlowSpotter:
         self.last_signal = SignalPoint(cur.index, score, 1.0, self._open is not None)
         return events, self.last_signal
 
-    def _close(self, offset: int) -> list[SpotEvent]:
+    def _follow_regions(self, ev: _Open, index: int, z: np.ndarray) -> None:
+        """Each region's own movement: its peak, and the first frame back near the reference after it."""
+        rising = (z > ev.r_peak) & ~ev.r_done
+        ev.r_peak[rising] = z[rising]
+        ev.r_apex[rising] = index
+        ev.r_back[rising] = -1
+        near = z <= self.cfg.close_fraction * ev.r_peak + 0.5
+        crossed = (ev.r_peak > 1.0) & ~ev.r_done
+        merge = self.cfg.frames(self.cfg.merge_s)
+        ev.r_back[crossed & near & (ev.r_back < 0) & (index > ev.r_apex)] = index
+        rebound = crossed & ~near & (ev.r_back >= 0) & (index - ev.r_back < merge)
+        ev.r_back[rebound] = -1
+        ev.r_done |= crossed & (ev.r_back >= 0) & (index - ev.r_back >= merge)
+
+    def _brief(self, ev: _Open, index: int) -> list[SpotEvent] | None:
+        """A micro event once the regions that went out and came back within micro_max_s carry it, even while
+        others keep moving (the face's own slower motion must not stretch a brief movement into a macro one);
+        None while it is undecided or not brief."""
+        crossed = (ev.peak > 1.0) & ~ev.r_masked  # a region masked for a while (a blink, speech): not judged
+        if not crossed.any():
+            return None
+        onset = ev.ref.index
+        window = self.cfg.frames(self.cfg.micro_max_s) + self.k
+        merge = self.cfg.frames(self.cfg.merge_s)
+        if (crossed & ~ev.r_done).any() and index - onset <= window + merge:
+            return None  # a region may still come back in time
+        brief = crossed & ev.r_done & (ev.r_back - onset <= window)
+        if not brief.any() or ev.r_peak[brief].max() < self.cfg.brief_lead * ev.peak[crossed].max():
+            return None  # a small part of a larger movement (or one that came back and moved on further)
+        lead = int(np.argmax(np.where(brief, ev.r_peak, -1.0)))
+        apex = int(ev.r_apex[lead])
+        # back is where the lead region fell to about close_fraction of its peak; a fall takes about as long again
+        # to reach neutral (the measured offset was 2-3 frames early on the tuning clips without this)
+        offset = 2 * int(ev.r_back[lead]) - apex
+        hist = dict(ev.z_hist)
+        zs = hist.get(apex, ev.peak)
+        # the onset: the last frame before the lead region's apex still low in that region
+        for f, zf in ev.z_hist:
+            if f >= apex:
+                break
+            if zf[lead] <= self.cfg.onset_level:
+                onset = f
+        ev.apex, ev.apex_value = apex, float(ev.r_peak[lead])
+        ev.at_apex = brief & (zs > 1.0) if (brief & (zs > 1.0)).any() else brief
+        ev.spread = int((zs > 0.5 * ev.apex_value).sum())
+        ev.peak = np.where(brief, ev.r_peak, 0.0)
+        return self._close(offset, onset=onset, kind="micro")
+
+    def _close(self, offset: int, onset: int | None = None, kind: str | None = None) -> list[SpotEvent]:
         ev, self._open = self._open, None
         assert ev is not None
         self._last_offset = offset
@@ -316,13 +379,14 @@ class FlowSpotter:
         if not crossed.any():
             self.suppressed["masked"] += 1
             return []
-        onset = ev.ref.index
+        onset = ev.ref.index if onset is None else onset
         if offset - ev.start < self.cfg.frames(self.cfg.min_event_s):
             self.suppressed["short"] += 1
             return []
         # the measured extent runs up to k frames longer than the movement (the onset is found k frames back,
         # to the last frame still near the reference; the offset is the first back near it)
-        kind = "micro" if offset - onset <= self.cfg.frames(self.cfg.micro_max_s) + self.k else "macro"
+        if kind is None:
+            kind = "micro" if offset - onset <= self.cfg.frames(self.cfg.micro_max_s) + self.k else "macro"
         # most of the face about as much, briefly: head motion the alignment left, not an expression (whose
         # regions move unevenly; a macro-expression such as a smile does move most of the face)
         if kind == "micro" and ev.spread > self.cfg.max_regions * ev.counted:
