@@ -72,6 +72,7 @@ def test_distill_continues_from_a_published_checkpoint(run, tmp_path):
     last = distill(cfg, progress_bar=False)
     _, raw = load_fastmag(last)
     assert raw["history"][0]["phase"] == "init" and raw["history"][0]["from"] == str(published)
+    assert raw["history"][0]["step"] == load_fastmag(run)[1]["step"]  # the first phase's length, from the metadata
     best = max(h["val_psnr"] for h in raw["history"] if "val_psnr" in h)
     assert load_fastmag(last.parent / "best.pt")[1]["history"][-1]["val_psnr"] == best
 

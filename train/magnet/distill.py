@@ -162,8 +162,9 @@ def distill(cfg: DistillConfig, progress_bar: bool = True) -> Path:
     model = FastMagNet(**kwargs).init_from(teacher)
     if cfg.init is not None:
         model.load_state_dict(start.state_dict())
-        history = [{"phase": "init", "from": str(cfg.init), "step": raw.get("step"),
-                    "elapsed_s": raw.get("elapsed_s")}] + list(raw.get("history", []))
+        done = (raw.get("meta") or {}).get("training") or raw  # a published .pt keeps it in its metadata
+        history = [{"phase": "init", "from": str(cfg.init), "step": done.get("step", done.get("steps")),
+                    "elapsed_s": done.get("elapsed_s")}] + list(raw.get("history", []))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     budget, step = cfg.minutes * 60, 0

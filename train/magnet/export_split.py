@@ -154,6 +154,13 @@ def export_split(checkpoint: str | Path = ENGINES_DIR / "magnifier.pt", engines_
     return {"engines_dir": str(engines_dir), "files": sorted(files)}
 
 
+def _loss_text(cfg: dict) -> str:
+    loss, reg = cfg.get("loss", "mse"), cfg.get("reg_weight")
+    if loss == "psnr":
+        return f"mean over samples of log(mse(Y_hat, Y) + teacher_weight mse(Y_hat, teacher(A, B))); reg {reg}"
+    return f"{loss}(Y_hat, Y) + teacher_weight {loss}(Y_hat, teacher(A, B)); reg {reg}"
+
+
 def export_fast(checkpoint: str | Path, engines_dir: str | Path = ENGINES_DIR, metrics: str | Path | None = None) -> dict:
     """fast_magnifier (+ its encoder / decoder) from a ``distill`` run."""
     model, raw = load_fastmag(checkpoint)
@@ -164,8 +171,10 @@ def export_fast(checkpoint: str | Path, engines_dir: str | Path = ENGINES_DIR, m
         extra["training"] = {"steps": raw.get("step"), "elapsed_s": round(raw.get("elapsed_s", 0.0), 1),
                              "device": "cpu", **{k: cfg.get(k) for k in ("pool", "size", "batch", "lr",
                                                                        "teacher_weight", "seed", "minutes")},
-                             "loss": f"{cfg.get('loss', 'mse')}(Y_hat, Y) + teacher_weight "
-                                     f"{cfg.get('loss', 'mse')}(Y_hat, teacher(A, B)); reg {cfg.get('reg_weight')}"}
+                             "loss": _loss_text(cfg)}
+        first = (raw.get("history") or [{}])[0]
+        if first.get("phase") == "init":  # a continued run: say from what, and that phase's length
+            extra["training"]["continued_from"] = first
     if metrics:
         extra["metrics"] = read_metrics(metrics)
     ch = model.manipulator.g.weight.shape[0]
