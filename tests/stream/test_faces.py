@@ -47,22 +47,32 @@ def test_a_small_face_is_tracked_and_marked_not_spotted(face_images, face_model)
     assert v["frames"] >= 18 and v["spotted_frames"] == 0
 
 
-def test_two_faces_keep_their_ids_through_a_crossing(face_images, face_model):
-    """Two faces (face.mp4 at half size) pass each other, one higher than the other, 14 px a frame."""
+def _ids_top_and_bottom(frames, face_model) -> tuple[set[int], set[int], int]:
+    """Through the analyser with max_faces 2: the ids of the upper and the lower face, frames with both."""
     ids_top, ids_bottom, both = set(), set(), 0
     with Analyzer(StreamConfig(classify=False, overlay=False, max_faces=2, face_model=str(face_model))) as an:
-        for i in range(40):
-            frame = _canvas(1280, 720)
-            a = cv2.resize(face_images[i], None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-            b = cv2.resize(face_images[59 - i], None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-            _paste(frame, a, 20 + 14 * i, 40)
-            _paste(frame, b, 1280 - 20 - b.shape[1] - 14 * i, 400)
+        for i, frame in enumerate(frames):
             faces = an.process(Frame(frame, i, i / 30)).faces
             if len(faces) == 2:
                 both += 1
                 top, bottom = sorted(faces, key=lambda f: f.bbox[1])
                 ids_top.add(top.track_id)
                 ids_bottom.add(bottom.track_id)
+    return ids_top, ids_bottom, both
+
+
+def test_two_faces_keep_their_ids_through_a_crossing(face_images, face_model):
+    """Two faces (face.mp4 at half size) pass each other, one higher than the other, 14 px a frame."""
+    def frames():
+        for i in range(40):
+            frame = _canvas(1280, 720)
+            a = cv2.resize(face_images[i], None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+            b = cv2.resize(face_images[59 - i], None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+            _paste(frame, a, 20 + 14 * i, 40)
+            _paste(frame, b, 1280 - 20 - b.shape[1] - 14 * i, 400)
+            yield frame
+
+    ids_top, ids_bottom, both = _ids_top_and_bottom(frames(), face_model)
     assert both >= 36
     assert len(ids_top) == 1 and len(ids_bottom) == 1 and ids_top != ids_bottom
 
@@ -81,17 +91,14 @@ def test_two_real_people_keep_their_ids_as_they_cross(face_model):
     man = [cv2.resize(f, None, fx=0.65, fy=0.65, interpolation=cv2.INTER_AREA)
            for f in _real_frames("a_man_suit_talking.mp4", 40)]
     woman = _real_frames("b_woman_window_still.mp4", 40)
-    ids_man, ids_woman, both = set(), set(), 0
-    with Analyzer(StreamConfig(classify=False, overlay=False, max_faces=2, face_model=str(face_model))) as an:
+
+    def frames():
         for i in range(40):
             frame = _canvas(1280, 840)
             _paste(frame, man[i], round(i * (1280 - man[i].shape[1]) / 39), 0)
             _paste(frame, woman[i], round((39 - i) * (1280 - woman[i].shape[1]) / 39), 470)
-            faces = an.process(Frame(frame, i, i / 30)).faces
-            if len(faces) == 2:
-                both += 1
-                top, bottom = sorted(faces, key=lambda f: f.bbox[1])
-                ids_man.add(top.track_id)
-                ids_woman.add(bottom.track_id)
+            yield frame
+
+    ids_man, ids_woman, both = _ids_top_and_bottom(frames(), face_model)
     assert both >= 36
     assert len(ids_man) == 1 and len(ids_woman) == 1 and ids_man != ids_woman
