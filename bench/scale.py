@@ -33,10 +33,11 @@ def load() -> str:
 
 
 class RayMemory:
-    """Peak resident memory of this run's Ray worker processes (``ray::...``), sampled in a thread."""
+    """Peak resident memory and CPU time of this run's Ray worker processes (``ray::...``), sampled in a thread."""
 
     def __init__(self, every_s: float = 0.5):
         self.peak: dict[int, tuple[str, float]] = {}
+        self.cpu: dict[int, float] = {}  # pid -> user + system CPU seconds, last seen
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, args=(every_s,), daemon=True)
 
@@ -57,12 +58,18 @@ class RayMemory:
                         continue  # not a worker of this run's Ray (others on the machine run theirs)
                     rss = next(int(x.split()[1]) for x in Path(f"/proc/{pid}/status").read_text().splitlines()
                                if x.startswith("VmRSS:")) / 1024
+                    ticks = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13]
                 except (OSError, StopIteration, ValueError):
                     continue
+                self.cpu[int(pid)] = sum(map(int, ticks)) / os.sysconf("SC_CLK_TCK")
                 kind, mb = self.peak.get(int(pid), ("ray::IDLE", 0.0))
                 if not title.startswith("ray::IDLE"):  # the task or actor it ran last
                     kind = title.split()[0].split(".")[0]
                 self.peak[int(pid)] = (kind, max(mb, rss))
+
+    def cpu_s(self) -> float:
+        """CPU seconds the workers seen so far used (an exited worker counts until its last sample)."""
+        return sum(self.cpu.values())
 
     def summary(self) -> str:
         by: dict[str, list[float]] = {}
@@ -102,7 +109,12 @@ def ray_overhead(cpus: int) -> dict:
     return {"startup_s": startup, "rtt_ms": rtt * 1e3}
 
 
-def bench_loso(args, work: Path) -> dict:
+def cpu_now(mem: RayMemory) -> float:
+    """CPU seconds so far of this process (all its threads: ONNX Runtime's, torch's) and of the Ray workers."""
+    return time.process_time() + mem.cpu_s()
+
+
+def bench_loso(args, work: Path, mem: RayMemory) -> dict:
     import torch
 
     from train import loso
@@ -117,15 +129,16 @@ def bench_loso(args, work: Path) -> dict:
         ensure_synth(cfg)
         torch.set_num_threads(cfg.threads)  # as loso.run does; a Ray fold task sets the same
         print(f"\n--- LOSO {mode}: {load()}", flush=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_now(mem)
         data = load_data(cfg)
-        t_cache = time.perf_counter() - t0
+        t_cache, c_cache = time.perf_counter() - t0, cpu_now(mem) - c0
         sp_list = loso.splits(data.subjects, cfg.val_subjects, cfg.seed, cfg.folds)
         fp = cfg.fingerprint(data.magnifier["id"], [s.key for s in data.samples]) | {"class_set": data.class_set}
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_now(mem)
         folds[mode] = loso.fold_results(cfg, sp_list, data, fp)
-        t_folds = time.perf_counter() - t0
-        times[mode] = {"cache": t_cache, "folds": t_folds, "samples": len(data.samples)}
+        t_folds, c_folds = time.perf_counter() - t0, cpu_now(mem) - c0
+        times[mode] = {"cache": t_cache, "folds": t_folds, "samples": len(data.samples),
+                       "cache_cpu": c_cache, "folds_cpu": c_folds}
         print(f"LOSO {mode}: cache {t_cache:.1f} s, {len(sp_list)} folds {t_folds:.1f} s; {load()}", flush=True)
     same = [a["pred"] == b["pred"] and a["probs"] == b["probs"] for a, b in zip(folds["serial"], folds["ray"])]
     fit_s = [f["seconds"] for f in folds["serial"]]
@@ -133,7 +146,7 @@ def bench_loso(args, work: Path) -> dict:
             "ray_fold_s": sum(f["seconds"] for f in folds["ray"]) / len(folds["ray"])}
 
 
-def bench_batch(args, work: Path) -> dict:
+def bench_batch(args, work: Path, mem: RayMemory) -> dict:
     from stream import batch
 
     clips = work / "clips"
@@ -146,9 +159,10 @@ def bench_batch(args, work: Path) -> dict:
         shutil.rmtree(out, ignore_errors=True)
         cfg = batch.BatchConfig(out=out, workers=1) if mode == "serial" else batch.BatchConfig(out=out, ray="auto")
         print(f"\n--- stream.batch {mode}: {load()}", flush=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_now(mem)
         results[mode] = batch.run(cfg, [str(clips)], progress=False)
         times[mode] = time.perf_counter() - t0
+        times[f"{mode}_cpu"] = cpu_now(mem) - c0
         print(f"stream.batch {mode}: {args.videos} videos in {times[mode]:.1f} s; {load()}", flush=True)
     video_s = sum(r.frames for r in results["serial"]) / 30.0
     same = [(a.events, a.labels) for a in results["serial"]] == [(b.events, b.labels) for b in results["ray"]]
@@ -183,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     over = ray_overhead(args.cpus)
     print(f"Ray start-up {over['startup_s']:.1f} s; a no-op task's round trip {over['rtt_ms']:.1f} ms")
     with RayMemory() as mem:
-        lo = bench_loso(args, args.work) if args.part in ("loso", "both") else None
-        ba = bench_batch(args, args.work) if args.part in ("batch", "both") else None
+        lo = bench_loso(args, args.work, mem) if args.part in ("loso", "both") else None
+        ba = bench_batch(args, args.work, mem) if args.part in ("batch", "both") else None
     print("\n=== results")
     if lo:
         s, r = lo["times"]["serial"], lo["times"]["ray"]
@@ -194,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
               f"Ray ({args.cpus} CPUs) cache {r['cache']:.0f} s + folds {r['folds']:.0f} s = {tot_r:.0f} s: "
               f"{tot_r / tot_s:.2f}x (cache {r['cache'] / s['cache']:.2f}x, folds {r['folds'] / s['folds']:.2f}x); "
               f"per-fold results identical: {lo['identical']}")
+        print("cores busy on average (CPU s / wall s; this process's threads + the Ray workers'): serial cache "
+              f"{s['cache_cpu'] / s['cache']:.2f}, folds {s['folds_cpu'] / s['folds']:.2f}; Ray cache "
+              f"{r['cache_cpu'] / r['cache']:.2f}, folds {r['folds_cpu'] / r['folds']:.2f} of {args.cpus}. CPU s: serial "
+              f"cache {s['cache_cpu']:.0f} + folds {s['folds_cpu']:.0f}, Ray cache {r['cache_cpu']:.0f} + folds "
+              f"{r['folds_cpu']:.0f} (a serial phase near {args.cpus} cores cannot gain; under other jobs' load "
+              "the wall times are the scheduler's share, the CPU seconds less so)")
         print(f"a fold trains in {lo['fold_s']:.1f} s serial, {lo['ray_fold_s']:.1f} s as a Ray task; Ray start-up "
               f"{over['startup_s']:.1f} s + round trip {over['rtt_ms']:.1f} ms = "
               f"{100 * (over['startup_s'] + over['rtt_ms'] / 1e3) / lo['fold_s']:.0f} % of one fold "
@@ -210,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stream.batch {args.videos} videos ({ba['video_s']:.0f} s of video): serial {t['serial']:.1f} s, "
               f"Ray ({args.cpus} CPUs) {t['ray']:.1f} s: {t['ray'] / t['serial']:.2f}x; "
               f"events and labels identical: {ba['identical']}")
+        print(f"cores busy on average: serial {t['serial_cpu'] / t['serial']:.2f}, Ray {t['ray_cpu'] / t['ray']:.2f} of "
+              f"{args.cpus}; CPU s serial {t['serial_cpu']:.0f}, Ray {t['ray_cpu']:.0f}")
         per_min = 60.0 * t["serial"] / ba["video_s"]
         print(f"analysis {t['serial'] / ba['video_s']:.2f} s per second of video serial ({ba['ray_task_s']:.1f} s per "
               f"10 s clip as a Ray task); on paper, 1,000 one-minute videos at {per_min:.0f} s each: "

@@ -176,8 +176,9 @@ def _run_video(cfg: BatchConfig, job: Job, threads: int) -> dict:
     source = open_source(str(job.input)).open()
     analyzer = None
     try:
-        scfg = StreamConfig(fps=source.fps, classify=not cfg.spot_only, overlay=cfg.video, engine_threads=threads,
-                            face_model=str(cfg.face_model) if cfg.face_model else None)
+        # without --video no one sees the magnified faces: only motion + classify run per event
+        scfg = StreamConfig(fps=source.fps, classify=not cfg.spot_only, overlay=cfg.video, insets=cfg.video,
+                            engine_threads=threads, face_model=str(cfg.face_model) if cfg.face_model else None)
         analyzer = Analyzer(scfg, engines_dir=cfg.engines, backend=cfg.backend)
         sinks = [EventsFile(cfg.out / f"{job.name}.events.jsonl", wait_for_labels=scfg.classify),
                  VideoFile(cfg.out / f"{job.name}.mp4", source.fps) if cfg.video else None]

@@ -97,6 +97,8 @@ class StreamConfig:
     classify: bool = opt(True, "magnify and classify events (--no-classify: spotting only, no engines needed)")
     amplification: float | None = opt(None, "magnification factor of the face shown (none: the magnifier's "
                                             "default); clamped to the magnifier's range", live=True)
+    insets: bool = opt(True, "magnify each classified event's face at the amplification, for display (overlay, app); "
+                             "--no-insets: the whole magnifier never runs (headless batch work)")
     engine_threads: int = opt(0, "CPU threads per engine; 0: the runtime's default (measured faster here than 1)")
     max_pending: int = opt(4, "events waiting for the worker; older ones are skipped when more arrive")
 

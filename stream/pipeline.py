@@ -92,7 +92,7 @@ class Analyzer:
         if self.config.classify:
             self.predictor = Predictor(engines_dir, backend, self.config.amplification,
                                        max_pending=self.config.max_pending,
-                                       threads=self.config.engine_threads)
+                                       threads=self.config.engine_threads, insets=self.config.insets)
         self.crop_size = self.predictor.crop_size if self.predictor else self.config.align_size
         if self.predictor and self.config.align_size != self.crop_size:
             self.predictor.close()

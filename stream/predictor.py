@@ -35,7 +35,8 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 class Predictor:
     def __init__(self, engines_dir: str | Path | None = None, backend: str = "auto",
-                 amplification: float | None = None, max_pending: int = 4, threads: int = 0):
+                 amplification: float | None = None, max_pending: int = 4, threads: int = 0,
+                 insets: bool = True):
         import engines
 
         opts: dict = {"threads": threads} if threads else {}
@@ -62,6 +63,7 @@ class Predictor:
         self.backend = self.magnifier.name if self.magnifier.name == self.classifier.name else \
             f"{self.magnifier.name}+{self.classifier.name}"
         self.timings: dict[str, float] = {}
+        self.insets = insets  # magnify each classified event's face for display (off: only motion + classify run)
         self.skipped = 0
         self.failed = 0
         self._jobs: deque = deque()
@@ -183,7 +185,7 @@ class Predictor:
             with self._cv:
                 self._done.append(pred)
                 self._cv.notify_all()
-            if classified:
+            if classified and self.insets:
                 try:
                     inset = self.magnify(onset, apex, amp)
                     with self._cv:

@@ -18,7 +18,7 @@ class Data:
     y: np.ndarray  # (N,) class indices into labels
     labels: list[str]
     class_set: str
-    magnifier: dict  # {"id": sha256[:16] of the file (the cache's key), "model", "file", "version", "sha256"}
+    magnifier: dict  # {"id": sha256[:16] of the file [+motion] (the cache's key), "model", "file", "version", "sha256"}
 
     @property
     def subjects(self) -> list[str]:
@@ -71,10 +71,8 @@ def load_data(cfg: Config) -> Data:
     samples = [s for s in res.samples if s.key in entries]
     X = np.stack([np.stack([entries[s.key].at(f) for f in cfg.factors]) for s in samples])
     y = np.array([labels.index(s.label) for s in samples], dtype=np.int64)
-    import engines
-
-    art = engines.resolve(str(cfg.magnifier), "onnx", cfg.engines_dir)
-    mag = {"id": cache.magnifier_id(art.path), **art.describe()}
+    art, _, features = cache.feature_engine(cfg.magnifier, cfg.engines_dir)
+    mag = {"id": features, **art.describe()}
     print(f"cache: {len(samples)} samples x {len(cfg.factors)} factors ready in {time.perf_counter() - t0:.1f} s "
           f"({len(failures)} without a face), magnifier {mag['version']} [{mag['id']}]")
     return Data(samples, X, y, labels, class_set, mag)

@@ -115,3 +115,16 @@ def test_a_failing_model_gives_unclassified_and_no_inset(standin_engines, onset_
         assert "model exploded" in caplog.text  # the stream goes on; the log says why
     finally:
         pred.close()
+
+
+def test_without_insets_the_whole_magnifier_never_runs(standin_engines, onset_apex):
+    """stream.batch without --video: events are classified as ever, no magnified face is made."""
+    pred = Predictor(standin_engines, backend="onnxruntime-cpu", threads=1, insets=False)
+    pred.magnify = lambda *a, **k: pytest.fail("magnified a face no one will see")
+    try:
+        pred.submit(_event(0), *onset_apex, 0.0)
+        assert pred.wait(30)
+        done, insets = pred.collect()
+        assert [p.label in pred.labels for p in done] == [True] and insets == []
+    finally:
+        pred.close()

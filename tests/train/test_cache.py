@@ -62,12 +62,10 @@ def test_a_failure_is_remembered_for_the_same_frames_only(tmp_path):
 
 
 def test_build_reads_cached_samples_without_running_a_model(tmp_path, monkeypatch):
-    import engines
     from mecore.preprocess import FEATURES_VERSION
 
-    art = engines.resolve("magnifier", "onnx")
     samples = [_sample(tmp_path, key=f"c{i}", folder=f"f{i}") for i in range(3)]
-    cdir = tmp_path / "cache" / f"{cache.magnifier_id(art.path)}-f{FEATURES_VERSION}"
+    cdir = tmp_path / "cache" / f"{cache.feature_engine('magnifier')[2]}-f{FEATURES_VERSION}"
     for s in samples[:2]:
         cache.store(cache.entry_path(cdir, s), s, _arrays())
     cache.store(cache.entry_path(cdir, samples[2]), samples[2], "no face found")
@@ -80,3 +78,13 @@ def test_build_reads_cached_samples_without_running_a_model(tmp_path, monkeypatc
     keys = [s.key for s in samples]
     assert sorted(entries) == keys[:2] and failures == {keys[2]: "no face found"}
     assert entries[keys[0]].at(1.6).mean() == pytest.approx(1.6)
+
+
+def test_the_cache_runs_the_magnifiers_motion_artifact_when_it_holds_its_weights():
+    """The shipped motion.onnx was made from magnifier.pt: the cache runs it (no decoder) and says so in its
+    key; the fast magnifier has no motion artifact of its own, so it runs whole."""
+    art, engine, features = cache.feature_engine("magnifier")
+    assert art.meta["model"] == "magnifier" and engine.meta["model"] == "motion"
+    assert features == f"{cache.magnifier_id(art.path)}+motion"
+    art, engine, features = cache.feature_engine("fast_magnifier")
+    assert engine.path == art.path and features == cache.magnifier_id(art.path)
