@@ -123,6 +123,44 @@ def test_a_held_expression_is_macro(face_frames):
     assert events and all(e.kind == "macro" for e in events), events
 
 
+def _yaw(rgb: np.ndarray, cx: float, radius: float, theta: float) -> np.ndarray:
+    """The frame as if the head, a vertical cylinder of ``radius`` px about x = ``cx``, turned by ``theta`` rad:
+    the middle of the face moves more than its sides (the parallax a 2-D alignment cannot remove)."""
+    h, w = rgb.shape[:2]
+    xx, yy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    u = np.clip((xx - cx) / radius, -1.0, 1.0)
+    src = np.where(np.abs(u) < 1.0, cx + radius * np.sin(np.clip(np.arcsin(u) - theta, -math.pi / 2, math.pi / 2)), xx)
+    return cv2.remap(rgb, src.astype(np.float32), yy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _turn(i: int) -> float:
+    """0..1 of a 20 degree turn: away over 0.4 s from frame 90, held 0.5 s, back over 0.4 s; then a glance of
+    60 % of it, there and back within 0.55 s, at frame 180."""
+    def rc(x):
+        return 0.5 - 0.5 * math.cos(math.pi * min(max(x, 0.0), 1.0))
+
+    return rc((i - 90) / 12) - rc((i - 117) / 12) + 0.6 * (rc((i - 180) / 8) - rc((i - 190) / 8))
+
+
+def test_a_head_turn_on_an_event_free_clip_gives_no_micro_event(face_video, face_model):
+    """face.mp4 (no expression) with the head turned in the frame before MediaPipe sees it (real landmarks,
+    real alignment of the turned face)."""
+    al, frames = Aligner(256), []
+    with av.open(str(face_video)) as c, FaceTracker(face_model, max_faces=1) as tr:
+        for i, f in zip(range(N), c.decode(video=0)):
+            rgb = f.to_ndarray(format="rgb24")
+            if i == 0:
+                x0, _, x1, _ = tr.track(rgb, 0)[0].bbox
+                cx, radius = 0.5 * (x0 + x1), 0.75 * (x1 - x0)
+            rgb = _yaw(rgb, cx, radius, math.radians(20.0) * _turn(i))
+            face = tr.track(rgb, (i + 1) * 33)[0]
+            a = al.align(rgb, face.landmarks)
+            frames.append((cv2.cvtColor(a.image, cv2.COLOR_RGB2GRAY), a.landmarks,
+                           blink_score(face.blendshapes, face.landmarks), face.bbox))
+    events, _ = _run(frames)
+    assert [e for e in events if e.kind == "micro"] == [], events
+
+
 def test_config_rejects_an_unknown_spotter():
     with pytest.raises(ValueError, match="spotter"):
         StreamConfig(spotter="magic")
