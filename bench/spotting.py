@@ -26,11 +26,12 @@ from pathlib import Path
 
 from mecore.errors import MexError, run_cli
 from stream.config import SPOTTERS, StreamConfig
-from stream.spot_eval import match, read_synthetic, spot_video
+from stream.spot_eval import match, matched, read_synthetic, spot_video
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MEX_SHARED", REPO.parent / "shared"))
 KINDS = {"a": "talking", "b": "still", "bc": "still", "c": "macro", "d": "crowd / head turns"}
+BANDS = ((0.0, 1.0), (1.0, 2.0), (2.0, float("inf")))  # an event's largest AU displacement, px on the 256 crop
 
 
 def real_clips(folder: Path) -> list[tuple[str, Path]]:
@@ -63,6 +64,13 @@ def run_real(clips: list[tuple[str, Path]], spotter: str) -> list[dict]:
     return out
 
 
+def amplitudes(folder: str | Path, key: str) -> list[float]:
+    """Each ground-truth event's largest AU displacement (``displacement_px``; 0 where not given), in order."""
+    d = json.loads((Path(folder) / f"{key}.json").read_text(encoding="utf-8")) if Path(folder).is_dir() else \
+        json.loads(Path(folder).read_text(encoding="utf-8"))
+    return [max((e.get("displacement_px") or {"": 0.0}).values()) for e in d["events"]]
+
+
 def run_truth(folders: list[str], spotter: str) -> list[dict]:
     out = []
     for folder in folders:
@@ -72,6 +80,12 @@ def run_truth(folders: list[str], spotter: str) -> list[dict]:
             row = {"clip": key, "seconds": round(n / fps, 2)}
             for kind in ("micro", "macro"):
                 row[kind] = match([i for i in truth[key] if i.kind == kind], [p for p in preds if p.kind == kind])
+            # micro recall by amplitude: [found, of] per band
+            amps = amplitudes(folder, key)
+            micro = [(i, a) for i, a in zip(truth[key], amps) if i.kind == "micro"]
+            hit = {gi for gi, _ in matched([i for i, _ in micro], [p for p in preds if p.kind == "micro"])}
+            row["bands"] = [[sum(1 for j, (_, a) in enumerate(micro) if lo <= a < hi and j in hit),
+                             sum(1 for _, a in micro if lo <= a < hi)] for lo, hi in BANDS]
             out.append(row)
             print(f"{spotter}: {key}: micro TP/FP/FN {row['micro']}, macro {row['macro']}", file=sys.stderr)
     return out
@@ -115,6 +129,13 @@ def table(results: dict[str, dict]) -> str:
                          f"{'/'.join(map(str, tot['macro']))} F1 {f1(*tot['macro']):.3f} (overall {f1(*all3):.3f})")
         secs = sum(r["seconds"] for r in first["synthetic"])
         lines.append(f"| **pooled** | {secs:.0f} | " + " | ".join(cells) + " |")
+        names_b = [f"{lo:g}-{hi:g} px" if hi != float("inf") else f">= {lo:g} px" for lo, hi in BANDS]
+        lines += ["", "| micro events found (IoU >= 0.5) by largest AU displacement (256 crop) | "
+                  + " | ".join(names_b) + " |", "|---|" + "---|" * len(BANDS)]
+        for s in names:
+            tot = [[sum(r["bands"][b][j] for r in results[s]["synthetic"]) for j in range(2)] for b in range(len(BANDS))]
+            results[s]["pooled"]["bands"] = tot
+            lines.append(f"| {s} | " + " | ".join(f"{f}/{n}" for f, n in tot) + " |")
     return "\n".join(lines)
 
 

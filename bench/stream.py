@@ -37,7 +37,7 @@ STAGES = ("decode", "landmarks", "align", "spot", "overlay", "encode")
 
 def run_once(video: Path, name: str, *, classify: bool, overlay: bool, encode: bool, realtime: bool = False,
              landmark_scale: float = 1.0, engines: str | None = None, backend: str = "auto",
-             max_frames: int | None = None) -> dict:
+             max_frames: int | None = None, spotter: str | None = None) -> dict:
     from stream.config import StreamConfig
     from stream.pipeline import Analyzer
     from stream.runner import Runner
@@ -61,6 +61,8 @@ def run_once(video: Path, name: str, *, classify: bool, overlay: bool, encode: b
 
     with tempfile.TemporaryDirectory() as tmp, open_source(str(video)) as src:
         cfg = StreamConfig(fps=src.fps, classify=classify, overlay=overlay, landmark_scale=landmark_scale)
+        if spotter:
+            cfg = cfg.updated(spotter=spotter)
         with Analyzer(cfg, engines_dir=engines, backend=backend) as an:
             out = VideoFile(Path(tmp) / "out.mp4", src.fps) if encode else None
             runner = Runner(an, [out, measure], max_frames=max_frames, pace=realtime, finish_timeout=60)
@@ -100,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--frames", type=int, default=None, help="at most this many frames per run")
     ap.add_argument("--no-paced", action="store_true", help="skip the paced (real-time) run")
+    ap.add_argument("--spotter", default=None, help="flow or moilanen (default: StreamConfig's)")
     args = ap.parse_args(argv)
     os.environ.setdefault("GLOG_minloglevel", "2")
     from mecore.errors import MexError, run_cli
@@ -109,10 +112,14 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"# bench.stream  {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.2f}, onnxruntime {ort.__version__}")
+        from stream.config import SPOTTERS
+
+        if args.spotter is not None and args.spotter not in SPOTTERS:
+            raise MexError(f"--spotter must be one of {SPOTTERS}, got {args.spotter!r}")
         clips = [c for c in (args.video, DEMO) if c.is_file()]
         if not clips:
             raise MexError(f"{args.video}: no clip to measure")
-        common = {"engines": args.engines, "backend": args.backend, "max_frames": args.frames}
+        common = {"engines": args.engines, "backend": args.backend, "max_frames": args.frames, "spotter": args.spotter}
         for clip in clips:
             for name, kw in (("frame path", dict(classify=False, overlay=False, encode=False)),
                              ("frame path, landmarks at 0.5", dict(classify=False, overlay=False, encode=False,

@@ -12,10 +12,13 @@ mouth raises the mouth's threshold, not the brows'.
 
 When a region's normalised signal stays above 1 for two frames, an event opens with the frame k
 before as its neutral reference; from then on each region's displacement is the flow from that
-reference to the newest frame, so the event's length is measured directly: it ends when every region
-that crossed has come back below ``close_fraction`` of its peak (or below its threshold) for
-``merge_s``. Onset..offset <= ``micro_max_s`` (0.5 s, MEGC's definition) is a ``micro`` event,
-longer is ``macro`` (a posed expression, a smile held: reported as such, not classified), and one
+reference to the newest frame, and each region's movement is followed on its own: its peak, and the
+first frame back below ``close_fraction`` of it (staying there for ``merge_s``). The regions that
+went out and came back within ``micro_max_s`` (0.5 s, MEGC's definition) make a ``micro`` event once
+no other region still can, even while others keep moving (a real face's own slower motion must not
+stretch a brief movement into a long one), if they lead (``brief_lead``); its offset is the
+half-way-back frame plus as long again. Otherwise the event lasts until every region that crossed is
+back, and is ``macro`` (a posed expression, a smile held: reported as such, not classified); one
 held past ``max_macro_s`` is closed there as macro.
 
 What does not count: the eye regions while the eyes are closing or closed (``blink_gate``; masked for
@@ -28,6 +31,7 @@ they suggest.
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from dataclasses import dataclass
 
@@ -63,7 +67,15 @@ EYES = np.array([n.startswith("eye_") for n in NAMES])
 FLOW_WARMUP_S = 1.0  # a region's median needs this much signal before it means anything
 THRESHOLD_EVERY = 5  # frames between recomputing the regions' medians (of a 10 s window)
 GRID = 16  # blocks per side for the global motion fit
+PERIOCULAR = np.array([n.startswith(("brow_", "cheek_")) for n in NAMES])
 MOUTH = np.array([n in ("upper_lip", "mouth_r", "mouth_l", "lower_lip", "chin") for n in NAMES])
+
+
+def _nanmedian(a: np.ndarray) -> np.ndarray:
+    """Per column; NaN (not a warning) for a region masked in every frame of the window (a long talk)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(a, axis=0)
 
 
 @dataclass
@@ -98,6 +110,7 @@ class _Open:
     r_done: np.ndarray | None = None  # back and stayed back for merge_s: this region's movement is over
     r_masked: np.ndarray | None = None  # masked at some frame of the event: its movement was not seen whole
     r_peak: np.ndarray | None = None  # the peak of its movement until it was over
+    blinks: list = None  # frames with the eyes closed
     z_hist: list = None  # (frame, (R,) normalised displacement) since the reference
 
 
@@ -125,7 +138,7 @@ class FlowSpotter:
         self._open: _Open | None = None
         self._last_offset = -(10**9)
         self._seen = 0
-        self.suppressed: dict[str, int] = {"motion": 0, "short": 0, "masked": 0}
+        self.suppressed: dict[str, int] = {"motion": 0, "short": 0, "masked": 0, "blink": 0}
         self.last_signal: SignalPoint | None = None
 
     def reconfigure(self, config: StreamConfig) -> None:
@@ -217,7 +230,7 @@ class FlowSpotter:
             floor = self.cfg.flow_floor * self.size / 128.0
             if not self._noise:
                 return np.full(len(NAMES), np.inf)
-            noise = np.nan_to_num(np.nanmedian(np.stack(self._noise), axis=0), nan=floor)
+            noise = np.nan_to_num(_nanmedian(np.stack(self._noise)), nan=floor)
             self._thr = np.maximum(floor, self.cfg.flow_noise_factor * noise)
         return self._thr
 
@@ -227,7 +240,7 @@ class FlowSpotter:
             if not self._noise_step:
                 return np.full(len(NAMES), np.inf)
             floor = self.cfg.flow_floor * self.size / 128.0
-            noise = np.nan_to_num(np.nanmedian(np.stack(self._noise_step), axis=0), nan=floor)
+            noise = np.nan_to_num(_nanmedian(np.stack(self._noise_step)), nan=floor)
             self._thr_step = np.maximum(floor, self.cfg.flow_noise_factor * noise)
         return self._thr_step
 
@@ -270,7 +283,7 @@ class FlowSpotter:
             onset = f
         n = len(NAMES)
         return _Open(onset, onset.index + 1, thr, np.zeros(n), onset.index, 0.0, r_apex=np.full(n, onset.index),
-                     r_back=np.full(n, -1), r_done=np.zeros(n, bool), r_masked=np.zeros(n, bool), r_peak=np.zeros(n), z_hist=[])
+                     r_back=np.full(n, -1), r_done=np.zeros(n, bool), r_masked=np.zeros(n, bool), r_peak=np.zeros(n), z_hist=[], blinks=[])
 
     def _follow(self, cur: _Frame, replay: bool = False) -> tuple[list[SpotEvent], SignalPoint]:
         ev = self._open
@@ -284,6 +297,7 @@ class FlowSpotter:
             return events, self.last_signal
         if cur.blink > self.cfg.blink_gate:
             ev.eyes_masked = True
+            ev.blinks.append(cur.index)
         masked, _ = self._masks([ev.ref, cur])
         masked = masked & MOUTH | (EYES if ev.eyes_masked else False)
         z = np.where(masked, 0.0, self._displacement(ev.ref, cur) / ev.thresholds)
@@ -353,8 +367,7 @@ class FlowSpotter:
         # back is where the lead region fell to about close_fraction of its peak; a fall takes about as long again
         # to reach neutral (the measured offset was 2-3 frames early on the tuning clips without this)
         offset = 2 * int(ev.r_back[lead]) - apex
-        hist = dict(ev.z_hist)
-        zs = hist.get(apex, ev.peak)
+        zs = dict(ev.z_hist).get(apex, ev.peak)
         # the onset: the last frame before the lead region's apex still low in that region
         for f, zf in ev.z_hist:
             if f >= apex:
@@ -393,6 +406,11 @@ class FlowSpotter:
             self.suppressed["motion"] += 1
             return []
         order = np.argsort(-ev.peak)
+        # a blink pulls the brows and the upper cheeks too (orbicularis oculi): a brief movement led by them
+        # while the eyes closed is the blink (the still clips' false micro events were these)
+        if kind == "micro" and PERIOCULAR[order[0]] and any(onset <= b <= offset for b in ev.blinks):
+            self.suppressed["blink"] += 1
+            return []
         at_apex = ev.at_apex if ev.at_apex is not None and ev.at_apex.any() else crossed
         regions = tuple(NAMES[i] for i in order if at_apex[i])
         aus = tuple(sorted({au for r in regions for au in REGIONS[r][1]}))

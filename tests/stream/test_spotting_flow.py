@@ -103,6 +103,17 @@ def test_a_blink_alone_is_no_event(face_frames):
     assert events == []
 
 
+def test_a_blink_that_pulls_the_cheeks_and_brows_is_no_event(face_frames):
+    """A real blink moves the upper cheeks and the brows a little too (orbicularis oculi)."""
+    def pull(i):
+        return _bump(i, 118, 122, 127)
+
+    moves = [(r, (0.0, 1.2 if r.startswith("brow") else -1.2), pull)
+             for r in ("cheek_r", "cheek_l", "brow_inner_r", "brow_inner_l")]
+    events, sp = _run(face_frames, moves, blinks=range(120, 126))
+    assert events == [] and sp.suppressed["blink"] == 1, events
+
+
 def test_speech_like_mouth_motion_gives_no_micro_event(face_frames):
     """The lower lip and chin going down and up at 4 Hz for 4 s, jawOpen with them."""
     def talk(i):
