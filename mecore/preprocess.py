@@ -19,7 +19,7 @@ from mecore.face.roi import PATCH_SIZE, extract_patches, node_points
 
 MAGNET_SIZE = 256
 MAP_SIZE = 128
-FEATURES_VERSION = 2  # bump when motion_features changes what it computes: caches are keyed by it
+FEATURES_VERSION = 3  # bump when the classifier's input changes (3: apex in the onset's frame): caches are keyed by it
 EPS = 1e-6
 
 

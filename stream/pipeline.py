@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from mecore.errors import MexError
-from mecore.face.align import AlignedFace, Aligner
+from mecore.face.align import AlignedFace, Aligner, in_frame_of
 from mecore.face.tracker import FaceTracker
 from mecore.types import FaceTrack, Frame, Prediction, SpotEvent
 from stream.config import StreamConfig
@@ -319,7 +319,8 @@ class Analyzer:
             log.warning("face %d: event at frame %d: crops no longer held; not classified", ev.face_id,
                         ev.apex_frame)
             return
-        self.predictor.submit(ev, onset[0], apex[0], apex[1])
+        # the apex in the onset's crop frame, as training compares them (mecore.face.align.in_frame_of)
+        self.predictor.submit(ev, onset[0], in_frame_of(onset[0], apex[0]), apex[1])
 
     def _collect(self) -> list[Prediction]:
         if self.predictor is None:

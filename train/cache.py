@@ -1,12 +1,13 @@
 """The preprocessing cache: each sample's face alignment and magnification, computed once.
 
 Per sample: detect the face in the onset and apex frames (MediaPipe, IMAGE mode), align each to
-the canonical 256x256 crop, and run the magnifier once per amplification factor (all factors in one
-batched call, through ``mecore.preprocess.motion_features``, the function the streaming analyser
-uses too). The classifier reads only the motion part of the magnifier's shape representation, so
-when the engines folder holds the magnifier's ``motion`` artifact (its weights without the decoder,
-checked against the magnifier's own weights) the cache runs that, as serving does: the same features
-(to 5e-7) at a quarter of the cost. Stored per sample as
+the canonical 256x256 crop (the apex re-cut in the onset's frame: ``mecore.face.align.in_frame_of``),
+and run the magnifier once per amplification factor (all factors in one batched call, through
+``mecore.preprocess.motion_features``, the function the streaming analyser uses too). The classifier
+reads only the motion part of the magnifier's shape representation, so when the engines folder holds
+the magnifier's ``motion`` artifact (its weights without the decoder, checked against the magnifier's
+own weights) the cache runs that, as serving does: the same features (to 5e-7) at a quarter of the
+cost. Stored per sample as
 ``<cache>/<magnifier sha[:16]>[+motion]-f<FEATURES_VERSION>/<sample key>-<path hash>.npz``:
 
     factors (F,)            amplification factors, ascending
@@ -183,10 +184,12 @@ class CacheWorker:
 
     def arrays(self, sample: Sample, factors: Sequence[float]) -> dict[str, np.ndarray] | str:
         """One sample's entry arrays (what ``store`` writes), or the reason it has none."""
+        from mecore.face.align import in_frame_of
         from mecore.preprocess import motion_features
 
         try:
-            onset, apex = self._align(sample.onset_path), self._align(sample.apex_path)
+            onset = self._align(sample.onset_path)
+            apex = in_frame_of(onset, self._align(sample.apex_path))  # as the stream compares them
             feats = motion_features(self.engine, onset.image, apex.image, apex.landmarks, sorted(factors))
         except MexError as exc:
             return str(exc)

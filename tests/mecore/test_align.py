@@ -130,3 +130,22 @@ def test_bad_landmarks_raise():
         Aligner().estimate(np.zeros((68, 2)))
     with pytest.raises(ValueError, match="degenerate"):
         Aligner().estimate(np.zeros((478, 3)))
+
+
+def test_in_frame_of_recuts_a_crop_with_the_reference_matrix(detector, frames):
+    """The apex crop re-cut in the onset's frame is the crop the onset's matrix cuts from the apex frame
+    (up to one more interpolation), and its landmarks follow."""
+    aligner = Aligner(256)
+    rgb = frames[0]
+    lms = _landmarks(detector, rgb)
+    ref = aligner.align(rgb, lms)
+    jittered = lms.copy()
+    jittered[:, :2] += np.array([1.5, -0.8])  # the landmarks' jitter: a crop moved by it
+    other = aligner.align(rgb, jittered)
+    inner = (slice(20, 236), slice(20, 236))
+    moved = np.abs(other.image[inner].astype(np.float32) - ref.image[inner]).mean()
+    held = align.in_frame_of(ref, other)
+    np.testing.assert_allclose(held.matrix, ref.matrix)
+    np.testing.assert_allclose(held.landmarks, aligner.warp(rgb, ref.matrix, jittered).landmarks, atol=1e-3)
+    left = np.abs(held.image[inner].astype(np.float32) - ref.image[inner]).mean()
+    assert left < 0.4 * moved, (left, moved)  # what is left is the second interpolation's blur

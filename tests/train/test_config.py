@@ -16,7 +16,7 @@ def test_cli_defaults_are_the_dataclass_defaults():
     text = " ".join(config_mod.parser().format_help().split())  # unwrapped
     for f in dataclasses.fields(loso.Config):
         assert f"--{f.name.replace('_', '-')}" in text, f.name
-    assert "(default: 100)" in text and "(default: 1.2,1.4,1.6" in text  # epochs, factors: from the fields
+    assert "(default: 40)" in text and "(default: 1.2,1.4,1.6" in text  # epochs, factors: from the fields
 
 
 def test_options_parse_to_typed_fields(tmp_path):
