@@ -268,3 +268,7 @@ def test_bundled_demo_clip():
     assert n == truth["frame_count"] and 8 <= n / truth["fps"] <= 12
     assert sorted(e["label"] for e in truth["events"]) == sorted(CLASSES)
     assert "python -m train.synth_me demo" in truth["command"]
+    # a person the default set holds out (train.synth.demo checks the split when it writes the clip)
+    from train.synth.demo import DEMO_PERSON
+
+    assert truth["person"] == DEMO_PERSON and truth["appearance"]["width"] == truth["width"]
