@@ -6,7 +6,7 @@ LOSO: the default synthetic set (generated once; its faces need ``python -m trai
 folds trained, first in one process (``--workers 1``: the serial baseline), then on a local Ray with
 ``--cpus`` CPUs (one cache actor and one fold task per CPU), each into its own cache and report folder;
 no final export. stream.batch: ``--videos`` copies of the demo clip (10 s, 300 frames, 5 events, all
-classified), first one after another in this process, then as Ray tasks. Also printed: Ray's start-up,
+classified), first one after another in this process, then as Ray tasks. Also printed: Ray's start-up (a new local Ray, and joining one started with `ray start --head`),
 a no-op task's round trip, the first fold's overhead outside training, the peak resident memory of each
 Ray worker (sampled from /proc), and from the measured per-fold and per-video-second times the wall
 time of CAS(ME)^3's 100 folds and of 1,000 one-minute videos on 1, 8 and 64 workers. The machine's
@@ -16,9 +16,12 @@ load average is printed with each phase: on a shared machine the figures are onl
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -109,6 +112,32 @@ def ray_overhead(cpus: int) -> dict:
     return {"startup_s": startup, "rtt_ms": rtt * 1e3}
 
 
+_JOIN = """
+import json, time
+t0 = time.perf_counter()
+import ray
+ray.init(address={addr!r}, logging_level="WARNING")
+t1 = time.perf_counter()
+ray.get(ray.remote(lambda: 0).remote())
+print(json.dumps({{"connect_s": t1 - t0, "first_task_s": time.perf_counter() - t1}}))
+"""
+
+
+def join_overhead(cpus: int, port: int = 6391) -> dict | None:
+    """What a run pays to join a cluster already started with ``ray start --head`` (docs/scale.md's
+    set-up), in a fresh interpreter: import + connect, and the first task (a worker process started)."""
+    ray_cli = Path(sys.executable).with_name("ray")
+    start = [str(ray_cli), "start", "--head", f"--port={port}", f"--num-cpus={cpus}", "--include-dashboard=false"]
+    if subprocess.run(start, capture_output=True).returncode:
+        return None
+    try:
+        out = subprocess.run([sys.executable, "-c", _JOIN.format(addr="auto")],
+                             capture_output=True, text=True, timeout=120)
+        return json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
+    finally:  # before this process starts its own local Ray: `ray stop` stops every Ray on the machine
+        subprocess.run([str(ray_cli), "stop", "--force"], capture_output=True)
+
+
 def cpu_now(mem: RayMemory) -> float:
     """CPU seconds so far of this process (all its threads: ONNX Runtime's, torch's) and of the Ray workers."""
     return time.process_time() + mem.cpu_s()
@@ -194,8 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
     print(f"bench.scale on {os.cpu_count()} cores; {load()} (a shared machine: other jobs run beside this)")
+    join = join_overhead(args.cpus)
     over = ray_overhead(args.cpus)
     print(f"Ray start-up {over['startup_s']:.1f} s; a no-op task's round trip {over['rtt_ms']:.1f} ms")
+    if join:
+        print(f"joining a running cluster (ray start --head): connect {join['connect_s']:.2f} s (Ray's import "
+              f"included), first task {join['first_task_s']:.2f} s")
     with RayMemory() as mem:
         lo = bench_loso(args, args.work, mem) if args.part in ("loso", "both") else None
         ba = bench_batch(args, args.work, mem) if args.part in ("batch", "both") else None
@@ -218,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{over['startup_s']:.1f} s + round trip {over['rtt_ms']:.1f} ms = "
               f"{100 * (over['startup_s'] + over['rtt_ms'] / 1e3) / lo['fold_s']:.0f} % of one fold "
               f"(once per run; per task {100 * over['rtt_ms'] / 1e3 / lo['fold_s']:.2f} %)")
+        if join:
+            j = join["connect_s"] + join["first_task_s"]
+            print(f"joining a running cluster instead: {j:.2f} s = {100 * j / lo['fold_s']:.0f} % of one fold")
         per_fold = lo["fold_s"] * CASME3_SAMPLES / s["samples"]  # a fold's epoch is linear in its samples
         print(f"on paper, CAS(ME)^3 100 folds (~{CASME3_SAMPLES} samples, fold time x{CASME3_SAMPLES / s['samples']:.1f}"
               f" = {per_fold:.0f} s): {on_paper(per_fold, 100)} workers")
