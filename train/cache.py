@@ -75,10 +75,11 @@ def feature_engine(magnifier: str | Path, engines_dir: str | Path | None = None)
     import engines
 
     art = engines.resolve(str(magnifier), "onnx", engines_dir)
-    motion = _motion_of(str(art.path), magnifier_id(art.path), str(art.checkpoint) if art.checkpoint else "")
+    mid = magnifier_id(art.path)  # hashes the file: once
+    motion = _motion_of(str(art.path), mid, str(art.checkpoint) if art.checkpoint else "")
     if motion is None:
-        return art, art, magnifier_id(art.path)
-    return art, engines.resolve(motion, "onnx"), f"{magnifier_id(art.path)}+motion"
+        return art, art, mid
+    return art, engines.resolve(motion, "onnx"), f"{mid}+motion"
 
 
 @functools.cache
