@@ -26,7 +26,7 @@ from pathlib import Path
 
 from mecore.errors import MexError, run_cli
 from stream.config import SPOTTERS, StreamConfig
-from stream.spot_eval import match, matched, read_synthetic, spot_video
+from stream.spot_eval import f1, match, matched, read_synthetic, spot_video
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MEX_SHARED", REPO.parent / "shared"))
@@ -89,10 +89,6 @@ def run_truth(folders: list[str], spotter: str) -> list[dict]:
             out.append(row)
             print(f"{spotter}: {key}: micro TP/FP/FN {row['micro']}, macro {row['macro']}", file=sys.stderr)
     return out
-
-
-def f1(tp: int, fp: int, fn: int) -> float:
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
 def table(results: dict[str, dict]) -> str:

@@ -245,11 +245,15 @@ def match(truth: list[Interval], preds: list[Interval]) -> tuple[int, int, int]:
     return tp, len(preds) - tp, len(truth) - tp
 
 
+def f1(tp: int, fp: int, fn: int) -> float:
+    """2PR / (P + R), written in counts."""
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
 def _prf(tp: int, fp: int, fn: int) -> dict:
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return {"tp": tp, "fp": fp, "fn": fn, "precision": round(p, 4), "recall": round(r, 4), "f1": round(f1, 4)}
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": round(p, 4), "recall": round(r, 4), "f1": round(f1(tp, fp, fn), 4)}
 
 
 def score(truth: dict[str, list[Interval]], preds: dict[str, list[Interval]]) -> dict:
