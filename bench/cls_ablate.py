@@ -4,7 +4,7 @@
     python -m bench.cls_ablate probe          # the linear probe (logistic regression) on the same patches
 
 Each setting is a JSON object of train.fit.FitOptions fields (``model`` holds FGRMER constructor
-overrides). Data, folds, adjacency and the test factor are those of ``python -m train.loso`` with the
+overrides; ``train_factors``, a list of amplifications, trains at those only). Data, folds, adjacency and the test factor are those of ``python -m train.loso`` with the
 default Config (the cache must exist: run train.loso once). The held-out identities are never read
 here: hyper-parameters are chosen on these figures only. One line of JSON per setting is appended to
 ``runs/ablate.jsonl``.
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from train.loso import splits
 
     ap = argparse.ArgumentParser(prog="python -m bench.cls_ablate")
-    ap.add_argument("setting", help="JSON object of FitOptions fields, or 'probe'")
+    ap.add_argument("setting", help="JSON object of FitOptions fields, or 'probe[:C]'")
     ap.add_argument("--name", default="")
     ap.add_argument("--val-subjects", type=int, default=0)
     ap.add_argument("--log", type=Path, default=Path("runs/ablate.jsonl"))
@@ -47,20 +47,24 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     y_true, y_pred, train_acc = [], [], []
     for k, sp in enumerate(splits(data.subjects, args.val_subjects, cfg.seed)):
-        if args.setting == "probe":  # same protocol as docs/training.md's probe: C 0.05, factor 2.0
+        if args.setting.startswith("probe"):  # docs/training.md's probe: C 0.05 (probe:C), factor 2.0
             from sklearn.linear_model import LogisticRegression
             from sklearn.preprocessing import StandardScaler
 
             xtr = data.X[sp.train, test_f].reshape(len(sp.train), -1)
             sc = StandardScaler().fit(xtr)
-            clf = LogisticRegression(C=0.05, max_iter=2000).fit(sc.transform(xtr), data.y[sp.train])
+            c = float(args.setting.partition(":")[2] or 0.05)
+            clf = LogisticRegression(C=c, max_iter=2000).fit(sc.transform(xtr), data.y[sp.train])
             pred = clf.predict(sc.transform(data.X[sp.test, test_f].reshape(len(sp.test), -1)))
             train_acc.append(float(clf.score(sc.transform(xtr), data.y[sp.train])))
         else:
-            opts = fit_mod.FitOptions(**{"epochs": cfg.epochs, "seed": cfg.seed + k, **json.loads(args.setting)})
+            setting = json.loads(args.setting)
+            factors = setting.pop("train_factors", None)  # amplifications to train at (default: all cached)
+            fidx = None if factors is None else [cfg.factors.index(round(float(f), 3)) for f in factors]
+            opts = fit_mod.FitOptions(**{"epochs": cfg.epochs, "seed": cfg.seed + k, **setting})
             adj = adj_mod.adjacency([data.samples[i].aus for i in sp.train])
             res = fit_mod.fit(data.X, data.y, sp.train, len(data.labels), adj, opts, val_idx=sp.val,
-                              eval_factor=test_f)
+                              eval_factor=test_f, train_factors=fidx)
             pred = fit_mod.predict(res.model, data.X[sp.test, test_f]).argmax(1)
             train_acc.append(res.history["train_acc"][-1])
         y_true += data.y[sp.test].tolist()
