@@ -33,6 +33,12 @@ class Config:
     batch_size: int = opt(32, "batch size", fold=True)
     weight_decay: float = opt(0.05, "AdamW weight decay", fold=True)
     label_smoothing: float = opt(0.1, "label smoothing of the cross-entropy", fold=True)
+    layers: int = opt(2, "FGRMER: transformer layers per facial region (the paper: 6; docs/training.md)", fold=True)
+    head_hidden: int = opt(128, "FGRMER: hidden width of each region's head (the paper: 320)", fold=True)
+    feat: int = opt(64, "FGRMER: region feature / AU-GCN output width (the paper: 160)", fold=True)
+    dropout: float = opt(0.5, "FGRMER: dropout in the transformers and heads", fold=True)
+    input_noise: float = opt(0.0, "Gaussian noise on training patches, in units of each element's std", fold=True)
+    mixup: float = opt(0.0, "mixup Beta(a, a) of training pairs (0: off)", fold=True)
     folds: list[str] | None = opt(None, "test subjects to run (none: all)")
     val_subjects: int = opt(0, "0: fixed epochs; K: pick the epoch on K held-out training subjects", fold=True)
     workers: int = opt(2, "preprocessing processes")
@@ -73,7 +79,8 @@ class Config:
             REPO / ".cache" / f"synth-{self.synth_subjects}x{self.synth_clips}-h{self.synth_holdout}-seed{self.seed}")
         self.out = Path(self.out) if self.out is not None else REPO / "runs" / f"loso-{self.dataset}"
         self.cache = Path(self.cache)
-        for name in ("epochs", "batch_size", "workers", "synth_subjects", "synth_clips"):
+        for name in ("epochs", "batch_size", "workers", "synth_subjects", "synth_clips", "layers", "head_hidden",
+                     "feat"):
             if int(getattr(self, name)) < 1:
                 raise MexError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.synth_holdout < 0:
@@ -87,6 +94,10 @@ class Config:
             raise MexError(f"--factors must include the test factor {TEST_FACTOR}, got {list(self.factors)}")
         if not 0 <= self.label_smoothing < 1:
             raise MexError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.dropout < 1:
+            raise MexError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if self.input_noise < 0 or self.mixup < 0:
+            raise MexError(f"--input-noise and --mixup must be >= 0, got {self.input_noise}, {self.mixup}")
         if self.val_subjects < 0:
             raise MexError(f"--val-subjects must be >= 0, got {self.val_subjects}")
         if self.ray_retries < 0:
@@ -109,7 +120,10 @@ class Config:
 
     def fit_options(self, seed: int) -> FitOptions:
         return FitOptions(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
-                          weight_decay=self.weight_decay, label_smoothing=self.label_smoothing, seed=seed)
+                          weight_decay=self.weight_decay, label_smoothing=self.label_smoothing, seed=seed,
+                          noise=self.input_noise, mixup=self.mixup,
+                          model={"n_layers": self.layers, "head_hidden": self.head_hidden, "feat": self.feat,
+                                 "dropout": self.dropout})
 
     def fingerprint(self, magnifier_id: str, keys: list[str]) -> dict:
         """What a stored fold must match to be reused: the ``fold=True`` fields and the samples."""

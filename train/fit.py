@@ -29,6 +29,11 @@ class FitOptions:
     label_smoothing: float = 0.1
     balanced: bool = True  # class-weighted loss from the training labels (real sets are imbalanced)
     device: str = "cpu"  # "cuda" where a GPU is given to the fold (a Ray fold task with --ray-fold-gpus)
+    # FGRMER constructor overrides (n_layers, head_hidden, feat, dropout, ...): they go into the
+    # checkpoint's kwargs with the rest, so export and the stream rebuild the same network.
+    model: dict = field(default_factory=dict)
+    noise: float = 0.0  # Gaussian noise on the training patches, in units of each element's std
+    mixup: float = 0.0  # Beta(a, a) mixup of training pairs (0: off); labels mixed the same way
 
 
 @dataclass
@@ -78,8 +83,11 @@ def fit(X: np.ndarray, y: np.ndarray, train_idx: Sequence[int], num_classes: int
     stats = X[train_idx][:, fidx].astype(np.float64)  # training samples only, like the adjacency
     mean, std = stats.mean(axis=(0, 1)), np.maximum(stats.std(axis=(0, 1)), 1e-6)
     kwargs = {"num_classes": num_classes, "adjacency": np.asarray(adjacency, np.float32).tolist(),
-              "input_mean": mean.astype(np.float32).tolist(), "input_std": std.astype(np.float32).tolist()}
+              "input_mean": mean.astype(np.float32).tolist(), "input_std": std.astype(np.float32).tolist(),
+              **opts.model}
     model = FGRMER(**kwargs).to(dev)
+    std_t = torch.as_tensor(std, dtype=torch.float32, device=dev)
+    gen = torch.Generator(device=dev).manual_seed(opts.seed)
     optim = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     steps = max(1, opts.epochs * int(np.ceil(len(xs) / opts.batch_size)))
     sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=opts.lr, total_steps=steps, pct_start=0.15)
@@ -97,8 +105,18 @@ def fit(X: np.ndarray, y: np.ndarray, train_idx: Sequence[int], num_classes: int
             if len(b) < 2:  # BatchNorm needs two items
                 continue
             f = torch.as_tensor(rng.integers(0, xs.shape[1], len(b)))
-            logits = model(xs[b, f])
-            loss = F.cross_entropy(logits, ys[b], weight=weight, label_smoothing=opts.label_smoothing)
+            xb, yb = xs[b, f], ys[b]
+            if opts.noise > 0:
+                xb = xb + opts.noise * std_t * torch.randn(xb.shape, generator=gen, device=dev)
+            if opts.mixup > 0:
+                lam = float(rng.beta(opts.mixup, opts.mixup))
+                perm = torch.as_tensor(rng.permutation(len(b)), device=dev)
+                logits = model(lam * xb + (1 - lam) * xb[perm])
+                loss = lam * F.cross_entropy(logits, yb, weight=weight, label_smoothing=opts.label_smoothing) + \
+                    (1 - lam) * F.cross_entropy(logits, yb[perm], weight=weight, label_smoothing=opts.label_smoothing)
+            else:
+                logits = model(xb)
+                loss = F.cross_entropy(logits, yb, weight=weight, label_smoothing=opts.label_smoothing)
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
