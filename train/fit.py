@@ -8,6 +8,7 @@ its dataset draws the factor per item); evaluation uses the single test factor.
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ def fit(X: np.ndarray, y: np.ndarray, train_idx: Sequence[int], num_classes: int
     model = FGRMER(**kwargs).to(dev)
     std_t = torch.as_tensor(std, dtype=torch.float32, device=dev)
     gen = torch.Generator(device=dev).manual_seed(opts.seed)
+    ce = functools.partial(F.cross_entropy, weight=weight, label_smoothing=opts.label_smoothing)
     optim = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     steps = max(1, opts.epochs * int(np.ceil(len(xs) / opts.batch_size)))
     sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=opts.lr, total_steps=steps, pct_start=0.15)
@@ -112,11 +114,10 @@ def fit(X: np.ndarray, y: np.ndarray, train_idx: Sequence[int], num_classes: int
                 lam = float(rng.beta(opts.mixup, opts.mixup))
                 perm = torch.as_tensor(rng.permutation(len(b)), device=dev)
                 logits = model(lam * xb + (1 - lam) * xb[perm])
-                loss = lam * F.cross_entropy(logits, yb, weight=weight, label_smoothing=opts.label_smoothing) + \
-                    (1 - lam) * F.cross_entropy(logits, yb[perm], weight=weight, label_smoothing=opts.label_smoothing)
+                loss = lam * ce(logits, yb) + (1 - lam) * ce(logits, yb[perm])
             else:
                 logits = model(xb)
-                loss = F.cross_entropy(logits, yb, weight=weight, label_smoothing=opts.label_smoothing)
+                loss = ce(logits, yb)
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
