@@ -26,13 +26,12 @@ from mecore.atomic import write_text
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from train import adjacency as adj_mod
     from train import fit as fit_mod
     from train import metrics
     from train.cache import TEST_FACTOR
     from train.config import Config
     from train.data import load_data
-    from train.loso import splits
+    from train.loso import splits, train_fold
 
     ap = argparse.ArgumentParser(prog="python -m bench.cls_ablate")
     ap.add_argument("setting", help="JSON object of FitOptions fields, or 'probe[:C]'")
@@ -62,11 +61,9 @@ def main(argv: list[str] | None = None) -> int:
             factors = setting.pop("train_factors", None)  # amplifications to train at (default: all cached)
             fidx = None if factors is None else [cfg.factors.index(round(float(f), 3)) for f in factors]
             opts = fit_mod.FitOptions(**{"epochs": cfg.epochs, "seed": cfg.seed + k, **setting})
-            adj = adj_mod.adjacency([data.samples[i].aus for i in sp.train])
-            res = fit_mod.fit(data.X, data.y, sp.train, len(data.labels), adj, opts, val_idx=sp.val,
-                              eval_factor=test_f, train_factors=fidx)
-            pred = fit_mod.predict(res.model, data.X[sp.test, test_f]).argmax(1)
-            train_acc.append(res.history["train_acc"][-1])
+            res = train_fold(cfg, k, sp, data, {}, opts=opts, train_factors=fidx)
+            pred = np.asarray(res["pred"], dtype=np.int64)
+            train_acc.append(res["history"]["train_acc"][-1])
         y_true += data.y[sp.test].tolist()
         y_pred += pred.tolist()
         print(f"fold {sp.test_subject}: {np.mean(pred == data.y[sp.test]):.2f}", flush=True)

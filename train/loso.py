@@ -78,8 +78,12 @@ def reused_fold(cfg: Config, sp: Split, fingerprint: dict) -> dict | None:
     return None
 
 
-def train_fold(cfg: Config, k: int, sp: Split, data: Data, fingerprint: dict, device: str = "cpu") -> dict:
-    """Train and test one fold; writes nothing (a Ray task returns this to the driver, which saves it)."""
+def train_fold(cfg: Config, k: int, sp: Split, data: Data, fingerprint: dict, device: str = "cpu",
+               opts=None, train_factors: list[int] | None = None) -> dict:
+    """Train and test one fold; writes nothing (a Ray task returns this to the driver, which saves it).
+
+    ``opts`` (train.fit.FitOptions) and ``train_factors`` (factor indices) replace the config's, for
+    bench.cls_ablate's settings that the config does not spell."""
     from train import fit as fit_mod
 
     samples, X, y = data.samples, data.X, data.y
@@ -87,9 +91,10 @@ def train_fold(cfg: Config, k: int, sp: Split, data: Data, fingerprint: dict, de
     train_aus = [samples[i].aus for i in sp.train]  # training subjects only: see docs/training.md
     adj = adj_mod.adjacency(train_aus)
     test_f = cfg.factors.index(TEST_FACTOR)
-    opts = cfg.fit_options(cfg.seed + k)
+    opts = opts or cfg.fit_options(cfg.seed + k)
     opts.device = device
-    res = fit_mod.fit(X, y, sp.train, len(data.labels), adj, opts, val_idx=sp.val, eval_factor=test_f)
+    res = fit_mod.fit(X, y, sp.train, len(data.labels), adj, opts, val_idx=sp.val, eval_factor=test_f,
+                      train_factors=train_factors)
     probs = fit_mod.predict(res.model, X[sp.test, test_f])
     pred = probs.argmax(1) if len(probs) else np.zeros(0, int)
     return {
