@@ -1,4 +1,5 @@
-"""Frames per second of whole-video magnification: MagNet and the fast magnifier, one table.
+"""Frames per second of whole-video magnification: MagNet and the fast magnifier (fp32, and with its INT8
+decoder), one table.
 
 ``python -m bench.magnify [--sizes 256 480p 720p] [--threads 2] [--repeats 5] [--backends onnxruntime-cpu ...]
 [--face-video ../shared/media/face.mp4]``
@@ -27,15 +28,15 @@ import numpy as np
 from mecore.errors import MexError, run_cli
 
 SIZES = {"256": (256, 256), "480p": (480, 848), "720p": (720, 1280)}
-MODELS = {"MagNet": "magnifier", "fast": "fast_magnifier"}
+METHODS = {"MagNet": "magnet", "fast": "fast", "fast int8": "fast-int8"}  # column -> stream.magnify method
 
 
-def _magnifier(name: str, backend: str, threads: int, engines_dir=None):
+def _magnifier(method: str, backend: str, threads: int, engines_dir=None):
     import engines
     from mecore.magnify.learned import LearnedMagnifier
+    from stream.magnify import ENGINE_NAMES
 
-    enc = engines.load(f"{name}_encoder", backend, threads=threads, engines_dir=engines_dir)
-    dec = engines.load(f"{name}_decoder", backend, threads=threads, engines_dir=engines_dir)
+    enc, dec = (engines.load(n, backend, threads=threads, engines_dir=engines_dir) for n in ENGINE_NAMES[method])
     return LearnedMagnifier(enc, dec, 10.0, "temporal", 0.8, 1.0, 30.0)
 
 
@@ -47,9 +48,9 @@ def _frames(h: int, w: int, n: int = 4) -> list[np.ndarray]:
 
 def bench_sizes(sizes: list[str], backend: str, threads: int, repeats: int, engines_dir=None) -> list[dict]:
     mags = {}
-    for label, name in MODELS.items():
+    for label, method in METHODS.items():
         try:
-            mags[label] = _magnifier(name, backend, threads, engines_dir)
+            mags[label] = _magnifier(method, backend, threads, engines_dir)
         except MexError as e:
             print(f"{label} on {backend}: skipped ({e})")
     rows = []
@@ -71,20 +72,23 @@ def bench_sizes(sizes: list[str], backend: str, threads: int, repeats: int, engi
         if "MagNet" in row and "fast" in row:
             row["ratio"] = row["fast"] / row["MagNet"]
             row["best ratio"] = row["fast best"] / row["MagNet best"]
+        if "MagNet" in row and "fast int8" in row:
+            row["int8 ratio"] = row["fast int8"] / row["MagNet"]
         rows.append(row)
         print(_line(row), flush=True)
     return rows
 
 
-def bench_face(video: str, backend: str, threads: int, frames: int = 60, engines_dir=None) -> float:
-    """End-to-end fps of ``--face`` with the fast magnifier on ``video``'s first frames."""
+def bench_face(video: str, backend: str, threads: int, frames: int = 60, engines_dir=None,
+               method: str = "fast") -> float:
+    """End-to-end fps of ``--face`` with ``method`` on ``video``'s first frames."""
     from mecore.face.tracker import FaceTracker
     from mecore.magnify.video import FaceFrames, LearnedFrames
     from stream.sources import open_source
 
     with open_source(video) as src:
         imgs = [f for _, f in zip(range(frames), src)]
-    face = FaceFrames(LearnedFrames(_magnifier("fast_magnifier", backend, threads, engines_dir)),
+    face = FaceFrames(LearnedFrames(_magnifier(method, backend, threads, engines_dir)),
                       FaceTracker(max_faces=1, blendshapes=False), 256)
     try:
         face.apply(imgs[0].image, 0)
@@ -97,9 +101,9 @@ def bench_face(video: str, backend: str, threads: int, frames: int = 60, engines
 
 
 def _line(row: dict) -> str:
-    f = {k: (f"{row[k]:.2f}" if k in row else "-") for k in ("MagNet", "fast")}
-    ratio, best = (f"{row[k]:.2f}x" if k in row else "-" for k in ("ratio", "best ratio"))
-    return f"| {row['size']} | {row['backend']} | {f['MagNet']} | {f['fast']} | {ratio} | {best} |"
+    f = [f"{row[k]:.2f}" if k in row else "-" for k in METHODS]
+    r = [f"{row[k]:.2f}x" if k in row else "-" for k in ("ratio", "best ratio", "int8 ratio")]
+    return f"| {row['size']} | {row['backend']} | {' | '.join(f)} | {' | '.join(r)} |"
 
 
 def _backends(requested: list[str] | None) -> list[str]:
@@ -128,13 +132,18 @@ def main(argv: list[str] | None = None) -> int:
         load0 = os.getloadavg()[0]
         print(f"frames per second, median of {args.repeats} (temporal mode: encoder + band-pass + decoder), "
               f"{args.threads} ONNX Runtime threads")
-        print("| size | backend | MagNet fps | fast fps | fast / MagNet | fastest calls' ratio |\n"
-              "|---|---|---|---|---|---|")
+        print("| size | backend | MagNet fps | fast fps | fast int8 fps | fast / MagNet | fastest calls' ratio "
+              "| fast int8 / MagNet |\n|---|---|---|---|---|---|---|---|")
         for backend in _backends(args.backends):
             bench_sizes(args.sizes, backend, args.threads, args.repeats, args.engines_dir)
-        if args.face_video:
-            fps = bench_face(args.face_video, "onnxruntime-cpu", args.threads, engines_dir=args.engines_dir)
-            print(f"--face with the fast magnifier (tracking + 256x256 crop + paste), ORT CPU: {fps:.1f} fps")
+        for label in ("fast", "fast int8") if args.face_video else ():
+            try:
+                fps = bench_face(args.face_video, "onnxruntime-cpu", args.threads, engines_dir=args.engines_dir,
+                                 method=METHODS[label])
+            except MexError as e:
+                print(f"--face with {label}: skipped ({e})")
+                continue
+            print(f"--face with {label} (tracking + 256x256 crop + paste), ORT CPU: {fps:.1f} fps")
         print(f"load average: {load0:.2f} before, {os.getloadavg()[0]:.2f} after ({os.cpu_count()} CPUs)")
 
     return run_cli(body)

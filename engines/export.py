@@ -56,21 +56,32 @@ def export_onnx(module, example_inputs: tuple, path: str | Path, input_names: li
             torch.onnx.export(module, tuple(example_inputs), str(tmp), input_names=list(input_names),
                               output_names=list(output_names), dynamic_axes=dynamic_axes or {},
                               opset_version=opset, do_constant_folding=True, dynamo=False)
-            model = onnx.load(str(tmp))
-            ins, outs = graph_io(model)
-            inits = {i.name for i in model.graph.initializer}
-            full = _defaults({"inputs": io_specs(i for i in model.graph.input if i.name not in inits),
-                              "outputs": io_specs(model.graph.output), **meta})
-            check_meta(full, path, ins, outs)
-            del model.metadata_props[:]
-            for k, v in encode_meta(full).items():
-                model.metadata_props.add(key=k, value=v)
-            onnx.save(model, str(tmp))
-            onnx.checker.check_model(str(tmp), full_check=True)
+            embed_meta(onnx.load(str(tmp)), meta, tmp, where=path)
     finally:
         module.train(was_training)
         torch.backends.mha.set_fastpath_enabled(fastpath)
     return path
+
+
+def embed_meta(model, meta: dict, path: str | Path, where: str | Path | None = None) -> Path:
+    """Save ONNX ``model`` at ``path`` with ``meta`` as its JSON-encoded ``metadata_props`` (replacing any).
+
+    ``inputs``/``outputs`` are read from the graph unless ``meta`` gives them; the saved file is
+    checked by ``onnx.checker``. ``where`` names the artifact in errors (default ``path``).
+    """
+    import onnx
+
+    ins, outs = graph_io(model)
+    inits = {i.name for i in model.graph.initializer}
+    full = _defaults({"inputs": io_specs(i for i in model.graph.input if i.name not in inits),
+                      "outputs": io_specs(model.graph.output), **meta})
+    check_meta(full, where or path, ins, outs)
+    del model.metadata_props[:]
+    for k, v in encode_meta(full).items():
+        model.metadata_props.add(key=k, value=v)
+    onnx.save(model, str(path))
+    onnx.checker.check_model(str(path), full_check=True)
+    return Path(path)
 
 
 def save_checkpoint(path: str | Path, arch: str, kwargs: dict, state_dict, meta: dict) -> Path:

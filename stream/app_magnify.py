@@ -46,7 +46,7 @@ def magnify_tab(backend: gr.components.Component | None = None, engines_dir=None
         seconds = gr.Slider(1, 60, value=10, step=1, label="Seconds to record from a URL", scale=1)
     with gr.Row():
         method = gr.Dropdown(list(METHODS), value="magnet", label="Method", elem_id="magnify-method")
-        mode = gr.Dropdown(list(MODES), value="temporal", label="Mode (magnet, fast)", elem_id="magnify-mode")
+        mode = gr.Dropdown(list(MODES), value="temporal", label="Mode (learned methods)", elem_id="magnify-mode")
         alpha = gr.Slider(1, 100, value=10, step=1, label="Alpha", elem_id="magnify-alpha")
         low = gr.Number(0.5, label="Band low (Hz)", elem_id="magnify-low")
         high = gr.Number(3.0, label="Band high (Hz)", elem_id="magnify-high")

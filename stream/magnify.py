@@ -6,7 +6,8 @@
 
 INPUT is anything the analyser reads (file, image folder, rtsp/http URL, webcam index, ``demo``).
 Methods: ``magnet`` (the shipped MagNet, engines/magnifier_{encoder,decoder}), ``fast`` (the project's
-fast magnifier, engines/fast_magnifier_{encoder,decoder}), ``evm-motion`` (linear Eulerian, Laplacian
+fast magnifier, engines/fast_magnifier_{encoder,decoder}), ``fast-int8`` (the same with its INT8
+decoder, engines/fast_magnifier_int8_decoder: for CPUs), ``evm-motion`` (linear Eulerian, Laplacian
 pyramid) and ``evm-colour`` (Gaussian pyramid level; the ideal temporal filter for files, a causal IIR
 for live sources). Learned modes: static (each frame against the first), dynamic (against the
 previous frame), temporal (the shape representation band-passed in time, as in MagNet's temporal
@@ -28,10 +29,13 @@ import numpy as np
 from mecore.errors import MexError, run_cli
 from mecore.magnify.filters import check_band
 
-METHODS = ("magnet", "fast", "evm-motion", "evm-colour")
+METHODS = ("magnet", "fast", "fast-int8", "evm-motion", "evm-colour")
 MODES = ("static", "dynamic", "temporal")
 FILTERS = ("auto", "ideal", "iir")
-ENGINE_NAMES = {"magnet": "magnifier", "fast": "fast_magnifier"}
+# method -> (encoder, decoder) artifacts; fast-int8 shares the fp32 encoder (train/magnet/quantize.py says why)
+ENGINE_NAMES = {"magnet": ("magnifier_encoder", "magnifier_decoder"),
+                "fast": ("fast_magnifier_encoder", "fast_magnifier_decoder"),
+                "fast-int8": ("fast_magnifier_encoder", "fast_magnifier_int8_decoder")}
 log = logging.getLogger("stream")
 
 
@@ -63,7 +67,7 @@ class MagnifyConfig:
             raise MexError(f"--mode {self.mode!r}: choose one of {', '.join(MODES)}")
         if self.method.startswith("evm") and self.mode not in (None, "temporal"):
             raise MexError(f"--method {self.method} is a temporal band-pass magnifier; --mode {self.mode} "
-                           "is for the learned methods (magnet, fast)")
+                           "is for the learned methods (magnet, fast, fast-int8)")
         if not self.alpha >= 1.0:
             raise MexError(f"--alpha {self.alpha}: must be >= 1 (1 = no magnification)")
         lo, hi = self.band
@@ -86,9 +90,8 @@ class MagnifyConfig:
 def load_engines(cfg: MagnifyConfig):
     import engines
 
-    name = ENGINE_NAMES[cfg.method]
     opts = {"threads": cfg.threads, "engines_dir": cfg.engines_dir}
-    return (engines.load(f"{name}_encoder", cfg.backend, **opts), engines.load(f"{name}_decoder", cfg.backend, **opts))
+    return tuple(engines.load(name, cfg.backend, **opts) for name in ENGINE_NAMES[cfg.method])
 
 
 def build(cfg: MagnifyConfig, fps: float, parts=None):

@@ -1,7 +1,7 @@
 """A live magnified view of a stream (``run_stream.py --show``, key ``m``): ``LiveView().apply(rgb, t)``.
 
 Temporal mode (the band-pass state carried frame to frame, so it runs on a live stream), at a working
-resolution so it keeps up: the fast magnifier when engines/ has it, else MagNet. The filter needs
+resolution so it keeps up: the fast magnifier when engines/ has it (its INT8 decoder on a CPU), else MagNet. The filter needs
 the rate frames arrive at, which on a live source is what the analyser keeps up with, not the
 camera's: it is measured from the first ``probe`` frames' timestamps (shown unmagnified meanwhile).
 """
@@ -17,15 +17,25 @@ from mecore.errors import MexError
 log = logging.getLogger("stream")
 
 
-def best_method(engines_dir=None) -> str:
-    """``fast`` when its encoder is published, else ``magnet``."""
+def best_method(engines_dir=None, backend: str = "auto") -> str:
+    """The fastest published learned magnifier for ``backend``: ``fast-int8`` on ONNX Runtime CPU, else
+    ``fast``; ``magnet`` when the fast magnifier is not published."""
     from engines.artifacts import NotListed, resolve
+    from engines.backends import unavailable
 
-    try:
-        resolve("fast_magnifier_encoder", ("onnx", "torch"), engines_dir)
-        return "fast"
-    except (NotListed, MexError):
+    def published(name: str) -> bool:
+        try:
+            resolve(name, ("onnx", "torch"), engines_dir)
+            return True
+        except (NotListed, MexError):
+            return False
+
+    if not published("fast_magnifier_encoder"):
         return "magnet"
+    # the INT8 decoder is ONNX only, and a CPU speed-up: the choice when auto lands on ONNX Runtime CPU
+    cpu_onnx = backend == "onnxruntime-cpu" or (backend == "auto" and all(
+        unavailable(b) is not None for b in ("tensorrt", "onnxruntime-cuda", "torch-cuda")))
+    return "fast-int8" if cpu_onnx and published("fast_magnifier_int8_decoder") else "fast"
 
 
 class LiveView:
@@ -41,7 +51,7 @@ class LiveView:
         from stream.magnify import MagnifyConfig, build
 
         band = (self.band[0], min(self.band[1], 0.45 * self.fps))
-        cfg = MagnifyConfig(method=best_method(self.engines_dir), mode="temporal", alpha=self.alpha, band=band,
+        cfg = MagnifyConfig(method=best_method(self.engines_dir, self.backend), mode="temporal", alpha=self.alpha, band=band,
                             work_size=self.work_size, backend=self.backend, engines_dir=self.engines_dir)
         log.info("live magnified view: %s, temporal %.2f-%.2f Hz, alpha %g", cfg.method, *band, cfg.alpha)
         return build(cfg, self.fps)

@@ -63,10 +63,11 @@ def one_error_line(capsys) -> str:
     return err[0]
 
 
-def test_static_alpha_1_round_trip_keeps_audio(clip, tmp_path):
+@pytest.mark.parametrize("method", ["magnet", "fast", "fast-int8"])
+def test_static_alpha_1_round_trip_keeps_audio(clip, tmp_path, method):
     out = tmp_path / "out.mp4"
     assert main([str(clip), "--out", str(out), "--alpha", "1", "--quiet", "--threads", "2",
-                 "--crf", "0"]) == 0
+                 "--crf", "0", "--method", method]) == 0
     got, audio = read_clip(out)
     ref, _ = read_clip(clip)
     assert len(got) == len(ref) and audio

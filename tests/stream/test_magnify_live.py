@@ -57,3 +57,5 @@ def result(image, raw, t):
 
 def test_best_method_prefers_the_fast_magnifier(tmp_path):
     assert best_method(tmp_path) == "magnet"  # an engines folder without it
+    assert best_method() == "fast-int8"  # the shipped engines on this GPU-less machine: its INT8 decoder
+    assert best_method(backend="torch-cpu") == "fast"  # the INT8 decoder is ONNX only

@@ -1,4 +1,4 @@
-"""``python -m train.magnet {import,train,distill,eval,export,motion,split}`` — see docs/magnifier.md."""
+"""``python -m train.magnet {import,train,distill,eval,export,motion,split,export-fast,quantize}`` — see docs/magnifier.md."""
 
 from __future__ import annotations
 
@@ -97,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     ef.add_argument("--checkpoint", type=Path, default=Path("runs/fastmag/last.pt"))
     ef.add_argument("--engines-dir", type=Path, default=REPO / "engines")
     ef.add_argument("--metrics", type=Path, default=None, help="JSON from `eval --out-json` to embed")
+    qu = sub.add_parser("quantize", help="engines/fast_magnifier_decoder.onnx -> fast_magnifier_int8_decoder.onnx "
+                        "(ONNX Runtime static INT8, scored on the test set before publishing)")
+    qu.add_argument("--engines-dir", type=Path, default=REPO / "engines")
+    qu.add_argument("--calib", type=int, default=24, help="synthetic calibration samples")
+    qu.add_argument("--test-n", type=int, default=256, help="held-out test samples scored")
     return p
 
 
@@ -184,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
             from train.magnet.export_split import export_fast
 
             print(json.dumps(export_fast(args.checkpoint, args.engines_dir, args.metrics)))
+        elif args.cmd == "quantize":
+            from train.magnet.quantize import quantize
+
+            if min(args.calib, args.test_n) < 1:
+                raise MexError(f"--calib {args.calib} --test-n {args.test_n}: need at least one sample each")
+            print(json.dumps(quantize(args.engines_dir, args.calib, test_n=args.test_n)))
         elif args.cmd == "motion":
             from train.magnet.export import export_motion
 
