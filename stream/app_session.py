@@ -262,6 +262,9 @@ class Session:
 
     def drop(self, kind: str) -> None:
         """Close the run of ``kind``; a loop feeding it sees ``generation`` change and stops."""
+        # first: a loop that checks it between frames stops now, and so cannot write over the page's
+        # "Stopped." with a frame analysed while the source below was closing (that took seconds)
+        self.generation[kind] = self.generation.get(kind, 0) + 1
         run = self._runs.get(kind)
         if run is not None:
             run.runner.cancel()  # a loop waiting for its next frame ends without a final result
@@ -272,7 +275,6 @@ class Session:
             except Exception:  # a broken stream may fail to close; it is being dropped anyway
                 log.warning("closing the %s source failed", kind, exc_info=True)
         with self.lock:
-            self.generation[kind] = self.generation.get(kind, 0) + 1
             run = self._runs.pop(kind, None)
             if run is not None:
                 run.close()
