@@ -262,8 +262,8 @@ class Session:
 
     def drop(self, kind: str) -> None:
         """Close the run of ``kind``; a loop feeding it sees ``generation`` change and stops."""
-        # first: a loop that checks it between frames stops now, and so cannot write over the page's
-        # "Stopped." with a frame analysed while the source below was closing (that took seconds)
+        # first: a loop that checks it between frames stops now, and so cannot write a frame analysed
+        # while the source below closes over the page's "Stopped."
         self.generation[kind] = self.generation.get(kind, 0) + 1
         run = self._runs.get(kind)
         if run is not None:

@@ -1,9 +1,10 @@
 """A live magnified view of a stream (``run_stream.py --show``, key ``m``): ``LiveView().apply(rgb, t)``.
 
 Temporal mode (the band-pass state carried frame to frame, so it runs on a live stream), at a working
-resolution so it keeps up: the fast magnifier when engines/ has it (its INT8 decoder on a CPU), else MagNet. The filter needs
-the rate frames arrive at, which on a live source is what the analyser keeps up with, not the
-camera's: it is measured from the first ``probe`` frames' timestamps (shown unmagnified meanwhile).
+resolution so it keeps up: the fast magnifier when engines/ has it (with its INT8 decoder on a CPU),
+else MagNet. The filter needs the rate frames arrive at, which on a live source is what the analyser
+keeps up with, not the camera's: it is measured from the first ``probe`` frames' timestamps (shown
+unmagnified meanwhile).
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ class LiveView:
         from stream.magnify import MagnifyConfig, build
 
         band = (self.band[0], min(self.band[1], 0.45 * self.fps))
-        cfg = MagnifyConfig(method=best_method(self.engines_dir, self.backend), mode="temporal", alpha=self.alpha, band=band,
-                            work_size=self.work_size, backend=self.backend, engines_dir=self.engines_dir)
+        cfg = MagnifyConfig(method=best_method(self.engines_dir, self.backend), mode="temporal", alpha=self.alpha,
+                            band=band, work_size=self.work_size, backend=self.backend, engines_dir=self.engines_dir)
         log.info("live magnified view: %s, temporal %.2f-%.2f Hz, alpha %g", cfg.method, *band, cfg.alpha)
         return build(cfg, self.fps)
 
