@@ -21,14 +21,14 @@ log = logging.getLogger("stream")
 def best_method(engines_dir=None, backend: str = "auto") -> str:
     """The fastest published learned magnifier for ``backend``: ``fast-int8`` on ONNX Runtime CPU, else
     ``fast``; ``magnet`` when the fast magnifier is not published."""
-    from engines.artifacts import NotListed, resolve
+    from engines.artifacts import resolve
     from engines.backends import unavailable
 
     def published(name: str) -> bool:
         try:
             resolve(name, ("onnx", "torch"), engines_dir)
             return True
-        except (NotListed, MexError):
+        except MexError:  # not listed (NotListed is one), or a file that fails its checks
             return False
 
     if not published("fast_magnifier_encoder"):

@@ -110,10 +110,12 @@ def quantize(engines_dir: str | Path = ENGINES_DIR, calib: int = 24, calib_size:
             f"fp32 {scores['fp32']['psnr']:.2f} dB, INT8 {scores['int8']['psnr']:.2f} dB ({-loss:+.2f})")
         if loss > MAX_LOSS_DB:
             raise MexError(f"{INT8}: INT8 loses {loss:.2f} dB on the test set (> {MAX_LOSS_DB}); not published")
+        source = {"model": DECODER, "sha256": dec_art.sha256}
+        weights = dec_art.meta.get("derived_from", {}).get("weights_sha256")
+        if weights:  # the whole network's weights, as the fp32 split records them
+            source["weights_sha256"] = weights
         meta = {k: v for k, v in dec_art.meta.items() if k not in ("code_version", "created", "metrics")}
-        meta.update(model=INT8, derived_from={"model": DECODER, "sha256": dec_art.sha256,
-                                              **({"weights_sha256": w} if (w := dec_art.meta.get(
-                                                  "derived_from", {}).get("weights_sha256")) else {})},
+        meta.update(model=INT8, derived_from=source,
                     quantization={"tool": "onnxruntime.quantization.quantize_static", "format": "QDQ",
                                   "weights": "int8 per channel", "activations": "uint8 per tensor, min-max",
                                   "quantised": "Conv nodes of the decoder's residual blocks",
