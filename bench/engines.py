@@ -56,11 +56,11 @@ def _standin_classes():
             return torch.tanh(self.dec(shape)), shape
 
     class StandInClassifier(nn.Module):
-        """patches (N, 30, 7, 7) -> a small transformer over the 30 nodes -> logits."""
+        """patches (N, 30, 8, 7, 7), the real classifier's input, -> a small transformer over the 30 nodes -> logits."""
 
-        def __init__(self, classes: int = 3, dim: int = 64):
+        def __init__(self, classes: int = 3, dim: int = 64, maps: int = 8):
             super().__init__()
-            self.embed = nn.Linear(49, dim)
+            self.embed = nn.Linear(maps * 49, dim)
             layer = nn.TransformerEncoderLayer(dim, 4, dim * 2, dropout=0.0, batch_first=True)
             self.blocks = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
             self.head = nn.Linear(dim, classes)
@@ -118,7 +118,7 @@ def publish_standins(folder: Path, image_size: int) -> None:
          {"onset": img, "apex": img, "amplification": {0: "N"}, "magnified": img, "shape": {0: "N", 2: "h", 3: "w"}},
          {"normalisation": "rgb/127.5-1", "amplification": {"min": 1, "max": 20, "default": 10},
           "image_size": image_size}),
-        ("classifier", cls, cls_arch, cls_kw, (torch.randn(1, 30, 7, 7),), ["patches"], ["logits"],
+        ("classifier", cls, cls_arch, cls_kw, (torch.randn(1, 30, 8, 7, 7),), ["patches"], ["logits"],
          {"patches": {0: "N"}, "logits": {0: "N"}},
          {"normalisation": "shape-map patches", "labels": ["negative", "positive", "surprise"]}),
     ]

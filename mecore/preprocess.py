@@ -1,10 +1,12 @@
 """The one definition of what the magnifier and the classifier see, used by training and serving.
 
-FGRMER's preprocessing: aligned onset and apex faces at 256x256 RGB in [-1, 1] go into MagNet; the
-motion part of its manipulated shape representation (C x 128 x 128) is min-max normalised per
-channel, averaged over channels into one 128x128 map; 7x7 patches of that map around the 30 graph
-nodes (apex landmarks in the 128x128 frame) are the classifier's input. The decoded (magnified) face
-is for people to look at; the classifier never needs it.
+FGRMER's preprocessing, with one change: aligned onset and apex faces at 256x256 RGB in [-1, 1] go
+into MagNet; the motion part of its manipulated shape representation (C x 128 x 128) becomes
+MAP_GROUPS = 8 maps, each the mean absolute value of every 8th channel (FGRMER min-max normalises
+each channel and averages all of them into one map, which threw away what tells classes apart:
+docs/training.md); 7x7 patches of each map around the 30 graph nodes (apex landmarks in the 128x128
+frame), (30, 8, 7, 7), are the classifier's input. The decoded (magnified) face is for people to look
+at; the classifier never needs it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from mecore.face.roi import PATCH_SIZE, extract_patches, node_points
 
 MAGNET_SIZE = 256
 MAP_SIZE = 128
-FEATURES_VERSION = 3  # bump when the classifier's input changes (3: apex in the onset's frame): caches are keyed by it
+MAP_GROUPS = 8  # channel groups of the motion: one map (and one 7x7 patch per node) each
+# bump when the classifier's input changes (3: apex in the onset's frame; 4: 8 channel-group maps):
+# caches are keyed by it and the stream refuses a classifier made for another version
+FEATURES_VERSION = 4
 EPS = 1e-6
 
 
@@ -47,10 +52,28 @@ def shape_to_map(shape: np.ndarray, size: int = MAP_SIZE) -> np.ndarray:
     return fmap.astype(np.float32)
 
 
-def classifier_input(shape_map: np.ndarray, crop_landmarks: np.ndarray, crop_size: int = MAGNET_SIZE) -> np.ndarray:
-    """(30, 7, 7) float32 patches of the shape map at the 30 nodes; landmarks are in the aligned crop's pixels."""
-    scale = shape_map.shape[0] / float(crop_size)
-    return extract_patches(shape_map, node_points(crop_landmarks, scale), PATCH_SIZE).astype(np.float32)
+def motion_maps(motion: np.ndarray, groups: int = MAP_GROUPS, size: int = MAP_SIZE) -> np.ndarray:
+    """(C, h, w) motion part of the shape representation -> (groups, size, size) float32 >= 0: map g is
+    the mean of |motion| over channels g, g + groups, ... Unlike ``shape_to_map`` it keeps amplitude
+    and the difference between channels."""
+    motion = np.asarray(motion, dtype=np.float32)
+    if motion.ndim != 3 or motion.shape[0] < groups:
+        raise ValueError(f"motion must be (C >= {groups}, h, w), got shape {motion.shape}")
+    maps = np.stack([np.abs(motion[g::groups]).mean(axis=0) for g in range(groups)])
+    if maps.shape[1:] != (size, size):
+        maps = np.stack([cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR) for m in maps])
+    return maps.astype(np.float32)
+
+
+def classifier_input(maps: np.ndarray, crop_landmarks: np.ndarray, crop_size: int = MAGNET_SIZE) -> np.ndarray:
+    """(30, G, 7, 7) float32 patches of (G, H, W) maps (or (30, 7, 7) of one (H, W) map) at the 30 nodes;
+    landmarks are in the aligned crop's pixels."""
+    maps = np.asarray(maps)
+    scale = maps.shape[-1] / float(crop_size)
+    points = node_points(crop_landmarks, scale)
+    if maps.ndim == 2:
+        return extract_patches(maps, points, PATCH_SIZE).astype(np.float32)
+    return np.stack([extract_patches(m, points, PATCH_SIZE) for m in maps], axis=1).astype(np.float32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,8 +81,8 @@ class MotionFeatures:
     """What one (onset, apex, amplification) gives the classifier."""
 
     amplification: float
-    shape_map: np.ndarray  # (128, 128) float32 in [0, 1], of the motion part of the shape representation
-    patches: np.ndarray  # (30, 7, 7) float32, the classifier's input
+    shape_map: np.ndarray  # (128, 128) float32 in [0, 1]: FGRMER's single map of the motion, for display
+    patches: np.ndarray  # (30, MAP_GROUPS, 7, 7) float32, the classifier's input (of motion_maps)
 
 
 def motion_features(model, onset: np.ndarray, apex: np.ndarray, apex_landmarks: np.ndarray,
@@ -77,7 +100,7 @@ def motion_features(model, onset: np.ndarray, apex: np.ndarray, apex_landmarks: 
     shape(alpha) - shape(1) = h(g(shape_apex - shape_onset) * (alpha - 1)): the apex face's own
     appearance (which differs far more between people than any micro-expression) cancels out.
     On the synthetic set this took a linear probe on the patches from 0.76 to 0.96 LOSO accuracy
-    (docs/training.md).
+    (docs/training.md). The patches are of ``motion_maps``; ``shape_map`` is FGRMER's own map.
     """
     amps = np.asarray(list(amplifications), dtype=np.float32).reshape(-1)
     if amps.size == 0:
@@ -91,8 +114,8 @@ def motion_features(model, onset: np.ndarray, apex: np.ndarray, apex_landmarks: 
     crop_size = onset.shape[0]
     features = []
     for amp, m in zip(amps, motion):
-        fmap = shape_to_map(m)
-        features.append(MotionFeatures(float(amp), fmap, classifier_input(fmap, apex_landmarks, crop_size)))
+        patches = classifier_input(motion_maps(m), apex_landmarks, crop_size)
+        features.append(MotionFeatures(float(amp), shape_to_map(m), patches))
     return features
 
 

@@ -51,6 +51,10 @@ class Predictor:
             raise MexError(f"{self.magnifier.path}, {self.motion.path}, {self.classifier.path}: expected a magnifier, "
                            f"its motion part and a classifier, got {mm.get('model')!r}, "
                            f"{self.motion.meta.get('model')!r} and {cm.get('model')!r}")
+        made_for = cm.get("features_version")
+        if made_for is not None and int(made_for) != preprocess.FEATURES_VERSION:
+            raise MexError(f"{self.classifier.path}: made for features version {made_for}, this code makes "
+                           f"version {preprocess.FEATURES_VERSION}; retrain it with python -m train.loso")
         self.labels: list[str] = [str(x) for x in cm["labels"]]
         # The classifier was trained on features at its own amplification; the user's factor only
         # changes the magnified face shown, so serving cannot drift from training.

@@ -11,7 +11,7 @@ cost. Stored per sample as
 ``<cache>/<magnifier sha[:16]>[+motion]-f<FEATURES_VERSION>/<sample key>-<path hash>.npz``:
 
     factors (F,)            amplification factors, ascending
-    patches (F, 30, 7, 7)   float32, the classifier's input
+    patches (F, 30, 8, 7, 7) float32, the classifier's input (8: mecore.preprocess.MAP_GROUPS)
     shape_maps (F, 128, 128) float16
     landmarks (2, 478, 2)   onset and apex landmarks in crop pixels
     source                  onset/apex paths + sizes + mtimes (a changed frame invalidates the entry)
@@ -57,7 +57,7 @@ class Entry:
     patches: np.ndarray
 
     def at(self, factor: float) -> np.ndarray:
-        """(30, 7, 7) patches at ``factor``."""
+        """(30, MAP_GROUPS, 7, 7) patches at ``factor``."""
         i = np.flatnonzero(np.isclose(self.factors, factor))
         if not i.size:
             raise KeyError(f"factor {factor} not cached (have {self.factors.tolist()})")

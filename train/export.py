@@ -38,14 +38,16 @@ def export_final(cfg: Config, data: Data, m: dict) -> Path:
     exp_dir = cfg.out / "export"
     adj_mod.save(exp_dir / "adjacency.npz", adj, {s.subject for s in samples})
     metrics.plot_curves(res.history, exp_dir / "curves.png", "final model (all subjects)")
+    patch_shape = ["N", *X.shape[2:]]  # (N, 30, C, 7, 7): the cache's layout, what the stream must feed
     meta = {
         "model": "classifier", "version": f"fgrmer-{cfg.dataset}-{time.strftime('%Y%m%d')}",
         "arch": "fgrmer", "labels": labels, "class_set": data.class_set,
-        "input_layout": "patches (N, 30, 7, 7): 7x7 windows of the 128x128 shape map at the 30 graph "
+        "input_layout": f"patches (N, {', '.join(map(str, patch_shape[1:]))}): 7x7 windows of the 128x128 motion maps at the 30 graph "
                         "nodes (mecore.face.roi.NODES: 10 brow, 20 mouth), rows y, columns x",
-        "normalisation": "map: shape(a) - shape(1) of the magnifier's 'shape' output, per-channel min-max, "
-                         "mean over channels, 128x128 (mecore.preprocess.motion_features); patches are "
-                         "standardised inside the graph (training statistics)",
+        "normalisation": "maps: shape(a) - shape(1) of the magnifier's 'shape' output (the motion artifact), "
+                         f"{preprocess.MAP_GROUPS} maps each the mean |.| of every {preprocess.MAP_GROUPS}th "
+                         "channel, 128x128 (mecore.preprocess.motion_features); patches are standardised "
+                         "inside the graph (training statistics)",
         "features_version": preprocess.FEATURES_VERSION,
         # the factor its features are made at (a magnifier's "amplification" is the user's range)
         "feature_amplification": TEST_FACTOR, "train_amplifications": list(cfg.factors),
@@ -56,10 +58,10 @@ def export_final(cfg: Config, data: Data, m: dict) -> Path:
     model = res.model.eval()
     import torch
 
-    onnx_path = export_onnx(model, (torch.zeros(1, 30, 7, 7),), exp_dir / "classifier.onnx", ["patches"],
+    onnx_path = export_onnx(model, (torch.zeros(1, *patch_shape[1:]),), exp_dir / "classifier.onnx", ["patches"],
                             ["logits"], {"patches": {0: "N"}, "logits": {0: "N"}}, meta)
     pt_path = save_checkpoint(exp_dir / "classifier.pt", "fgrmer", res.kwargs, model.state_dict(), {
-        **meta, "inputs": [{"name": "patches", "shape": ["N", 30, 7, 7], "dtype": "float32"}],
+        **meta, "inputs": [{"name": "patches", "shape": patch_shape, "dtype": "float32"}],
         "outputs": [{"name": "logits", "shape": ["N", len(labels)], "dtype": "float32"}]})
     # parity check of what we publish: ONNX Runtime vs the PyTorch model on real cached inputs
     eng = engines.load(onnx_path, backend="onnxruntime")

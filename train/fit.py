@@ -1,6 +1,7 @@
 """Train one FGRMER on given sample indices, predict, and export it: the flat loop LOSO runs per fold.
 
-Inputs are cached patch tensors: ``X`` (samples, factors, 30, 7, 7). An epoch visits every training
+Inputs are cached patch tensors: ``X`` (samples, factors, 30, C, 7, 7), C maps per node (or
+(samples, factors, 30, 7, 7): one map, as in the paper). An epoch visits every training
 sample once at an amplification factor drawn at random from the cached set (FGRMER's augmentation:
 its dataset draws the factor per item); evaluation uses the single test factor.
 """
@@ -53,7 +54,7 @@ def _predict(model: FGRMER, x: torch.Tensor, batch: int = 512) -> torch.Tensor:
 
 
 def predict(model: FGRMER, patches: np.ndarray) -> np.ndarray:
-    """Softmax probabilities (N, C) for (N, 30, 7, 7) patches."""
+    """Softmax probabilities (N, classes) for (N, 30, C, 7, 7) patches."""
     device = next(model.parameters()).device
     logits = _predict(model, torch.as_tensor(np.asarray(patches, np.float32), device=device))
     return torch.softmax(logits, dim=1).cpu().numpy() if len(logits) else np.zeros((0, model.num_classes), np.float32)
@@ -74,7 +75,7 @@ def fit(X: np.ndarray, y: np.ndarray, train_idx: Sequence[int], num_classes: int
     val_idx = np.asarray(val_idx, dtype=np.int64)
     fidx = np.arange(X.shape[1]) if train_factors is None else np.asarray(train_factors, dtype=np.int64)
     dev = torch.device(opts.device)
-    xs = torch.as_tensor(X[train_idx][:, fidx], dtype=torch.float32, device=dev)  # (n, factors, 30, 7, 7)
+    xs = torch.as_tensor(X[train_idx][:, fidx], dtype=torch.float32, device=dev)  # (n, factors, 30, C, 7, 7)
     ys = torch.as_tensor(y[train_idx], dtype=torch.long, device=dev)
     counts = np.bincount(y[train_idx], minlength=num_classes).astype(np.float64)
     weight = None
@@ -85,7 +86,7 @@ def fit(X: np.ndarray, y: np.ndarray, train_idx: Sequence[int], num_classes: int
     mean, std = stats.mean(axis=(0, 1)), np.maximum(stats.std(axis=(0, 1)), 1e-6)
     kwargs = {"num_classes": num_classes, "adjacency": np.asarray(adjacency, np.float32).tolist(),
               "input_mean": mean.astype(np.float32).tolist(), "input_std": std.astype(np.float32).tolist(),
-              **opts.model}
+              "in_channels": int(X.shape[3]) if X.ndim == 6 else 1, **opts.model}
     model = FGRMER(**kwargs).to(dev)
     std_t = torch.as_tensor(std, dtype=torch.float32, device=dev)
     gen = torch.Generator(device=dev).manual_seed(opts.seed)

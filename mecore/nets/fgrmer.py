@@ -1,19 +1,23 @@
 """FGRMER (Lei et al., CVPRW 2021): facial graph representation + AU graph fusion, official dimensions.
 
-Input: (N, 30, 7, 7) patches of the magnifier's shape map at the 30 graph nodes (10 brow, 20 mouth;
-order of mecore.face.roi.NODES). Pipeline:
+Input: (N, 30, C, 7, 7) patches of C maps of the magnifier's motion at the 30 graph nodes (10 brow,
+20 mouth; order of mecore.face.roi.NODES); the paper has one map (C = 1, (N, 30, 7, 7) also taken).
+Pipeline:
 
-- node learning: depthwise 3x3 conv (30 groups) + BatchNorm + ReLU, each node flattened to 49;
+- node learning: depthwise 3x3 conv (30 x C groups) + BatchNorm + ReLU, each node's C patches
+  flattened into one token of C x 49 (the transformers' d_model; 49 in the paper). The project's
+  classifier takes C = 8 maps (``in_channels``): mixing them in the node conv into a 49-wide token
+  lost what they add (docs/training.md);
 - edge learning: one 6-layer transformer encoder for the brow nodes and one for the mouth nodes
-  (8 heads, d_k = d_v = 16, d_model 49, d_inner 128, dropout 0.5, post-norm), each followed by a
-  head 490 / 980 -> 320 -> 160;
+  (8 heads, d_k = d_v = 16, d_model 49 C, d_inner 128, dropout 0.5, post-norm), each followed by a
+  head 490 C / 980 C -> 320 -> 160;
 - AU graph: a learned (9, 40) embedding through a 2-layer GCN 40 -> 80 -> 160 over the normalised
   AU adjacency (a buffer; it is counted on the training subjects of each fold, see train/adjacency.py);
 - fusion: brow features x the 3 brow-AU columns and mouth features x the 6 mouth-AU columns of the
   GCN output -> (N, 9) -> LayerNorm(9) -> Linear(9 -> classes).
 
-Patches are first standardised per element with ``input_mean``/``input_std`` (30x7x7, counted on the
-training patches). The raw maps sit on a large constant level with tiny variations, and the node
+Patches are first standardised per element with ``input_mean``/``input_std`` (30 x C x 7 x 7,
+counted on the training patches). The raw maps sit on a large constant level with tiny variations, and the node
 conv's zero padding turns that level into border edges that swamp the signal; without this the
 network does not even fit its training set (docs/training.md).
 
@@ -120,6 +124,7 @@ class FGRMER(nn.Module):
         head_hidden: int = 320,
         input_mean: list | float = 0.0,
         input_std: list | float = 1.0,
+        in_channels: int = 1,
     ):
         super().__init__()
         if num_classes < 2:
@@ -128,11 +133,14 @@ class FGRMER(nn.Module):
         adj = torch.eye(n_aus) if adjacency is None else torch.as_tensor(adjacency, dtype=torch.float32)
         if adj.shape != (n_aus, n_aus):
             raise ValueError(f"adjacency must be {n_aus}x{n_aus} (GRAPH_AUS order), got {tuple(adj.shape)}")
-        self.num_classes = num_classes
-        d_model = PATCH_SIZE * PATCH_SIZE
+        if in_channels < 1:
+            raise ValueError(f"in_channels must be >= 1, got {in_channels}")
+        self.num_classes, self.in_channels = num_classes, in_channels
+        d_model = in_channels * PATCH_SIZE * PATCH_SIZE
+        width = N_NODES * in_channels  # node-major: node i's maps are channels i*C ... i*C + C - 1
         self.node = nn.Sequential(
-            nn.Conv2d(N_NODES, N_NODES, 3, padding=1, groups=N_NODES),
-            nn.BatchNorm2d(N_NODES),
+            nn.Conv2d(width, width, 3, padding=1, groups=width),
+            nn.BatchNorm2d(width),
             nn.ReLU(),
         )
         enc = dict(d_model=d_model, n_layers=n_layers, n_head=n_head, d_k=d_k, d_v=d_v, d_inner=d_inner,
@@ -146,8 +154,7 @@ class FGRMER(nn.Module):
         self.register_buffer("adjacency", adj.clone())
         # Input standardisation per patch element, from the training patches (a buffer, so the exported
         # graph carries it and serving feeds raw patches).
-        mean = torch.as_tensor(input_mean, dtype=torch.float32).expand(N_NODES, PATCH_SIZE, PATCH_SIZE)
-        std = torch.as_tensor(input_std, dtype=torch.float32).expand(N_NODES, PATCH_SIZE, PATCH_SIZE)
+        mean, std = (self._per_element(v) for v in (input_mean, input_std))
         if not bool((std > 0).all()):
             raise ValueError("input_std must be > 0 everywhere")
         self.register_buffer("input_mean", mean.clone())
@@ -156,15 +163,22 @@ class FGRMER(nn.Module):
         self.fc = nn.Linear(n_aus, num_classes)
         self._n_brow_aus = len(BROW_AUS)
 
+    def _per_element(self, value: list | float) -> torch.Tensor:
+        """(30, C, 7, 7) from a scalar or any nesting of that many values (a C = 1 checkpoint's 30x7x7)."""
+        t = torch.as_tensor(value, dtype=torch.float32)
+        shape = (N_NODES, self.in_channels, PATCH_SIZE, PATCH_SIZE)
+        return t.reshape(shape) if t.numel() == math.prod(shape) else t.expand(shape)
+
     def au_features(self) -> torch.Tensor:
         """(feat, 9): one column per graph AU, in GRAPH_AUS order."""
         h = F.leaky_relu(self.gc1(self.au_embedding, self.adjacency), 0.2)
         return self.gc2(h, self.adjacency).transpose(0, 1)
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        n = patches.shape[0]
+        n, c = patches.shape[0], self.in_channels
+        patches = patches.reshape(n, N_NODES, c, PATCH_SIZE, PATCH_SIZE)
         patches = (patches - self.input_mean) / self.input_std
-        nodes = self.node(patches).reshape(n, N_NODES, -1)  # (N, 30, 49)
+        nodes = self.node(patches.reshape(n, N_NODES * c, PATCH_SIZE, PATCH_SIZE)).reshape(n, N_NODES, -1)  # (N, 30, 49 C)
         brow = self.brow(nodes[:, :N_BROW])  # (N, 160)
         mouth = self.mouth(nodes[:, N_BROW:])  # (N, 160)
         au = self.au_features()

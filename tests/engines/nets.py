@@ -23,11 +23,12 @@ class TinyMagnifier(nn.Module):
 
 
 class TinyClassifier(nn.Module):
-    """patches (N, 30, 7, 7) -> logits (N, classes)."""
+    """patches (N, 30, 7, 7), or (N, 30, C, 7, 7) with ``in_channels`` C, -> logits (N, classes)."""
 
-    def __init__(self, classes: int = 3, hidden: int = 32):
+    def __init__(self, classes: int = 3, hidden: int = 32, in_channels: int = 1):
         super().__init__()
-        self.mlp = nn.Sequential(nn.Flatten(), nn.Linear(30 * 7 * 7, hidden), nn.GELU(), nn.Linear(hidden, classes))
+        self.mlp = nn.Sequential(nn.Flatten(), nn.Linear(30 * in_channels * 7 * 7, hidden), nn.GELU(),
+                                 nn.Linear(hidden, classes))
 
     def forward(self, patches):
         return self.mlp(patches)

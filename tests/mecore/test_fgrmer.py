@@ -50,3 +50,23 @@ def test_onnx_export_matches(tmp_path):
     with torch.no_grad():
         want = m(x5).numpy()
     assert got.shape == (5, 4) and np.abs(got - want).max() < 1e-4
+
+
+def test_wide_node_token_of_several_maps_and_a_one_map_checkpoint():
+    torch.manual_seed(2)
+    m = FGRMER(num_classes=5, in_channels=8, n_layers=2, head_hidden=128, feat=64).eval()
+    assert m.node[0].groups == 240 and m.brow.layers[0].norm1.normalized_shape == (392,)
+    assert m.brow.head[1].in_features == 10 * 392 and m.mouth.head[1].in_features == 20 * 392
+    x = torch.randn(3, 30, 8, 7, 7)
+    with torch.no_grad():
+        out = m(x)
+        assert out.shape == (3, 5)
+        x2 = x.clone()
+        x2[:, :, 7] += 1.0  # every map reaches the output: the last one too
+        assert not torch.allclose(m(x2), out)
+    with pytest.raises(RuntimeError):
+        m(torch.randn(3, 30, 7, 7))  # one map into an 8-map network
+    # a classifier exported before in_channels existed: (30, 7, 7) statistics, the paper's one map
+    old = FGRMER(num_classes=3, input_mean=np.full((30, 7, 7), 0.5).tolist(), input_std=0.1)
+    assert old.in_channels == 1 and old.input_mean.shape == (30, 1, 7, 7)
+    assert old(torch.randn(2, 30, 7, 7)).shape == (2, 3)

@@ -80,8 +80,9 @@ def test_motion_path_gives_the_magnifiers_features_and_magnify_the_face():
     fast = pp.motion_features(_Named(motion, ["motion"]), onset, apex, lms, [2.0, 5.0])
     assert [f.amplification for f in fast] == [2.0, 5.0]
     for a, b in zip(full, fast):
-        assert a.patches.shape == (30, 7, 7) and a.shape_map.std() > 0.01
+        assert a.patches.shape == (30, pp.MAP_GROUPS, 7, 7) and a.shape_map.std() > 0.01
         np.testing.assert_allclose(a.shape_map, b.shape_map, atol=1e-4)
+        np.testing.assert_allclose(a.patches, b.patches, rtol=1e-3, atol=1e-5)
     face = pp.magnify(_Named(magnet, ["magnified", "shape"]), onset, apex, 1.0)
     assert face.shape == (256, 256, 3) and face.dtype == np.uint8
 
@@ -96,3 +97,30 @@ def test_classifier_input_takes_patches_at_the_nodes_in_map_coordinates():
     patches = pp.classifier_input(fmap, lms)
     assert patches.shape == (30, 7, 7) and patches.dtype == np.float32
     np.testing.assert_array_equal(patches[:, 3, 3], nodes[:, 1] * 1000 + nodes[:, 0])
+
+
+def test_motion_maps_keep_amplitude_and_the_channel_groups():
+    rng = np.random.default_rng(4)
+    motion = rng.normal(size=(32, 128, 128)).astype(np.float32)
+    maps = pp.motion_maps(motion)
+    assert maps.shape == (8, 128, 128) and maps.dtype == np.float32 and (maps >= 0).all()
+    np.testing.assert_allclose(maps[3], np.abs(motion[[3, 11, 19, 27]]).mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(pp.motion_maps(2 * motion), 2 * maps, rtol=1e-6)  # no per-sample normalisation
+    quiet = motion.copy()
+    quiet[5::8] *= 0.01  # one group still; min-max would stretch it back to [0, 1]
+    assert pp.motion_maps(quiet)[5].mean() < 0.02 * maps[5].mean()
+    assert pp.motion_maps(motion[:, :64, :64]).shape == (8, 128, 128)
+    with pytest.raises(ValueError, match="C >= 8"):
+        pp.motion_maps(motion[:4])
+
+
+def test_classifier_input_of_several_maps_is_node_major():
+    yy, xx = np.mgrid[:128, :128]
+    maps = np.stack([(yy * 1000 + xx + g * 1e6).astype(np.float32) for g in range(3)])
+    lms = np.zeros((478, 3), np.float32)
+    nodes = np.random.default_rng(5).integers(10, 118, (roi.N_NODES, 2))
+    lms[list(roi.NODES), :2] = nodes * 2
+    patches = pp.classifier_input(maps, lms)
+    assert patches.shape == (30, 3, 7, 7) and patches.dtype == np.float32
+    np.testing.assert_array_equal(patches[:, 2, 3, 3], nodes[:, 1] * 1000 + nodes[:, 0] + 2e6)
+    np.testing.assert_array_equal(patches[:, 0], pp.classifier_input(maps[0], lms))

@@ -12,11 +12,13 @@ import pytest
 LABELS = ["negative", "positive", "surprise"]
 
 
-def make_standin_engines(folder: Path) -> Path:
-    """Export and publish a tiny magnifier and classifier into ``folder`` (an engines dir)."""
+def make_standin_engines(folder: Path, **classifier_meta) -> Path:
+    """Export and publish a tiny magnifier and classifier into ``folder`` (an engines dir);
+    ``classifier_meta`` overrides the classifier's metadata."""
     import torch
 
     from engines.export import export_onnx, publish
+    from mecore import preprocess
     from tests.engines.nets import TinyClassifier, TinyMagnifier
 
     torch.manual_seed(0)
@@ -27,13 +29,16 @@ def make_standin_engines(folder: Path) -> Path:
     mag_meta = {"model": "magnifier", "version": "0.0.1", "normalisation": "rgb/127.5-1",
                 "amplification": {"min": 1.0, "max": 20.0, "default": 8.0}, "dataset": "stand-in", "metrics": {}}
     cls_meta = {"model": "classifier", "version": "0.0.1", "normalisation": "shape-map patches",
-                "labels": LABELS, "dataset": "stand-in", "metrics": {}}
+                "labels": LABELS, "dataset": "stand-in", "metrics": {}, "features_version": preprocess.FEATURES_VERSION,
+                **classifier_meta}
     x = torch.zeros(1, 3, 32, 32)
-    export_onnx(TinyMagnifier(4).eval(), (x, x, torch.ones(1)), loose / "magnifier.onnx",
+    export_onnx(TinyMagnifier(preprocess.MAP_GROUPS).eval(), (x, x, torch.ones(1)), loose / "magnifier.onnx",
                 ["onset", "apex", "amplification"], ["magnified", "shape"],
                 {"onset": img, "apex": img, "amplification": {0: "N"}, "magnified": img,
                  "shape": {0: "N", 2: "h", 3: "w"}}, mag_meta)
-    export_onnx(TinyClassifier(len(LABELS)).eval(), (torch.zeros(1, 30, 7, 7),), loose / "classifier.onnx",
+    groups = preprocess.MAP_GROUPS
+    export_onnx(TinyClassifier(len(LABELS), in_channels=groups).eval(), (torch.zeros(1, 30, groups, 7, 7),),
+                loose / "classifier.onnx",
                 ["patches"], ["logits"], {"patches": {0: "N"}, "logits": {0: "N"}}, cls_meta)
     publish({"magnifier": loose / "magnifier.onnx", "classifier": loose / "classifier.onnx"}, folder)
     return folder

@@ -59,6 +59,15 @@ def test_engines_without_a_motion_artifact_fall_back_to_the_magnifier(standin_en
         pred.close()
 
 
+def test_a_classifier_made_for_other_features_is_refused(tmp_path):
+    from mecore.errors import MexError
+    from tests.stream.conftest import make_standin_engines
+
+    folder = make_standin_engines(tmp_path / "old", features_version=preprocess.FEATURES_VERSION - 1)
+    with pytest.raises(MexError, match=r"classifier\.onnx: made for features version .*retrain it"):
+        Predictor(folder, backend="onnxruntime-cpu", threads=1)
+
+
 def _event(i: int):
     from mecore.types import SpotEvent
 

@@ -10,12 +10,22 @@ from train import config as config_mod
 from train import fit as fit_mod
 
 
-def _data(n=24, factors=2, classes=3, seed=0):
+def _data(n=24, factors=2, classes=3, seed=0, maps=None):
     rng = np.random.default_rng(seed)
     y = np.arange(n) % classes
-    X = rng.normal(0.5, 0.02, (n, factors, 30, 7, 7)).astype(np.float32)
-    X[:, :, 0, 3, 3] += 0.05 * y[:, None]  # one element carries the class
+    X = rng.normal(0.5, 0.02, (n, factors, 30, *((maps,) if maps else ()), 7, 7)).astype(np.float32)
+    X[:, :, 0, ..., 3, 3] += 0.05 * y[:, None, *((None,) if maps else ())]  # one element carries the class
     return X, y
+
+
+def test_the_number_of_maps_reaches_the_checkpoint():
+    X, y = _data(maps=8)
+    opts = fit_mod.FitOptions(epochs=1, batch_size=8, model={"n_layers": 1, "head_hidden": 16, "feat": 8})
+    res = fit_mod.fit(X, y, np.arange(len(y)), 3, np.eye(9), opts)
+    assert res.kwargs["in_channels"] == 8 and np.asarray(res.kwargs["input_mean"]).shape == (30, 8, 7, 7)
+    rebuilt = FGRMER(**res.kwargs)
+    rebuilt.load_state_dict(res.model.state_dict())
+    assert fit_mod.predict(rebuilt, X[:, 0]).shape == (24, 3)
 
 
 @pytest.mark.parametrize("extra", [{}, {"noise": 0.5}, {"mixup": 0.4}])

@@ -177,5 +177,8 @@ def test_end_to_end_tiny_loso_learns_and_exports(tmp_path):
     assert eng.meta["train_config"] == cfg.to_dict()
     assert eng.meta["labels"] == ["happiness", "surprise"]
     assert eng.meta["feature_amplification"] == 2.0 and eng.meta["loso"]["uf1"] == pytest.approx(m["uf1"])
-    logits = eng(patches=np.zeros((2, 30, 7, 7), np.float32))["logits"]
+    from mecore import preprocess
+
+    assert eng.meta["features_version"] == preprocess.FEATURES_VERSION
+    logits = eng(patches=np.zeros((2, 30, preprocess.MAP_GROUPS, 7, 7), np.float32))["logits"]
     assert logits.shape == (2, 2)
