@@ -3,8 +3,9 @@
     python -m bench.cls_ablate '{"model": {"n_layers": 1}, "epochs": 40}' --name l1
     python -m bench.cls_ablate probe          # the linear probe (logistic regression) on the same patches
 
-Each setting is a JSON object of train.fit.FitOptions fields (``model`` holds FGRMER constructor
-overrides; ``train_factors``, a list of amplifications, trains at those only). Data, folds, adjacency and the test factor are those of ``python -m train.loso`` with the
+Each setting is a JSON object of train.fit.FitOptions fields over the default Config's (``{}`` is
+``python -m train.loso``'s fold; ``model`` holds FGRMER constructor overrides, merged into the
+default's; ``train_factors``, a list of amplifications, trains at those only). Data, folds, adjacency and the test factor are those of ``python -m train.loso`` with the
 default Config (the cache must exist: run train.loso once). The held-out identities are never read
 here: hyper-parameters are chosen on these figures only. One line of JSON per setting is appended to
 ``runs/ablate.jsonl``.
@@ -16,6 +17,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             setting = json.loads(args.setting)
             factors = setting.pop("train_factors", None)  # amplifications to train at (default: all cached)
             fidx = None if factors is None else [cfg.factors.index(round(float(f), 3)) for f in factors]
-            opts = fit_mod.FitOptions(**{"epochs": cfg.epochs, "seed": cfg.seed + k, **setting})
+            base = cfg.fit_options(cfg.seed + k)  # '{}' is python -m train.loso's own fold
+            model = {**base.model, **setting.pop("model", {})}
+            opts = fit_mod.FitOptions(**{**asdict(base), **setting, "model": model})
             res = train_fold(cfg, k, sp, data, {}, opts=opts, train_factors=fidx)
             pred = np.asarray(res["pred"], dtype=np.int64)
             train_acc.append(res["history"]["train_acc"][-1])

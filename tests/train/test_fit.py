@@ -13,8 +13,9 @@ from train import fit as fit_mod
 def _data(n=24, factors=2, classes=3, seed=0, maps=None):
     rng = np.random.default_rng(seed)
     y = np.arange(n) % classes
-    X = rng.normal(0.5, 0.02, (n, factors, 30, *((maps,) if maps else ()), 7, 7)).astype(np.float32)
-    X[:, :, 0, ..., 3, 3] += 0.05 * y[:, None, *((None,) if maps else ())]  # one element carries the class
+    X = rng.normal(0.5, 0.02, (n, factors, 30, maps or 1, 7, 7)).astype(np.float32)
+    X[:, :, 0, :, 3, 3] += 0.05 * y[:, None, None]  # one element (of every map) carries the class
+    X = X if maps else X[:, :, :, 0]  # the paper's one map: (n, factors, 30, 7, 7)
     return X, y
 
 
