@@ -10,8 +10,10 @@ One table per run, each spotter (``--spotters flow,moilanen``) a column group:
   overall, per clip and pooled (``stream.spot_eval``'s matching, IoU >= 0.5).
 - ``--face``: the event-free ``face.mp4`` (default ``../shared/media/face.mp4``).
 
-Each clip runs through the whole per-frame path (decode, MediaPipe, alignment, spotting; no engines).
-``--max-clips`` keeps a quick run short. Figures go to stdout as a Markdown table and, with ``--out``,
+Each clip runs through the whole per-frame path (decode, MediaPipe, alignment, spotting; no engines),
+or with ``--record DIR`` once, its spotting inputs kept in DIR (``bench.spot_replay``), and replayed
+after: a spotting setting (``--set flow_noise_factor=3``, repeatable) is then measured on every clip
+in seconds. ``--max-clips`` keeps a quick run short. Figures go to stdout as a Markdown table and, with ``--out``,
 as JSON.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import sys
@@ -26,7 +29,7 @@ from pathlib import Path
 
 from mecore.errors import MexError, run_cli
 from stream.config import SPOTTERS, StreamConfig
-from stream.spot_eval import f1, match, matched, read_synthetic, spot_video
+from stream.spot_eval import Interval, f1, match, matched, read_synthetic, spot_video
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MEX_SHARED", REPO.parent / "shared"))
@@ -53,10 +56,42 @@ def real_clips(folder: Path) -> list[tuple[str, Path]]:
     return rows
 
 
-def run_real(clips: list[tuple[str, Path]], spotter: str) -> list[dict]:
+def spot(video: Path, cfg: StreamConfig, record: Path | None = None) -> tuple[list, int, float]:
+    """spot_video's (intervals, frames, fps), live, or replayed from ``record`` (recorded first when
+    missing, made from another version of the clip, or with other face-tracking options)."""
+    if record is None:
+        return spot_video(video, cfg)
+    from bench import spot_replay
+
+    path = record / f"{video.stem}-{hashlib.sha1(str(video.resolve()).encode()).hexdigest()[:8]}.npz"
+    meta = spot_replay.recorded(path, video)
+    if meta is None or meta["tracking"] != {k: getattr(cfg, k) for k in spot_replay.TRACKING}:
+        spot_replay.record(video, path, cfg)
+    events, n, fps = spot_replay.replay(path, cfg)
+    return [Interval(video.stem, e.onset_frame, e.offset_frame, e.kind) for e in events], n, fps
+
+
+def settings(pairs: list[str], base: StreamConfig) -> dict:
+    """``KEY=VALUE`` strings -> StreamConfig changes, each value of its field's type."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not hasattr(base, key):
+            raise MexError(f"--set {pair}: expected FIELD=VALUE with a StreamConfig field")
+        old = getattr(base, key)
+        try:
+            out[key] = value.lower() in ("1", "true", "yes") if isinstance(old, bool) else \
+                (type(old)(value) if old is not None else float(value))
+        except ValueError:
+            raise MexError(f"--set {pair}: {value!r} is not a {type(old).__name__}") from None
+    return out
+
+
+def run_real(clips: list[tuple[str, Path]], spotter: str, changes: dict | None = None,
+             record: Path | None = None) -> list[dict]:
     out = []
     for kind, path in clips:
-        preds, n, fps = spot_video(path, StreamConfig(spotter=spotter))
+        preds, n, fps = spot(path, StreamConfig(spotter=spotter, **(changes or {})), record)
         micro = sum(p.kind == "micro" for p in preds)
         out.append({"clip": path.name, "kind": kind, "seconds": round(n / fps, 2), "micro": micro,
                     "macro": len(preds) - micro})
@@ -71,12 +106,12 @@ def amplitudes(folder: str | Path, key: str) -> list[float]:
     return [max((e.get("displacement_px") or {"": 0.0}).values()) for e in d["events"]]
 
 
-def run_truth(folders: list[str], spotter: str) -> list[dict]:
+def run_truth(folders: list[str], spotter: str, changes: dict | None = None, record: Path | None = None) -> list[dict]:
     out = []
     for folder in folders:
         truth, videos = read_synthetic(folder)
         for key in sorted(truth):
-            preds, n, fps = spot_video(videos[key], StreamConfig(spotter=spotter))
+            preds, n, fps = spot(Path(videos[key]), StreamConfig(spotter=spotter, **(changes or {})), record)
             row = {"clip": key, "seconds": round(n / fps, 2)}
             for kind in ("micro", "macro"):
                 row[kind] = match([i for i in truth[key] if i.kind == kind], [p for p in preds if p.kind == kind])
@@ -144,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--spotters", default=",".join(SPOTTERS), help=f"comma list of {SPOTTERS}")
     ap.add_argument("--max-clips", type=int, default=None, help="at most this many real clips")
     ap.add_argument("--out", help="also write the figures as JSON here")
+    ap.add_argument("--record", type=Path, help="keep each clip's spotting inputs here and replay them (bench.spot_replay)")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="a StreamConfig spotting setting for every spotter (repeatable)")
     args = ap.parse_args(argv)
 
     def body() -> int:
@@ -156,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
             if not Path(args.face).is_file():
                 raise MexError(f"{args.face}: face video not found")
             clips.append(("still (face.mp4)", Path(args.face)))
-        results = {s: {"real": run_real(clips, s), "synthetic": run_truth(args.truth, s)} for s in spotters}
+        changes = settings(args.set, StreamConfig())
+        results = {s: {"real": run_real(clips, s, changes, args.record),
+                       "synthetic": run_truth(args.truth, s, changes, args.record)} for s in spotters}
         print(table(results))
         if args.out:
             from mecore.atomic import write_text

@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,12 +83,15 @@ class Analyzer:
 
     ``engines_dir``: where the magnifier and classifier artifacts are (None: the project's engines/);
     ``backend``: engines backend ("auto", "onnxruntime", "torch", ...). With ``config.classify`` off no
-    engine is loaded and only spotting runs.
+    engine is loaded and only spotting runs. ``spot_tap(face_id, inputs)`` sees each spotter update's
+    keyword arguments before the spotter does, and ``inputs`` None when a face's spotter is flushed
+    (bench.spot_replay records spotting inputs with it, to replay spotters without the tracker).
     """
 
     def __init__(self, config: StreamConfig | None = None, engines_dir: str | Path | None = None,
-                 backend: str = "auto"):
+                 backend: str = "auto", spot_tap: Callable[[int, dict | None], None] | None = None):
         self.config = config or StreamConfig()
+        self.spot_tap = spot_tap
         self.predictor: Predictor | None = None
         if self.config.classify:
             self.predictor = Predictor(engines_dir, backend, self.config.amplification,
@@ -224,8 +228,8 @@ class Analyzer:
         result is ``final``, with no frame or image."""
         events: list[SpotEvent] = []
         with self._lock:
-            for face in self._faces.values():
-                events += self._emitted(face, face.spotter.flush())
+            for fid, face in self._faces.items():
+                events += self._flush(fid, face)
         for ev in events:
             self._submit(ev)
         if self.predictor:
@@ -278,14 +282,21 @@ class Analyzer:
         face.crops.append((frame.index, al, now))
         grey = cv2.cvtColor(al.image, cv2.COLOR_RGB2GRAY)
         x0, y0, x1, y1 = tr.bbox
-        evs, sig = face.spotter.update(frame.index, grey, al.landmarks, self.crop_size,
-                                       blink=blink_score(tr.blendshapes, tr.landmarks),
-                                       centre=(0.5 * (x0 + x1), 0.5 * (y0 + y1)), face_width=x1 - x0,
-                                       blendshapes=tr.blendshapes)
+        inputs = dict(index=frame.index, grey=grey, crop_landmarks=al.landmarks, crop_size=self.crop_size,
+                      blink=blink_score(tr.blendshapes, tr.landmarks), centre=(0.5 * (x0 + x1), 0.5 * (y0 + y1)),
+                      face_width=x1 - x0, blendshapes=tr.blendshapes)
+        if self.spot_tap is not None:
+            self.spot_tap(tr.track_id, inputs)
+        evs, sig = face.spotter.update(**inputs)
         if sig is not None:
             signals[tr.track_id] = sig
             face.view.add_signal(sig, self.config.frames(self.config.timeline_s))
         return self._emitted(face, evs)
+
+    def _flush(self, fid: int, face: _Face) -> list[SpotEvent]:
+        if self.spot_tap is not None:
+            self.spot_tap(fid, None)
+        return self._emitted(face, face.spotter.flush())
 
     def _emitted(self, face: _Face, evs: list[SpotEvent]) -> list[SpotEvent]:
         for ev in evs:
@@ -303,7 +314,7 @@ class Analyzer:
                 if index - f.last_seen > self.config.frames(self.config.track_timeout_s)]
         events: list[SpotEvent] = []
         for fid in gone:
-            events += self._emitted(self._faces[fid], self._faces[fid].spotter.flush())
+            events += self._flush(fid, self._faces[fid])
             del self._faces[fid]
             self._insets.pop(fid, None)
         return events

@@ -277,13 +277,14 @@ def score(truth: dict[str, list[Interval]], preds: dict[str, list[Interval]]) ->
 KNOWN_FPS = {"casme2": 30.0, "samm_lv": 200.0}
 
 
-def spot_video(video: str | Path, config=None, fps: float | None = None,
-               classify: bool = False) -> tuple[list[Interval], int, float]:
+def spot_video(video: str | Path, config=None, fps: float | None = None, classify: bool = False,
+               spot_tap=None) -> tuple[list[Interval], int, float]:
     """Run the analyser (spotting only, or with ``classify`` the whole path: spot -> motion ->
     classifier, each interval carrying its predicted label) on one video: (intervals, frames, fps).
 
     ``fps`` is the rate of an image folder (a video file keeps its own): the spotter's windows are in
     seconds, so a 200 fps SAMM folder read as 30 fps would look for events 6.7 times too long.
+    ``spot_tap`` goes to the Analyzer (bench.spot_replay records with it).
     """
     from stream.config import StreamConfig
     from stream.pipeline import Analyzer
@@ -300,7 +301,7 @@ def spot_video(video: str | Path, config=None, fps: float | None = None,
 
     with open_source(str(video), fps=fps) as src:
         cfg = (config or StreamConfig()).updated(classify=classify, overlay=False).with_fps(src.fps)
-        with Analyzer(cfg) as an:
+        with Analyzer(cfg, spot_tap=spot_tap) as an:
             runner = Runner(an, [collect])
             n = runner.run(src)["frames"]
             labels.update({p.event: p.label for p in an.predictions})

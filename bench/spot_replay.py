@@ -1,0 +1,126 @@
+"""Record what the spotters see on a clip once, replay spotters on it in a fraction of the time.
+
+A live run spends most of its time in decoding and MediaPipe; the spotter only needs, per face and
+frame, the aligned grey crop, its landmarks and the blink / blendshape scores. ``record`` runs the
+analyser (spotting only) with ``Analyzer(spot_tap=...)`` and stores those inputs, and where each
+face's spotter was flushed, in one compressed ``.npz``; ``replay`` feeds them to a fresh spotter
+built from any config whose face-tracking options match the recording's, so a spotting parameter is
+measured on a set of clips in seconds instead of minutes (``python -m bench.spotting --record DIR``).
+The replayed events equal the live run's (tests/bench/test_spot_replay.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from mecore.atomic import atomic_path
+from mecore.errors import MexError
+from mecore.types import SpotEvent
+from stream.config import StreamConfig
+
+# the options that decide what reaches the spotter: a recording answers only for these values
+TRACKING = ("max_faces", "far_faces", "far_scan_s", "smooth_hz", "face_model", "landmark_scale", "align_size",
+            "track_timeout_s", "min_face_px")
+FORMAT = 1
+
+
+def _source(video: Path) -> dict:
+    st = video.stat()
+    return {"path": str(video.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def record(video: str | Path, out: str | Path, config: StreamConfig | None = None) -> Path:
+    """Run the analyser on ``video`` and write its spotting inputs to ``out`` (.npz, atomically)."""
+    from stream.spot_eval import spot_video
+
+    video, out = Path(video), Path(out)
+    faces: dict[int, dict[str, list]] = {}
+
+    def tap(face_id: int, inputs: dict | None) -> None:
+        f = faces.setdefault(face_id, {k: [] for k in ("index", "grey", "landmarks", "blink", "centre", "width",
+                                                         "blendshapes", "flush")})
+        if inputs is None:  # flushed after this many updates
+            f["flush"].append(len(f["index"]))
+            return
+        f["index"].append(inputs["index"])
+        f["grey"].append(inputs["grey"])
+        f["landmarks"].append(np.asarray(inputs["crop_landmarks"], np.float32))
+        f["blink"].append(inputs["blink"])
+        f["centre"].append(inputs["centre"])
+        f["width"].append(inputs["face_width"])
+        f["blendshapes"].append(inputs["blendshapes"] or {})
+
+    cfg = config or StreamConfig()
+    _, frames, fps = spot_video(video, cfg, spot_tap=tap)
+    arrays: dict[str, np.ndarray] = {}
+    for fid, f in faces.items():
+        n = len(f["index"])
+        arrays.update({
+            f"f{fid}_index": np.asarray(f["index"], np.int64),
+            f"f{fid}_grey": np.stack(f["grey"]) if n else np.zeros((0, cfg.align_size, cfg.align_size), np.uint8),
+            f"f{fid}_landmarks": np.stack(f["landmarks"]) if n else np.zeros((0, 478, 3), np.float32),
+            f"f{fid}_blink": np.asarray(f["blink"], np.float64),
+            f"f{fid}_centre": np.asarray(f["centre"], np.float64).reshape(n, 2),
+            f"f{fid}_width": np.asarray(f["width"], np.float64),
+            f"f{fid}_flush": np.asarray(f["flush"], np.int64),
+        })
+    meta = {"format": FORMAT, "source": _source(video), "frames": frames, "fps": fps, "faces": sorted(faces),
+            "tracking": {k: asdict(cfg)[k] for k in TRACKING},
+            "blendshapes": {str(fid): f["blendshapes"] for fid, f in faces.items()}}
+    with atomic_path(out, suffix=".npz") as tmp:  # np.savez appends .npz to any other name
+        np.savez_compressed(tmp, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+    return out
+
+
+def recorded(path: str | Path, video: str | Path | None = None) -> dict | None:
+    """The recording's metadata, or None when there is none (or it was made from another version of ``video``)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            meta = json.loads(z["meta"].tobytes())
+    except (OSError, ValueError, KeyError) as exc:
+        raise MexError(f"{path}: not a spotting recording ({exc})") from None
+    if meta.get("format") != FORMAT or (video is not None and meta["source"] != _source(Path(video))):
+        return None
+    return meta
+
+
+def replay(path: str | Path, config: StreamConfig | None = None) -> tuple[list[SpotEvent], int, float]:
+    """The events a fresh spotter (``config``'s) finds in a recording: (events, frames, fps), as a live run."""
+    from stream.spotting import Spotter
+    from stream.spotting_flow import FlowSpotter
+
+    path = Path(path)
+    meta = recorded(path)
+    if meta is None:
+        raise MexError(f"{path}: no recording of this format; record it again")
+    cfg = (config or StreamConfig()).with_fps(meta["fps"])
+    for name in TRACKING:
+        if asdict(cfg)[name] != meta["tracking"][name]:
+            raise MexError(f"{path}: recorded with {name}={meta['tracking'][name]!r}, asked for "
+                           f"{asdict(cfg)[name]!r}; record it again with that setting")
+    make = FlowSpotter if cfg.spotter == "flow" else Spotter
+    events: list[SpotEvent] = []
+    with np.load(path) as z:
+        for fid in meta["faces"]:
+            a = {k: z[f"f{fid}_{k}"] for k in ("index", "grey", "landmarks", "blink", "centre", "width", "flush")}
+            shapes = meta["blendshapes"][str(fid)]
+            spotter, flushes = make(cfg, fid), set(a["flush"].tolist())
+            for i in range(len(a["index"])):
+                if i in flushes:  # the face was forgotten (unseen too long) before this update
+                    events += spotter.flush()
+                    spotter = make(cfg, fid)
+                evs, _ = spotter.update(int(a["index"][i]), a["grey"][i], a["landmarks"][i], a["grey"].shape[1],
+                                        blink=float(a["blink"][i]), centre=tuple(a["centre"][i]),
+                                        face_width=float(a["width"][i]), blendshapes=shapes[i])
+                events += evs
+            if len(a["index"]) in flushes:
+                events += spotter.flush()
+    return sorted(events, key=lambda e: (e.onset_frame, e.face_id)), int(meta["frames"]), float(meta["fps"])
+

@@ -1,0 +1,55 @@
+"""bench.spot_replay: a recording of the demo (real PyAV + MediaPipe) replays to the live run's events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import spot_replay
+from bench import spotting as bench_spotting
+from mecore.errors import MexError
+from stream.config import StreamConfig
+from stream.spot_eval import spot_video
+
+DEMO = Path(__file__).resolve().parents[2] / "stream" / "assets" / "demo.mp4"
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory, face_model):
+    return spot_replay.record(DEMO, tmp_path_factory.mktemp("rec") / "demo.npz")
+
+
+def _spans(events) -> list[tuple[int, int, str]]:
+    return sorted((e.onset_frame, e.offset_frame, e.kind) for e in events)
+
+
+@pytest.mark.parametrize("spotter", ["flow", "moilanen"])
+def test_replay_gives_the_live_runs_events(recording, spotter):
+    live, frames, fps = spot_video(DEMO, StreamConfig(spotter=spotter))
+    events, n, rate = spot_replay.replay(recording, StreamConfig(spotter=spotter))
+    assert (n, rate) == (frames, fps) == (300, 30.0)
+    assert len(events) == 5 and _spans(events) == sorted((i.onset, i.offset, i.kind) for i in live)
+
+
+def test_a_setting_takes_effect_and_tracking_options_must_match(recording):
+    assert spot_replay.replay(recording, StreamConfig(flow_noise_factor=1000.0, flow_floor=50.0))[0] == []
+    with pytest.raises(MexError, match=r"demo\.npz: recorded with max_faces=1, asked for 2"):
+        spot_replay.replay(recording, StreamConfig(max_faces=2))
+    assert spot_replay.recorded(recording, DEMO)["faces"] == [0]
+    assert spot_replay.recorded(recording.with_name("none.npz")) is None
+
+
+def test_bench_spotting_records_once_then_replays(tmp_path, face_model):
+    cfg = StreamConfig()
+    first = bench_spotting.spot(DEMO, cfg, tmp_path)
+    (rec,) = tmp_path.glob("demo-*.npz")
+    stamp = rec.stat().st_mtime_ns
+    again = bench_spotting.spot(DEMO, cfg.updated(flow_noise_factor=4.0), tmp_path)
+    assert rec.stat().st_mtime_ns == stamp and again == first and len(first[0]) == 5
+    assert bench_spotting.settings(["flow_noise_factor=3", "mask_eyes=false"], cfg) == \
+        {"flow_noise_factor": 3.0, "mask_eyes": False}
+    with pytest.raises(MexError, match="--set nope=1: expected FIELD=VALUE"):
+        bench_spotting.settings(["nope=1"], cfg)
+    with pytest.raises(MexError, match="--set grid=x: 'x' is not a int"):
+        bench_spotting.settings(["grid=x"], cfg)
