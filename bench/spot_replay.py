@@ -12,7 +12,6 @@ The replayed events equal the live run's (tests/bench/test_spot_replay.py).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,11 @@ from stream.config import StreamConfig
 TRACKING = ("max_faces", "far_faces", "far_scan_s", "smooth_hz", "face_model", "landmark_scale", "align_size",
             "track_timeout_s", "min_face_px")
 FORMAT = 1
+
+
+def tracking(cfg: StreamConfig) -> dict:
+    """``cfg``'s values of the TRACKING options, as a recording stores them."""
+    return {k: getattr(cfg, k) for k in TRACKING}
 
 
 def _source(video: Path) -> dict:
@@ -69,7 +73,7 @@ def record(video: str | Path, out: str | Path, config: StreamConfig | None = Non
             f"f{fid}_flush": np.asarray(f["flush"], np.int64),
         })
     meta = {"format": FORMAT, "source": _source(video), "frames": frames, "fps": fps, "faces": sorted(faces),
-            "tracking": {k: asdict(cfg)[k] for k in TRACKING},
+            "tracking": tracking(cfg),
             "blendshapes": {str(fid): f["blendshapes"] for fid, f in faces.items()}}
     with atomic_path(out, suffix=".npz") as tmp:  # np.savez appends .npz to any other name
         np.savez_compressed(tmp, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
@@ -101,10 +105,10 @@ def replay(path: str | Path, config: StreamConfig | None = None) -> tuple[list[S
     if meta is None:
         raise MexError(f"{path}: no recording of this format; record it again")
     cfg = (config or StreamConfig()).with_fps(meta["fps"])
-    for name in TRACKING:
-        if asdict(cfg)[name] != meta["tracking"][name]:
+    for name, value in tracking(cfg).items():
+        if value != meta["tracking"][name]:
             raise MexError(f"{path}: recorded with {name}={meta['tracking'][name]!r}, asked for "
-                           f"{asdict(cfg)[name]!r}; record it again with that setting")
+                           f"{value!r}; record it again with that setting")
     make = FlowSpotter if cfg.spotter == "flow" else Spotter
     events: list[SpotEvent] = []
     with np.load(path) as z:

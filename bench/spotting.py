@@ -12,8 +12,8 @@ One table per run, each spotter (``--spotters flow,moilanen``) a column group:
 
 Each clip runs through the whole per-frame path (decode, MediaPipe, alignment, spotting; no engines),
 or with ``--record DIR`` once, its spotting inputs kept in DIR (``bench.spot_replay``), and replayed
-after: a spotting setting (``--set flow_noise_factor=3``, repeatable) is then measured on every clip
-in seconds. ``--max-clips`` keeps a quick run short. Figures go to stdout as a Markdown table and, with ``--out``,
+after: a setting (any StreamConfig option but ``--spotter``, e.g. ``--flow-noise-factor 3``) is then
+measured on every clip in seconds. ``--max-clips`` keeps a quick run short. Figures go to stdout as a Markdown table and, with ``--out``,
 as JSON.
 """
 
@@ -27,6 +27,7 @@ import os
 import sys
 from pathlib import Path
 
+from mecore.cli import add_options, from_options
 from mecore.errors import MexError, run_cli
 from stream.config import SPOTTERS, StreamConfig
 from stream.spot_eval import Interval, f1, match, matched, read_synthetic, spot_video
@@ -65,37 +66,20 @@ def spot(video: Path, cfg: StreamConfig, record: Path | None = None) -> tuple[li
 
     path = record / f"{video.stem}-{hashlib.sha1(str(video.resolve()).encode()).hexdigest()[:8]}.npz"
     meta = spot_replay.recorded(path, video)
-    if meta is None or meta["tracking"] != {k: getattr(cfg, k) for k in spot_replay.TRACKING}:
+    if meta is None or meta["tracking"] != spot_replay.tracking(cfg):
         spot_replay.record(video, path, cfg)
     events, n, fps = spot_replay.replay(path, cfg)
     return [Interval(video.stem, e.onset_frame, e.offset_frame, e.kind) for e in events], n, fps
 
 
-def settings(pairs: list[str], base: StreamConfig) -> dict:
-    """``KEY=VALUE`` strings -> StreamConfig changes, each value of its field's type."""
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not hasattr(base, key):
-            raise MexError(f"--set {pair}: expected FIELD=VALUE with a StreamConfig field")
-        old = getattr(base, key)
-        try:
-            out[key] = value.lower() in ("1", "true", "yes") if isinstance(old, bool) else \
-                (type(old)(value) if old is not None else float(value))
-        except ValueError:
-            raise MexError(f"--set {pair}: {value!r} is not a {type(old).__name__}") from None
-    return out
-
-
-def run_real(clips: list[tuple[str, Path]], spotter: str, changes: dict | None = None,
-             record: Path | None = None) -> list[dict]:
+def run_real(clips: list[tuple[str, Path]], config: StreamConfig, record: Path | None = None) -> list[dict]:
     out = []
     for kind, path in clips:
-        preds, n, fps = spot(path, StreamConfig(spotter=spotter, **(changes or {})), record)
+        preds, n, fps = spot(path, config, record)
         micro = sum(p.kind == "micro" for p in preds)
         out.append({"clip": path.name, "kind": kind, "seconds": round(n / fps, 2), "micro": micro,
                     "macro": len(preds) - micro})
-        print(f"{spotter}: {path.name}: {micro} micro, {len(preds) - micro} macro in {n / fps:.1f} s", file=sys.stderr)
+        print(f"{config.spotter}: {path.name}: {micro} micro, {len(preds) - micro} macro in {n / fps:.1f} s", file=sys.stderr)
     return out
 
 
@@ -106,12 +90,12 @@ def amplitudes(folder: str | Path, key: str) -> list[float]:
     return [max((e.get("displacement_px") or {"": 0.0}).values()) for e in d["events"]]
 
 
-def run_truth(folders: list[str], spotter: str, changes: dict | None = None, record: Path | None = None) -> list[dict]:
+def run_truth(folders: list[str], config: StreamConfig, record: Path | None = None) -> list[dict]:
     out = []
     for folder in folders:
         truth, videos = read_synthetic(folder)
         for key in sorted(truth):
-            preds, n, fps = spot(Path(videos[key]), StreamConfig(spotter=spotter, **(changes or {})), record)
+            preds, n, fps = spot(Path(videos[key]), config, record)
             row = {"clip": key, "seconds": round(n / fps, 2)}
             for kind in ("micro", "macro"):
                 row[kind] = match([i for i in truth[key] if i.kind == kind], [p for p in preds if p.kind == kind])
@@ -122,7 +106,7 @@ def run_truth(folders: list[str], spotter: str, changes: dict | None = None, rec
             row["bands"] = [[sum(1 for j, (_, a) in enumerate(micro) if lo <= a < hi and j in hit),
                              sum(1 for _, a in micro if lo <= a < hi)] for lo, hi in BANDS]
             out.append(row)
-            print(f"{spotter}: {key}: micro TP/FP/FN {row['micro']}, macro {row['macro']}", file=sys.stderr)
+            print(f"{config.spotter}: {key}: micro TP/FP/FN {row['micro']}, macro {row['macro']}", file=sys.stderr)
     return out
 
 
@@ -170,7 +154,7 @@ def table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m bench.spotting", description=__doc__.split("\n")[0])
     ap.add_argument("--real", default=str(SHARED / "media" / "real"), help="folder of event-free real clips")
     ap.add_argument("--no-real", action="store_true", help="skip the real clips")
@@ -180,9 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-clips", type=int, default=None, help="at most this many real clips")
     ap.add_argument("--out", help="also write the figures as JSON here")
     ap.add_argument("--record", type=Path, help="keep each clip's spotting inputs here and replay them (bench.spot_replay)")
-    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                    help="a StreamConfig spotting setting for every spotter (repeatable)")
-    args = ap.parse_args(argv)
+    # spot_video sets classify and overlay itself
+    add_options(ap, StreamConfig, skip=("spotter", "classify", "overlay"), group="analyser settings for every "
+                "spotter (stream.config.StreamConfig; defaults are the dataclass's)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
 
     def body() -> int:
         spotters = [s.strip() for s in args.spotters.split(",") if s.strip()]
@@ -194,9 +183,9 @@ def main(argv: list[str] | None = None) -> int:
             if not Path(args.face).is_file():
                 raise MexError(f"{args.face}: face video not found")
             clips.append(("still (face.mp4)", Path(args.face)))
-        changes = settings(args.set, StreamConfig())
-        results = {s: {"real": run_real(clips, s, changes, args.record),
-                       "synthetic": run_truth(args.truth, s, changes, args.record)} for s in spotters}
+        base = from_options(StreamConfig, args)
+        results = {s: {"real": run_real(clips, base.updated(spotter=s), args.record),
+                       "synthetic": run_truth(args.truth, base.updated(spotter=s), args.record)} for s in spotters}
         print(table(results))
         if args.out:
             from mecore.atomic import write_text

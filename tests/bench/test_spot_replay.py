@@ -8,6 +8,7 @@ import pytest
 
 from bench import spot_replay
 from bench import spotting as bench_spotting
+from mecore.cli import from_options
 from mecore.errors import MexError
 from stream.config import StreamConfig
 from stream.spot_eval import spot_video
@@ -47,9 +48,13 @@ def test_bench_spotting_records_once_then_replays(tmp_path, face_model):
     stamp = rec.stat().st_mtime_ns
     again = bench_spotting.spot(DEMO, cfg.updated(flow_noise_factor=4.0), tmp_path)
     assert rec.stat().st_mtime_ns == stamp and again == first and len(first[0]) == 5
-    assert bench_spotting.settings(["flow_noise_factor=3", "mask_eyes=false"], cfg) == \
-        {"flow_noise_factor": 3.0, "mask_eyes": False}
-    with pytest.raises(MexError, match="--set nope=1: expected FIELD=VALUE"):
-        bench_spotting.settings(["nope=1"], cfg)
-    with pytest.raises(MexError, match="--set grid=x: 'x' is not a int"):
-        bench_spotting.settings(["grid=x"], cfg)
+
+
+def test_bench_spotting_takes_the_analysers_own_options(capsys):
+    ap = bench_spotting.parser()
+    cfg = from_options(StreamConfig, ap.parse_args(["--flow-noise-factor", "3", "--no-mask-eyes"]))
+    assert cfg.flow_noise_factor == 3.0 and cfg.mask_eyes is False and cfg.spotter == StreamConfig().spotter
+    for bad, why in ((["--nope", "1"], "unrecognized arguments: --nope"), (["--grid", "x"], "invalid int value: 'x'")):
+        with pytest.raises(SystemExit):
+            ap.parse_args(bad)
+        assert why in capsys.readouterr().err
