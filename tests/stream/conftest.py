@@ -32,11 +32,11 @@ def make_standin_engines(folder: Path, **classifier_meta) -> Path:
                 "labels": LABELS, "dataset": "stand-in", "metrics": {}, "features_version": preprocess.FEATURES_VERSION,
                 **classifier_meta}
     x = torch.zeros(1, 3, 32, 32)
-    export_onnx(TinyMagnifier(preprocess.MAP_GROUPS).eval(), (x, x, torch.ones(1)), loose / "magnifier.onnx",
+    groups = preprocess.MAP_GROUPS  # the stand-in's shape must have a channel per map group at least
+    export_onnx(TinyMagnifier(groups).eval(), (x, x, torch.ones(1)), loose / "magnifier.onnx",
                 ["onset", "apex", "amplification"], ["magnified", "shape"],
                 {"onset": img, "apex": img, "amplification": {0: "N"}, "magnified": img,
                  "shape": {0: "N", 2: "h", 3: "w"}}, mag_meta)
-    groups = preprocess.MAP_GROUPS
     export_onnx(TinyClassifier(len(LABELS), in_channels=groups).eval(), (torch.zeros(1, 30, groups, 7, 7),),
                 loose / "classifier.onnx",
                 ["patches"], ["logits"], {"patches": {0: "N"}, "logits": {0: "N"}}, cls_meta)
