@@ -16,25 +16,21 @@ from pathlib import Path
 
 import numpy as np
 
+from mecore import spotrec
 from mecore.atomic import atomic_path
 from mecore.errors import MexError
+from mecore.spotrec import FORMAT
 from mecore.types import SpotEvent
 from stream.config import StreamConfig
 
 # the options that decide what reaches the spotter: a recording answers only for these values
 TRACKING = ("max_faces", "far_faces", "far_scan_s", "smooth_hz", "face_model", "landmark_scale", "align_size",
             "track_timeout_s", "min_face_px")
-FORMAT = 1
 
 
 def tracking(cfg: StreamConfig) -> dict:
     """``cfg``'s values of the TRACKING options, as a recording stores them."""
     return {k: getattr(cfg, k) for k in TRACKING}
-
-
-def _source(video: Path) -> dict:
-    st = video.stat()
-    return {"path": str(video.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def record(video: str | Path, out: str | Path, config: StreamConfig | None = None) -> Path:
@@ -72,7 +68,7 @@ def record(video: str | Path, out: str | Path, config: StreamConfig | None = Non
             f"f{fid}_width": np.asarray(f["width"], np.float64),
             f"f{fid}_flush": np.asarray(f["flush"], np.int64),
         })
-    meta = {"format": FORMAT, "source": _source(video), "frames": frames, "fps": fps, "faces": sorted(faces),
+    meta = {"format": FORMAT, "source": spotrec.source(video), "frames": frames, "fps": fps, "faces": sorted(faces),
             "tracking": tracking(cfg),
             "blendshapes": {str(fid): f["blendshapes"] for fid, f in faces.items()}}
     with atomic_path(out, suffix=".npz") as tmp:  # np.savez appends .npz to any other name
@@ -85,46 +81,38 @@ def recorded(path: str | Path, video: str | Path | None = None) -> dict | None:
     path = Path(path)
     if not path.is_file():
         return None
-    try:
-        with np.load(path) as z:
-            meta = json.loads(z["meta"].tobytes())
-    except (OSError, ValueError, KeyError) as exc:
-        raise MexError(f"{path}: not a spotting recording ({exc})") from None
-    if meta.get("format") != FORMAT or (video is not None and meta["source"] != _source(Path(video))):
+    meta = spotrec.meta_of(path)
+    if meta.get("format") != FORMAT or (video is not None and meta["source"] != spotrec.source(video)):
         return None
     return meta
 
 
 def replay(path: str | Path, config: StreamConfig | None = None) -> tuple[list[SpotEvent], int, float]:
     """The events a fresh spotter (``config``'s) finds in a recording: (events, frames, fps), as a live run."""
-    from stream.spotting import Spotter
-    from stream.spotting_flow import FlowSpotter
+    from stream.spotters import make_spotter
 
     path = Path(path)
-    meta = recorded(path)
-    if meta is None:
-        raise MexError(f"{path}: no recording of this format; record it again")
+    if not path.is_file():
+        raise MexError(f"{path}: no recording; record it first")
+    meta, faces = spotrec.faces(path)
     cfg = (config or StreamConfig()).with_fps(meta["fps"])
     for name, value in tracking(cfg).items():
         if value != meta["tracking"][name]:
             raise MexError(f"{path}: recorded with {name}={meta['tracking'][name]!r}, asked for "
                            f"{value!r}; record it again with that setting")
-    make = FlowSpotter if cfg.spotter == "flow" else Spotter
     events: list[SpotEvent] = []
-    with np.load(path) as z:
-        for fid in meta["faces"]:
-            a = {k: z[f"f{fid}_{k}"] for k in ("index", "grey", "landmarks", "blink", "centre", "width", "flush")}
-            shapes = meta["blendshapes"][str(fid)]
-            spotter, flushes = make(cfg, fid), set(a["flush"].tolist())
-            for i in range(len(a["index"])):
-                if i in flushes:  # the face was forgotten (unseen too long) before this update
-                    events += spotter.flush()
-                    spotter = make(cfg, fid)
-                evs, _ = spotter.update(int(a["index"][i]), a["grey"][i], a["landmarks"][i], a["grey"].shape[1],
-                                        blink=float(a["blink"][i]), centre=tuple(a["centre"][i]),
-                                        face_width=float(a["width"][i]), blendshapes=shapes[i])
-                events += evs
-            if len(a["index"]) in flushes:
+    for fid, a in faces.items():
+        shapes = a["blendshapes"]
+        spotter, flushes = make_spotter(cfg, fid), set(a["flush"].tolist())
+        for i in range(len(a["index"])):
+            if i in flushes:  # the face was forgotten (unseen too long) before this update
                 events += spotter.flush()
+                spotter = make_spotter(cfg, fid)
+            evs, _ = spotter.update(int(a["index"][i]), a["grey"][i], a["landmarks"][i], a["grey"].shape[1],
+                                    blink=float(a["blink"][i]), centre=tuple(a["centre"][i]),
+                                    face_width=float(a["width"][i]), blendshapes=shapes[i])
+            events += evs
+        if len(a["index"]) in flushes:
+            events += spotter.flush()
     return sorted(events, key=lambda e: (e.onset_frame, e.face_id)), int(meta["frames"]), float(meta["fps"])
 

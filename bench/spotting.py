@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import os
 import sys
@@ -63,8 +62,9 @@ def spot(video: Path, cfg: StreamConfig, record: Path | None = None) -> tuple[li
     if record is None:
         return spot_video(video, cfg)
     from bench import spot_replay
+    from mecore import spotrec
 
-    path = record / f"{video.stem}-{hashlib.sha1(str(video.resolve()).encode()).hexdigest()[:8]}.npz"
+    path = spotrec.path_for(record, video)
     meta = spot_replay.recorded(path, video)
     if meta is None or meta["tracking"] != spot_replay.tracking(cfg):
         spot_replay.record(video, path, cfg)

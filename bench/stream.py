@@ -29,6 +29,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from stream.config import SPOTTERS
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_VIDEO = Path(os.environ.get("MEX_FACE_VIDEO", REPO.parent / "shared" / "media" / "face.mp4"))
 DEMO = REPO / "stream" / "assets" / "demo.mp4"
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--frames", type=int, default=None, help="at most this many frames per run")
     ap.add_argument("--no-paced", action="store_true", help="skip the paced (real-time) run")
-    ap.add_argument("--spotter", default=None, help="flow or moilanen (default: StreamConfig's)")
+    ap.add_argument("--spotter", default=None, choices=SPOTTERS, help="spotter (default: StreamConfig's)")
     args = ap.parse_args(argv)
     os.environ.setdefault("GLOG_minloglevel", "2")
     from mecore.errors import MexError, run_cli
@@ -112,10 +114,6 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"# bench.stream  {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.2f}, onnxruntime {ort.__version__}")
-        from stream.config import SPOTTERS
-
-        if args.spotter is not None and args.spotter not in SPOTTERS:
-            raise MexError(f"--spotter must be one of {SPOTTERS}, got {args.spotter!r}")
         clips = [c for c in (args.video, DEMO) if c.is_file()]
         if not clips:
             raise MexError(f"{args.video}: no clip to measure")

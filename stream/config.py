@@ -12,7 +12,9 @@ from dataclasses import dataclass, fields, replace
 from mecore.cli import live_fields, opt
 
 FEATURES = ("lbp", "intensity")
-SPOTTERS = ("flow", "moilanen")  # stream/spotting_flow.py (regions' optical flow), stream/spotting.py (baseline)
+# stream/spotting_flow.py (regions' optical flow), stream/spotting.py (the baseline), stream/spotting_learned.py
+# (a temporal network over the regions' flow, engines/spotter.onnx)
+SPOTTERS = ("flow", "moilanen", "learned")
 # The contrast a movement must reach whatever the window's statistics say (they are all noise on a
 # still face): intensity features are in [0, 1], so 1.3e-3 is a third of a grey level in the most
 # changed blocks. Measured on synthetic long clips made from a real face video (docs/streaming.md);
@@ -46,8 +48,12 @@ class StreamConfig:
     # spotting: which spotter, and what both share
     # flow: fewer false micro events than the baseline on every group of real clips, twice its held-out F1
     # (docs/streaming.md); the baseline stays selectable
-    spotter: str = opt("flow", "spotter: flow (regions' optical flow, for real faces) or moilanen (block "
-                                   "intensities, the baseline)", choices=SPOTTERS)
+    spotter: str = opt("flow", "spotter: flow (regions' optical flow, for real faces), moilanen (block "
+                                   "intensities, the baseline) or learned (a network over the regions' flow, "
+                                   "engines/spotter.onnx)", choices=SPOTTERS)
+    spotter_model: str = opt("spotter", "learned: the spotter engine, a name in engines/ or an .onnx path")
+    spot_threshold: float | None = opt(None, "learned: p(event) that opens an event (none: the artifact's own, "
+                                             "chosen on its validation identities)", live=True)
     micro_max_s: float = opt(0.5, "onset..offset up to this is a micro-expression (MEGC), longer a macro-expression")
     max_macro_s: float = opt(4.0, "flow: an expression held longer is closed here (as macro)")
     flow_size: int = opt(128, "flow: grey aligned crop the optical flow is computed on")
@@ -120,6 +126,8 @@ class StreamConfig:
         need(0.1 <= self.landmark_scale <= 1.0, f"landmark_scale must be in [0.1, 1], got {self.landmark_scale}")
         need(self.align_size >= 64 and self.align_size % 2 == 0, f"align_size must be even and >= 64, got {self.align_size}")
         need(self.spotter in SPOTTERS, f"spotter must be one of {SPOTTERS}, got {self.spotter!r}")
+        need(self.spot_threshold is None or 0.0 < self.spot_threshold < 1.0,
+             f"spot_threshold must be in (0, 1), got {self.spot_threshold}")
         need(0.04 <= self.micro_max_s < self.max_macro_s, "need 0.04 <= micro_max_s < max_macro_s")
         need(32 <= self.flow_size <= self.align_size, f"flow_size must be in [32, align_size], got {self.flow_size}")
         need(0.02 <= self.flow_patch <= 0.3, f"flow_patch must be in [0.02, 0.3], got {self.flow_patch}")

@@ -34,8 +34,8 @@ from mecore.types import FaceTrack, Frame, Prediction, SpotEvent
 from stream.config import StreamConfig
 from stream.overlay import FaceView, draw
 from stream.predictor import Predictor
-from stream.spotting import SignalPoint, Spotter, blink_score
-from stream.spotting_flow import FlowSpotter
+from stream.spotters import AnySpotter, make_spotter
+from stream.spotting import SignalPoint, blink_score
 
 log = logging.getLogger("stream")
 HISTORY = 5000  # events / predictions kept in Analyzer.events / .predictions
@@ -72,7 +72,7 @@ class FrameResult:
 
 @dataclass
 class _Face:
-    spotter: Spotter | FlowSpotter
+    spotter: AnySpotter
     crops: deque  # (frame index, AlignedFace, read time)
     view: FaceView
     last_seen: int = 0
@@ -275,8 +275,7 @@ class Analyzer:
               signals: dict[int, SignalPoint]) -> list[SpotEvent]:
         face = self._faces.get(tr.track_id)
         if face is None:
-            make = FlowSpotter if self.config.spotter == "flow" else Spotter
-            face = _Face(make(self.config, tr.track_id), deque(maxlen=self.config.history), FaceView())
+            face = _Face(make_spotter(self.config, tr.track_id), deque(maxlen=self.config.history), FaceView())
             self._faces[tr.track_id] = face
         face.last_seen = frame.index
         face.crops.append((frame.index, al, now))

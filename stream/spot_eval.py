@@ -26,56 +26,13 @@ import argparse
 import json
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 from mecore.errors import MexError, run_cli
-
-IOU_HIT = 0.5
-
-
-@dataclass(frozen=True)
-class Interval:
-    video: str
-    onset: int  # 0-based frame index
-    offset: int
-    kind: str = "micro"  # "micro" | "macro"
-    label: str | None = None
-
-    def iou(self, other: Interval) -> float:
-        inter = min(self.offset, other.offset) - max(self.onset, other.onset) + 1
-        if inter <= 0:
-            return 0.0
-        union = (self.offset - self.onset + 1) + (other.offset - other.onset + 1) - inter
-        return inter / union
-
+from mecore.spotscore import IOU_HIT, Interval, f1, kind_of, match, matched, read_synthetic  # noqa: F401
+from stream.config import SPOTTERS
 
 # -- ground truth readers ---------------------------------------------------------------------------
-
-def read_synthetic(path: str | Path) -> tuple[dict[str, list[Interval]], dict[str, Path]]:
-    """A synthetic long clip's JSON (or a folder of them) -> ({video: intervals}, {video: video path})."""
-    path = Path(path)
-    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
-    truth: dict[str, list[Interval]] = {}
-    videos: dict[str, Path] = {}
-    for f in files:
-        if f.name.startswith("."):
-            continue
-        try:
-            d = json.loads(f.read_text(encoding="utf-8"))
-            name = d["video"]
-            base = int(d.get("frame_index_base", 0))
-            # "kind" micro | macro (generators before it made micro-expressions only); "distractors" (blinks,
-            # speech, head turns) are not events: a spotted one is a false event
-            truth[Path(name).stem] = [Interval(Path(name).stem, int(e["onset"]) - base, int(e["offset"]) - base,
-                                               _kind(e.get("kind", "micro")), e.get("label")) for e in d["events"]]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise MexError(f"{f}: not a synthetic ground-truth file ({type(exc).__name__}: {exc})") from None
-        videos[Path(name).stem] = f.parent / name
-    if not truth:
-        raise MexError(f"{path}: no ground-truth .json files")
-    return truth, videos
-
 
 def read_distractors(path: str | Path) -> dict[str, list[Interval]]:
     """The distractors of synthetic long clips ({video: intervals whose kind is blink, speech, head_turn or
@@ -112,10 +69,6 @@ def false_by_cause(truth: dict[str, list[Interval]], preds: dict[str, list[Inter
     return dict(sorted(out.items()))
 
 
-def _kind(text) -> str:
-    return "micro" if "micro" in str(text).lower() else "macro"
-
-
 def read_casme2(path: str | Path) -> dict[str, list[Interval]]:
     """CAS(ME)^2 code_final workbook -> {video: intervals}; an offset of 0 (not coded) -> apex.
 
@@ -143,7 +96,7 @@ def read_casme2(path: str | Path) -> dict[str, list[Interval]]:
             offset = apex
         name = name.rsplit("_", 1)[0]
         video = f"{subjects.get(participant, participant)}_{videos.get(name.lower(), name)}"
-        truth[video].append(Interval(video, onset - 1, offset - 1, _kind(kind), str(row[6]) if len(row) > 6 else None))
+        truth[video].append(Interval(video, onset - 1, offset - 1, kind_of(kind), str(row[6]) if len(row) > 6 else None))
     return dict(truth)
 
 
@@ -196,7 +149,7 @@ def read_samm_lv(path: str | Path) -> dict[str, list[Interval]]:
         except (ValueError, TypeError):
             raise MexError(f"{path}: row {r + 1} ({fname}): onset/offset are not frame numbers") from None
         video = "_".join(fname.split("_")[:2])
-        truth[video].append(Interval(video, onset - 1, offset - 1, _kind(cells[col["type"]])))
+        truth[video].append(Interval(video, onset - 1, offset - 1, kind_of(cells[col["type"]])))
     if not truth:
         raise MexError(f"{path}: no annotated rows below the header")
     return dict(truth)
@@ -224,31 +177,6 @@ def read_predictions(path: str | Path, video: str, fps: float | None = None, mic
 
 
 # -- scoring ------------------------------------------------------------------------------------------
-
-def matched(truth: list[Interval], preds: list[Interval]) -> list[tuple[int, int]]:
-    """(truth index, prediction index) of the hits: greedy by IoU (>= 0.5), each interval used once."""
-    pairs = sorted(((g.iou(p), gi, pi) for gi, g in enumerate(truth) for pi, p in enumerate(preds)), reverse=True)
-    used_g, used_p, hits = set(), set(), []
-    for iou, gi, pi in pairs:
-        if iou < IOU_HIT:
-            break
-        if gi not in used_g and pi not in used_p:
-            used_g.add(gi)
-            used_p.add(pi)
-            hits.append((gi, pi))
-    return hits
-
-
-def match(truth: list[Interval], preds: list[Interval]) -> tuple[int, int, int]:
-    """TP, FP, FN of one video and type: greedy by IoU, each interval used once."""
-    tp = len(matched(truth, preds))
-    return tp, len(preds) - tp, len(truth) - tp
-
-
-def f1(tp: int, fp: int, fn: int) -> float:
-    """2PR / (P + R), written in counts."""
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-
 
 def _prf(tp: int, fp: int, fn: int) -> dict:
     p = tp / (tp + fp) if tp + fp else 0.0
@@ -347,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--classify", action="store_true",
                     help="run the whole analyser (spot -> motion -> classifier) and report the class accuracy "
                          "on spotted events that hit a ground-truth event")
-    ap.add_argument("--spotter", default=None, help="spotter to run: flow or moilanen (default: StreamConfig's)")
+    ap.add_argument("--spotter", default=None, choices=SPOTTERS, help="spotter to run (default: StreamConfig's)")
     ap.add_argument("--out", help="write the report as JSON here")
     args = ap.parse_args(argv)
 

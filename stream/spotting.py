@@ -28,14 +28,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from mecore.spotflow import EYE_POINTS
 from mecore.types import SpotEvent
 from stream.config import StreamConfig
 
-# MediaPipe mesh contours of both eyes (subject's right, then left)
-EYE_POINTS: tuple[int, ...] = (
-    33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173,
-    263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398,
-)
 _EAR_POINTS = ((33, 133, 159, 145), (362, 263, 386, 374))  # corner, corner, upper lid, lower lid
 
 

@@ -4,9 +4,10 @@ The MEGC long-video spotters work on the optical flow of facial regions with the
 removed; this is an online form of that. On the grey aligned crop (head shift, roll and scale are
 already removed by the alignment) DIS optical flow is computed between the newest frame and the
 frame ``k`` before it; each region of interest (brows, eye lids, cheeks, nose wings, lips, mouth
-corners, chin; ``REGIONS``) gets the mean flow of a small patch at its landmarks, less the mean flow
-of the nose dorsum (``STABLE``: it does not move in any expression, so what it shows is landmark
-jitter and residual head motion). A region's signal is the length of that vector, divided by the
+corners, chin; ``REGIONS``) gets the mean flow of a small patch at its landmarks, less an affine fit
+of the face's own block flow (eyes and mouth left out; ``mecore.spotflow.RegionFlow``, which the
+learned spotter shares): what alignment left of head motion goes, a region's own movement stays.
+A region's signal is the length of that vector, divided by the
 region's own threshold T_r = max(floor, noise_factor x its median over a rolling window): a talking
 mouth raises the mouth's threshold, not the brows'.
 
@@ -31,62 +32,23 @@ they suggest.
 
 from __future__ import annotations
 
-import warnings
 from collections import deque
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
+from mecore.spotflow import NAMES, REGIONS, FlowFrame, RegionFlow
+from mecore.spotflow import nanmedian as _nanmedian
 from mecore.types import SpotEvent
 from stream.config import StreamConfig
-from stream.spotting import EYE_POINTS, SignalPoint
+from stream.spotting import SignalPoint
 
-# region -> (mesh vertices its patch is centred on, the action units a movement there suggests)
-REGIONS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
-    "brow_inner_r": ((107, 66, 55, 65), (1, 4)),
-    "brow_inner_l": ((336, 296, 285, 295), (1, 4)),
-    "brow_outer_r": ((70, 63, 46, 53), (2,)),
-    "brow_outer_l": ((300, 293, 276, 283), (2,)),
-    "eye_r": ((145, 153, 144, 159, 158), (7,)),
-    "eye_l": ((374, 380, 373, 386, 385), (7,)),
-    "cheek_r": ((117, 118, 101, 50), (6,)),
-    "cheek_l": ((346, 347, 330, 280), (6,)),
-    "nose_r": ((48, 64, 98), (9,)),
-    "nose_l": ((278, 294, 327), (9,)),
-    "upper_lip": ((0, 37, 267), (10,)),
-    "mouth_r": ((61, 146, 185), (12, 14, 15)),
-    "mouth_l": ((291, 375, 409), (12, 14, 15)),
-    "lower_lip": ((17, 84, 314), (25,)),
-    "chin": ((175, 199, 200, 18), (17,)),
-}
-NAMES: tuple[str, ...] = tuple(REGIONS)
-MOUTH_POINTS: tuple[int, ...] = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
-STABLE: tuple[int, ...] = (168, 6, 197, 195, 5)  # nose dorsum: moves with the head, not with expressions
 EYES = np.array([n.startswith("eye_") for n in NAMES])
 FLOW_WARMUP_S = 1.0  # a region's median needs this much signal before it means anything
 THRESHOLD_EVERY = 5  # frames between recomputing the regions' medians (of a 10 s window)
-GRID = 16  # blocks per side for the global motion fit
 PERIOCULAR = np.array([n.startswith(("brow_", "cheek_")) for n in NAMES])
 MOUTH = np.array([n in ("upper_lip", "mouth_r", "mouth_l", "lower_lip", "chin") for n in NAMES])
-
-
-def _nanmedian(a: np.ndarray) -> np.ndarray:
-    """Per column; NaN (not a warning) for a region masked in every frame of the window (a long talk)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(a, axis=0)
-
-
-@dataclass
-class _Frame:
-    index: int
-    grey: np.ndarray  # (flow_size, flow_size) uint8
-    centres: np.ndarray  # (len(NAMES) + 1, 2) patch centres at flow_size, the last one STABLE's
-    face: np.ndarray  # (GRID * GRID,) blocks inside the face's hull, the eyes' and mouth's left out
-    blink: float
-    centre: np.ndarray  # face centre in the source, px
-    width: float  # face width in the source, px
+_Frame = FlowFrame
 
 
 @dataclass
@@ -121,11 +83,7 @@ class FlowSpotter:
         self.cfg, self.face_id = config, face_id
         self.k = config.k
         self.size = config.flow_size
-        self.half = max(2, int(round(config.flow_patch * self.size / 2)))
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        c = (np.arange(GRID, dtype=np.float32) + 0.5) * (self.size / GRID)
-        xx, yy = np.meshgrid(c, c)
-        self._design = np.stack([xx.ravel(), yy.ravel(), np.ones(GRID * GRID, np.float32)], axis=1)
+        self._flow = RegionFlow(config.flow_size, config.flow_patch)
         self._frames: deque[_Frame] = deque(maxlen=2 * self.k + 1)
         self._A: deque[np.ndarray] = deque(maxlen=self.k + 1)  # flow(n - k -> n) per region, newest last
         self._noise: deque[np.ndarray] = deque(maxlen=config.frames(config.window_s))
@@ -175,44 +133,10 @@ class FlowSpotter:
 
     # -- signals -----------------------------------------------------------------------------------
     def _frame(self, index, grey, crop_landmarks, crop_size, blink, centre, face_width) -> _Frame:
-        if grey.shape != (self.size, self.size):
-            grey = cv2.resize(grey, (self.size, self.size), interpolation=cv2.INTER_AREA)
-        pts = np.asarray(crop_landmarks, dtype=np.float32)[:, :2] * (self.size / float(crop_size))
-        centres = np.array([pts[list(v)].mean(axis=0) for v, _ in REGIONS.values()] + [pts[list(STABLE)].mean(axis=0)])
-        return _Frame(index, grey, centres.astype(np.float32), self._face_blocks(pts), float(blink),
-                      np.asarray(centre, np.float32), max(float(face_width), 1.0))
-
-    def _face_blocks(self, pts: np.ndarray) -> np.ndarray:
-        """Blocks of the global fit: inside the face's hull, not on an eye or the mouth (they move on their own)."""
-        scale = GRID / float(self.size)
-        inside = np.zeros((GRID, GRID), np.uint8)
-        cv2.fillConvexPoly(inside, cv2.convexHull(np.rint(pts * scale).astype(np.int32)), 1)
-        for idx in (EYE_POINTS[:16], EYE_POINTS[16:], MOUTH_POINTS):
-            cv2.fillConvexPoly(inside, cv2.convexHull(np.rint(pts[list(idx)] * scale).astype(np.int32)), 0)
-        return inside.ravel().astype(bool)
+        return self._flow.frame(index, grey, crop_landmarks, crop_size, blink, centre, face_width)
 
     def _vectors(self, ref: _Frame, cur: _Frame) -> np.ndarray:
-        """(R, 2) each region's mean flow ref -> cur less the face's global motion, px at flow_size.
-
-        The global motion is an affine fit to the flow of the face's blocks (robust: the blocks that fit
-        worst are left out of a second fit), so what alignment left of a head turn or nod, a shift, tilt or
-        shear of the whole face, is removed and a region's own movement stays."""
-        flow = self._dis.calc(ref.grey, cur.grey, None)
-        h = self.half
-        means = np.empty((len(ref.centres), 2), np.float32)
-        for r, (x, y) in enumerate(np.rint(ref.centres).astype(int)):
-            x0, y0 = min(max(x - h, 0), self.size - 2 * h), min(max(y - h, 0), self.size - 2 * h)
-            means[r] = flow[y0:y0 + 2 * h, x0:x0 + 2 * h].reshape(-1, 2).mean(axis=0)
-        g = GRID
-        blocks = cv2.resize(flow, (g, g), interpolation=cv2.INTER_AREA).reshape(-1, 2)[ref.face]
-        design = self._design[ref.face]
-        coef, *_ = np.linalg.lstsq(design, blocks, rcond=None)
-        err = np.linalg.norm(design @ coef - blocks, axis=1)
-        keep = err <= max(2.0 * float(np.median(err)), 1e-6)
-        if keep.sum() >= 6:
-            coef, *_ = np.linalg.lstsq(design[keep], blocks[keep], rcond=None)
-        at = np.hstack([ref.centres[:-1], np.ones((len(NAMES), 1), np.float32)])
-        return means[:-1] - at @ coef
+        return self._flow.vectors(ref, cur)
 
     def _masks(self, frames: list[_Frame]) -> tuple[np.ndarray, bool]:
         """(R,) True for regions that do not count now; and whether the head moved too much."""
@@ -418,4 +342,4 @@ class FlowSpotter:
                           kind=kind, regions=regions, aus=aus)]
 
     def _displacement(self, ref: _Frame, cur: _Frame) -> np.ndarray:
-        return np.linalg.norm(self._vectors(ref, cur), axis=1)
+        return self._flow.displacement(ref, cur)

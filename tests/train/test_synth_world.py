@@ -167,3 +167,17 @@ def test_holdout_folder_never_reaches_loso(tmp_path, face_model):
     held_persons = {r["folder"]: r["person"]
                     for r in json.loads((out / "holdout" / "ground_truth.json").read_text())["subjects"]}
     assert set(persons.values()) == set(split["train"]) and set(held_persons.values()) == set(split["holdout"])
+
+
+def test_the_spotters_training_clips_are_of_training_people_only(tmp_path, face_model):
+    from train import synth_me
+
+    out = tmp_path / "s"
+    synth_me.generate(out, subjects=2, clips_per_subject=1, seed=5, holdout_identities=1, holdout_clips=1,
+                      holdout_long=1, train_long=1, progress=False)
+    split = json.loads((out / "identities.json").read_text())
+    spot = [json.loads(p.read_text()) for p in sorted((out / "spot").glob("long*/*.json"))]
+    held = [json.loads(p.read_text()) for p in sorted((out / "holdout").glob("long*/*.json"))]
+    assert len(spot) == 2 and len(held) == 1
+    assert {d["person"] for d in spot} == set(split["train"]) and {d["person"] for d in held} == set(split["holdout"])
+    assert all(d["events"] and d["distractors"] for d in spot + held)

@@ -6,6 +6,8 @@ the held-out people in a folder of their own, optional long clips, the folder gu
     DIR/holdout/              held-out identities, same layout, subjects numbered after the training ones
     DIR/holdout/long/         long clips of held-out photo identities (micro, macro and distractors)
     DIR/holdout/long_video/   the same injected into held-out real videos
+    DIR/spot/long, long_video/ the same kind of long clips of the training identities (--train-long K):
+                              what a learned spotter is trained and tuned on
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from train.synth.video import VideoSubject
 
 LONG_DIR = "long"
 HOLDOUT_DIR = "holdout"
+TRAIN_LONG_DIR = "spot"
 # Held-out long clips: every kind of event and distractor, the issue's ranges of size, compression and focus.
 HOLDOUT_LONG = LongClipConfig(seconds=24.0, events=5, amplitude=(0.5, 3.0), duration_s=(0.15, 0.5), macro=1,
                               distractors=4, warps=("rbf", "tps"), crf_range=(18, 30), blur_range=(0.0, 0.8),
@@ -81,12 +84,13 @@ def generate(
     progress: bool = True,
     default_faces: bool = True,
     holdout_long: int = 0,
+    train_long: int = 0,
 ) -> dict:
     """Write the set into ``out`` (new, empty, or a previous synth output) and return its ground truth
     with ``"summary"`` (the one-line summary), ``"seconds"`` and ``"identities"`` added.
 
     ``holdout_long``: long clips per held-out identity (photo ones into holdout/long, video ones into
-    holdout/long_video)."""
+    holdout/long_video); ``train_long``: the same per training identity, into spot/."""
     start = time.perf_counter()
     cfg = cfg or SynthConfig()
     out = Path(out)
@@ -96,8 +100,12 @@ def generate(
         planned.append(LONG_DIR)
     if cfg.holdout_identities:
         planned.append(HOLDOUT_DIR)
+    if train_long:
+        planned.append(TRAIN_LONG_DIR)
     settings = {"config": asdict(cfg), "faces": list(faces or []), "long_clips": long_clips,
                 "default_faces": default_faces, "holdout_long": holdout_long}
+    if train_long:  # only when asked: earlier outputs' settings stay as they were
+        settings["train_long"] = train_long
     with FaceTracker(mode="image", max_faces=6, blendshapes=False) as tracker:
         identities, notes = identities_for(faces, default_faces, tracker)
         train_ids, held_ids = split_holdout(identities, cfg.holdout_identities, cfg.seed)
@@ -116,11 +124,13 @@ def generate(
     truth = write_dataset(out, cfg, subjects, progress=progress)
     if long_clips:
         write_long_clips(out / LONG_DIR, subjects, faces, long_clips, long_cfg or LongClipConfig(fps=cfg.fps), cfg.seed)
+    if train_long:
+        write_identity_long(out / TRAIN_LONG_DIR, subjects, train_ids, train_long, cfg.seed, key=300)
     if held:
         hcfg = replace(cfg, clips_per_subject=cfg.holdout_clips)
         write_dataset(out / HOLDOUT_DIR, hcfg, held, progress=progress)
         if holdout_long:
-            write_holdout_long(out / HOLDOUT_DIR, held, held_ids, holdout_long, cfg.seed)
+            write_identity_long(out / HOLDOUT_DIR, held, held_ids, holdout_long, cfg.seed)
     output.write_split(out, split, identities)
     output.finish(out, settings, planned)
     seconds = time.perf_counter() - start
@@ -130,15 +140,17 @@ def generate(
     return truth
 
 
-def write_holdout_long(folder: Path, held: list, held_ids: list[Identity], k: int, seed: int) -> list[dict]:
-    """``k`` long clips per held-out identity: photos in ``long/``, real videos in ``long_video/``."""
+def write_identity_long(folder: Path, subjects: list, ids: list[Identity], k: int, seed: int,
+                        key: int = 100) -> list[dict]:
+    """``k`` long clips per identity: photos in ``long/``, real videos in ``long_video/``. ``key`` keeps the
+    training identities' clip seeds (300 + subject) apart from the held-out ones' (100 + subject)."""
     truths = []
-    for subject, ident in zip(held, held_ids):
+    for subject, ident in zip(subjects, ids):
         sub = folder / ("long_video" if ident.kind == "video" else "long")
         sub.mkdir(parents=True, exist_ok=True)
         for j in range(k):
             path = sub / f"sub{subject.index:02d}_{j + 1:02d}.mp4"
-            clip_seed = int(rng_for(seed, LONG_KEY, 100 + subject.index, j).integers(0, 2**31))
+            clip_seed = int(rng_for(seed, LONG_KEY, key + subject.index, j).integers(0, 2**31))
             if ident.kind == "video":
                 truths.append(long_clip_from_video(ident.path, path, HOLDOUT_LONG, clip_seed))
             else:

@@ -1,0 +1,113 @@
+"""Learned spotting, online (``--spotter learned``): the regions' optical flow of ``--spotter flow`` read by
+a small temporal network (``engines/spotter.onnx``, trained by ``python -m train.spotter`` on the
+generator's training identities: micro- and macro-expressions injected into real photos and videos, with
+blinks, speech and head motion as negatives).
+
+Per frame: ``mecore.spotflow.SpotFeatures`` (each region's flow over k frames, divided by its own running
+noise level; blink, jaw and head-motion context); once a face has ``past + 1 + lookahead`` unbroken
+frames, the network gives (none, micro, macro) probabilities for the frame ``lookahead`` back, and
+``mecore.spotlearn.Decoder`` (hysteresis on p(micro) + p(macro)) turns them into events. The artifact
+carries k, the window, the frame rate it was trained at and its threshold, so nothing here depends on
+train/. Each event names the regions whose normalised flow was largest inside it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import deque
+from functools import lru_cache
+
+import numpy as np
+
+from mecore.errors import MexError
+from mecore.spotflow import FEATURES_VERSION, NAMES, REGIONS, SpotFeatures
+from mecore.spotlearn import Decoded, Decoder, Window
+from mecore.types import SpotEvent
+from stream.config import StreamConfig
+from stream.spotting import SignalPoint
+
+REGION_LEVEL = 2.0  # a region named by an event moved at least this many times its noise level
+
+
+@lru_cache(maxsize=2)
+def _engine(name: str):
+    """One engine for every face (the network keeps no state between calls)."""
+    import engines
+    from engines.artifacts import NotListed
+
+    try:
+        engine = engines.load(name, "onnxruntime")  # tiny: a GPU round trip per frame would cost more
+    except (FileNotFoundError, NotListed, MexError) as exc:
+        raise MexError(f"--spotter learned: no spotter engine ({exc}); train it with python -m train.spotter, "
+                       "or use --spotter flow") from None
+    meta = engine.meta
+    if int(meta.get("features_version", -1)) != FEATURES_VERSION:
+        raise MexError(f"{name}: made for spotting features v{meta.get('features_version')}, this code computes "
+                       f"v{FEATURES_VERSION}; retrain it with python -m train.spotter")
+    return engine
+
+
+class LearnedSpotter:
+    """One face's learned spotter. ``update`` once per frame in which the face was seen."""
+
+    def __init__(self, config: StreamConfig, face_id: int = 0):
+        self.cfg, self.face_id = config, face_id
+        self.engine = _engine(config.spotter_model)
+        m = self.engine.meta
+        self.k, self.past, self.lookahead = int(m["k"]), int(m["past"]), int(m["lookahead"])
+        if abs(config.fps / float(m["fps"]) - 1.0) > 0.2:
+            warnings.warn(f"the spotter was trained at {m['fps']} fps, the source runs at {config.fps:g}: its "
+                          "windows span other durations", stacklevel=2)
+        self._features = SpotFeatures(self.k, int(m["flow_size"]), float(m["flow_patch"]))
+        self._window = Window(self.past + 1 + self.lookahead)
+        self._history: deque[tuple[int, np.ndarray]] = deque(maxlen=config.frames(config.max_macro_s) + self._window.size)
+        self._decoder = self._make_decoder()
+        self.suppressed: dict[str, int] = {}
+        self.last_signal: SignalPoint | None = None
+
+    def _make_decoder(self) -> Decoder:
+        m = self.engine.meta
+        thr = self.cfg.spot_threshold if self.cfg.spot_threshold is not None else float(m["threshold"])
+        return Decoder(thr, gap=int(m["gap"]), min_frames=int(m["min_frames"]),
+                       max_frames=self.cfg.frames(self.cfg.max_macro_s))
+
+    def reconfigure(self, config: StreamConfig) -> None:
+        self.cfg = config
+        d = self._make_decoder()
+        self._decoder.threshold, self._decoder.low = d.threshold, d.low
+
+    def update(self, index: int, grey: np.ndarray, crop_landmarks: np.ndarray, crop_size: int,
+               blink: float = 0.0, centre: tuple[float, float] = (0.0, 0.0), face_width: float = 1.0,
+               blendshapes: dict[str, float] | None = None) -> tuple[list[SpotEvent], SignalPoint | None]:
+        """Add the face's frame ``index``; returns the events that ended and the newest signal point."""
+        frame = self._features.flow.frame(index, grey, crop_landmarks, crop_size, blink, centre, face_width)
+        x = self._features.update(frame, float((blendshapes or {}).get("jawOpen", 0.0)))
+        if x is None:
+            return [], None
+        self._window.add(index, x)
+        self._history.append((index, x))
+        if not self._window.full:
+            return [], None
+        logits = self.engine(features=self._window.array())["logits"][0]
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        target = self._window.index(self.past)
+        events = [self._event(d) for d in self._decoder.push(target, probs)]
+        self.last_signal = SignalPoint(target, float(probs[1] + probs[2]), self._decoder.threshold,
+                                       self._decoder.active)
+        return events, self.last_signal
+
+    def flush(self) -> list[SpotEvent]:
+        """End of stream: close an event still open."""
+        return [self._event(d) for d in self._decoder.flush()]
+
+    def _event(self, d: Decoded) -> SpotEvent:
+        r = len(NAMES)
+        inside = [x for i, x in self._history if d.onset <= i <= d.offset]
+        peak = np.zeros(r) if not inside else \
+            np.linalg.norm(np.stack(inside)[:, :2 * r].reshape(-1, r, 2), axis=2).max(axis=0)
+        order = [i for i in np.argsort(-peak) if peak[i] >= max(REGION_LEVEL, 0.5 * peak.max())][:4]
+        regions = tuple(NAMES[i] for i in order)
+        aus = tuple(sorted({au for n in regions for au in REGIONS[n][1]}))
+        return SpotEvent(self.face_id, d.onset, d.apex, d.offset, d.score, float(self.cfg.fps), kind=d.kind,
+                         regions=regions, aus=aus)

@@ -1,0 +1,79 @@
+"""train.spotter: trained on recordings of real MediaPipe runs, exported, and served by the stream's
+LearnedSpotter with the same events its training code decodes (no drift between the two paths)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import spot_replay
+from mecore import spotrec
+from mecore.errors import MexError
+from stream.config import StreamConfig
+from train import spotter
+
+ASSETS = Path(__file__).resolve().parents[2] / "stream" / "assets"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, face_model):
+    root = tmp_path_factory.mktemp("spotter")
+    truth = root / "long"
+    truth.mkdir()
+    d = json.loads((ASSETS / "demo.json").read_text(encoding="utf-8"))
+    first = None
+    for sub in ("sub01_01", "sub02_01", "sub03_01"):  # three "people": two to train on, one to validate
+        video = truth / f"{sub}.mp4"
+        shutil.copy(ASSETS / "demo.mp4", video)
+        (truth / f"{sub}.json").write_text(json.dumps({**d, "video": video.name}), encoding="utf-8")
+        rec = spotrec.path_for(root / "rec", video)
+        if first is None:
+            first = spot_replay.record(video, rec)
+        else:  # the same frames: one MediaPipe run is enough
+            shutil.copy(first, rec)
+    cfg = spotter.SpotterConfig(record=root / "rec", truth=[truth], out=root / "out", publish_dir=root / "engines",
+                                epochs=40, val_identities=1, lr=5e-3)
+    return cfg, spotter.train(cfg), first
+
+
+def test_it_learns_the_clips_events_and_publishes_a_self_describing_engine(trained):
+    cfg, report, _ = trained
+    assert len(report["val_identities"]) == 1 and len(report["train_identities"]) == 2
+    assert not set(report["val_identities"]) & set(report["train_identities"])
+    assert report["chosen"]["f1_micro"] >= 0.6, report["chosen"]
+    manifest = json.loads((cfg.publish_dir / "manifest.json").read_text())
+    meta = manifest["artifacts"]["spotter.onnx"]["meta"]
+    assert meta["threshold"] == report["chosen"]["threshold"] and meta["labels"] == ["none", "micro", "macro"]
+    assert (meta["k"], meta["past"], meta["lookahead"], meta["fps"]) == (4, 33, 6, 30.0)
+
+
+def test_the_stream_decodes_what_training_decoded(trained):
+    import torch
+
+    from mecore.nets import build
+
+    cfg, report, rec = trained
+    ck = torch.load(cfg.out / "spotter.pt", weights_only=False)
+    model = build(ck["arch"], ck["kwargs"])
+    model.load_state_dict(ck["state_dict"])
+    clip = next(c for c in spotter.load_clips(cfg) if c.identity == report["val_identities"][0])
+    offline = spotter.decode(clip, spotter.predict(model, [clip], cfg)[0], report["chosen"]["threshold"], cfg)
+    live, _, _ = spot_replay.replay(rec, StreamConfig(spotter="learned", spotter_model=str(cfg.publish_dir / "spotter.onnx")))
+    assert offline and [(e.onset_frame, e.offset_frame, e.kind) for e in live] == [(i.onset, i.offset, i.kind) for i in offline]
+    assert all(e.regions and e.aus for e in live)
+
+
+def test_missing_recordings_and_too_few_people_are_named(tmp_path, trained):
+    cfg, _, _ = trained
+    with pytest.raises(MexError, match=r"no recording of .*sub01_01\.mp4; record them first: python -m bench\.spotting"):
+        spotter.load_clips(spotter.SpotterConfig(record=tmp_path, truth=cfg.truth))
+    clips = spotter.load_clips(cfg)
+    with pytest.raises(MexError, match="3 identities, 3 asked for validation"):
+        spotter.split(clips, 3, 0)
+    with pytest.raises(MexError, match="at least one --truth"):
+        spotter.SpotterConfig()
+    assert np.array_equal(clips[0].x, clips[1].x)  # the same recording gives the same features

@@ -1,0 +1,295 @@
+"""Train the learned spotter (``--spotter learned``) on the generator's training identities:
+
+    python -m train.synth_me --out DIR --holdout-identities 8 --train-long 3 --holdout-long 1
+    python -m bench.spotting --record REC --truth DIR/spot/long --truth DIR/spot/long_video --no-real --face ''
+    python -m train.spotter --record REC --truth DIR/spot/long --truth DIR/spot/long_video
+
+The recordings are what the stream's analyser gave its spotter on each clip (``mecore.spotrec``: aligned
+crops, landmarks, blink and blendshapes); ``mecore.spotlearn.features`` turns them into the same per-frame
+region-flow features the stream computes. Every frame is labelled none / micro / macro from the clips'
+ground truth (blinks, speech and head motion are distractors: none). A few training identities (photo and
+video ones alike) are kept for validation: the epoch and the decoder's threshold are chosen on them by MEGC
+F1 (IoU >= 0.5), never on the held-out identities. The network (``mecore.nets.spotnet``) is exported to
+ONNX with its metadata, checked in ONNX Runtime against PyTorch, and published as ``engines/spotter.*``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mecore import spotrec
+from mecore.errors import MexError, run_cli
+from mecore.spotflow import FEATURES_VERSION, mirror, n_features
+from mecore.spotlearn import CLASSES, Decoder, features, windows
+from mecore.spotscore import Interval, f1, match, read_synthetic
+
+REPO = Path(__file__).resolve().parents[1]
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+@dataclass
+class SpotterConfig:
+    record: Path = Path(".cache/spot-rec-train")
+    truth: list[Path] = field(default_factory=list)
+    out: Path = REPO / "runs" / "spotter"
+    publish_dir: Path | None = None  # none: engines/
+    epochs: int = 30
+    lr: float = 2e-3
+    batch_size: int = 256
+    weight_decay: float = 1e-2
+    width: int = 48
+    past: int = 33
+    lookahead: int = 6
+    k: int = 4  # frames of flow per step: the stream's k at 30 fps (me_length_s 0.3)
+    flow_size: int = 128
+    flow_patch: float = 0.1
+    gap: int = 2
+    min_frames: int = 3
+    val_identities: int = 3
+    seed: int = 0
+
+    def __post_init__(self):
+        self.record, self.out = Path(self.record), Path(self.out)
+        self.truth = [Path(t) for t in self.truth]
+        if not self.truth:
+            raise MexError("train.spotter: give at least one --truth folder of long clips")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise MexError("train.spotter: epochs, batch size and lr must be positive")
+        if self.past < 1 or self.lookahead < 0 or self.k < 1:
+            raise MexError("train.spotter: past >= 1, lookahead >= 0 and k >= 1 frames")
+        if self.val_identities < 1:
+            raise MexError("train.spotter: --val-identities must be >= 1 (the threshold is chosen on them)")
+
+
+@dataclass
+class Clip:
+    key: str
+    identity: str
+    x: np.ndarray  # (n, F)
+    y: np.ndarray  # (n,) class per frame
+    idx: np.ndarray  # (n,) frame index of each row
+    pos: np.ndarray  # rows with a full, unbroken window
+    truth: list[Interval]
+
+
+def load_clips(cfg: SpotterConfig) -> list[Clip]:
+    clips = []
+    for folder in cfg.truth:
+        truth, videos = read_synthetic(folder)
+        for key in sorted(truth):
+            rec = spotrec.path_for(cfg.record, videos[key])
+            if not rec.is_file():
+                raise MexError(f"{rec}: no recording of {videos[key]}; record them first: python -m bench.spotting "
+                               f"--record {cfg.record} --truth {folder} --no-real --face ''")
+            meta, faces = spotrec.faces(rec)
+            if abs(float(meta["fps"]) - 30.0) > 0.5:
+                raise MexError(f"{rec}: {meta['fps']} fps; the spotter is trained on 30 fps clips")
+            if not faces:
+                print(f"note: {key}: no face tracked; left out", file=sys.stderr)
+                continue
+            a = max(faces.values(), key=lambda f: len(f["index"]))  # the clip's one person
+            idx, x = features(a, cfg.k, cfg.flow_size, cfg.flow_patch)
+            y = np.zeros(len(idx), np.int64)
+            for ev in truth[key]:
+                y[(idx >= ev.onset) & (idx <= ev.offset)] = CLASSES.index(ev.kind)
+            sub = re.match(r"sub\d+", key)  # sub07_02: the second long clip of subject 7
+            ident = f"{folder.name}/{sub.group(0) if sub else key}"
+            clips.append(Clip(key, ident, x, y, idx, windows(idx, cfg.past, cfg.lookahead), truth[key]))
+    return clips
+
+
+def split(clips: list[Clip], k: int, seed: int) -> tuple[list[str], list[str]]:
+    """Validation identities, drawn from each truth folder in proportion (photo and video people alike)."""
+    rng = np.random.default_rng(seed)
+    by_folder: dict[str, list[str]] = {}
+    for c in clips:
+        ids = by_folder.setdefault(c.identity.split("/")[0], [])
+        if c.identity not in ids:
+            ids.append(c.identity)
+    total = sum(len(v) for v in by_folder.values())
+    if total <= k:
+        raise MexError(f"train.spotter: {total} identities, {k} asked for validation: need more")
+    val: list[str] = []
+    for ids in by_folder.values():
+        n = max(1, round(k * len(ids) / total)) if len(ids) > 1 else 0
+        val += [str(i) for i in rng.choice(ids, size=min(n, len(ids) - 1), replace=False)]
+    train = sorted({c.identity for c in clips} - set(val))
+    return train, sorted(val)
+
+
+def batches(clips: list[Clip], cfg: SpotterConfig, rng: np.random.Generator | None):
+    """(B, F, W) windows and their target class; shuffled and augmented (mirror, amplitude) when rng is given."""
+    rows = [(ci, int(p)) for ci, c in enumerate(clips) for p in c.pos]
+    order = rng.permutation(len(rows)) if rng is not None else np.arange(len(rows))
+    offs = np.arange(-cfg.past, cfg.lookahead + 1)
+    r = (n_features() - 4) // 3
+    for s in range(0, len(order), cfg.batch_size):
+        sel = [rows[i] for i in order[s:s + cfg.batch_size]]
+        x = np.stack([clips[ci].x[p + offs] for ci, p in sel])  # (B, W, F)
+        y = np.array([clips[ci].y[p] for ci, p in sel])
+        if rng is not None:
+            flip = rng.random(len(sel)) < 0.5
+            x[flip] = mirror(x[flip])
+            # the same movement smaller or larger: the held-out amplitudes go down to 0.5 px
+            x[:, :, :2 * r] *= rng.uniform(0.6, 1.4, size=(len(sel), 1, 1)).astype(np.float32)
+        yield np.ascontiguousarray(x.transpose(0, 2, 1)), y, sel
+
+
+def predict(model, clips: list[Clip], cfg: SpotterConfig) -> list[np.ndarray]:
+    """(n, 3) probabilities per clip row (NaN where the window is not full)."""
+    import torch
+
+    out = [np.full((len(c.idx), 3), np.nan, np.float32) for c in clips]
+    model.eval()
+    with torch.no_grad():
+        for x, _, sel in batches(clips, cfg, None):
+            p = torch.softmax(model(torch.as_tensor(x)), dim=1).numpy()
+            for (ci, row), pr in zip(sel, p):
+                out[ci][row] = pr
+    return out
+
+
+def decode(clip: Clip, probs: np.ndarray, threshold: float, cfg: SpotterConfig) -> list[Interval]:
+    dec, events = Decoder(threshold, gap=cfg.gap, min_frames=cfg.min_frames), []
+    for row in clip.pos:
+        events += dec.push(int(clip.idx[row]), probs[row])
+    events += dec.flush()
+    return [Interval(clip.key, e.onset, e.offset, e.kind) for e in events]
+
+
+def evaluate(clips: list[Clip], probs: list[np.ndarray], threshold: float, cfg: SpotterConfig) -> dict:
+    tot = {"micro": [0, 0, 0], "macro": [0, 0, 0]}
+    for c, p in zip(clips, probs):
+        preds = decode(c, p, threshold, cfg)
+        for kind in tot:
+            for j, v in enumerate(match([i for i in c.truth if i.kind == kind], [i for i in preds if i.kind == kind])):
+                tot[kind][j] += v
+    overall = [tot["micro"][j] + tot["macro"][j] for j in range(3)]
+    return {"threshold": threshold, "micro": tot["micro"], "macro": tot["macro"], "f1_micro": round(f1(*tot["micro"]), 4),
+            "f1_macro": round(f1(*tot["macro"]), 4), "f1": round(f1(*overall), 4)}
+
+
+def train(cfg: SpotterConfig) -> dict:
+    import torch
+
+    from mecore.nets.spotnet import SpotNet
+
+    t0 = time.perf_counter()
+    clips = load_clips(cfg)
+    train_ids, val_ids = split(clips, cfg.val_identities, cfg.seed)
+    tr = [c for c in clips if c.identity in train_ids]
+    va = [c for c in clips if c.identity in val_ids]
+    assert not {c.identity for c in tr} & {c.identity for c in va}
+    print(f"{len(clips)} clips, features in {time.perf_counter() - t0:.0f} s; train {len(tr)} clips of {len(train_ids)} "
+          f"identities, validation {len(va)} of {val_ids}")
+    counts = np.bincount(np.concatenate([c.y[c.pos] for c in tr]), minlength=3).astype(np.float64)
+    weight = torch.as_tensor(np.sqrt(counts.sum() / (3 * np.maximum(counts, 1))), dtype=torch.float32)
+    torch.manual_seed(cfg.seed)
+    kwargs = {"features": n_features(), "past": cfg.past, "lookahead": cfg.lookahead, "width": cfg.width}
+    model = SpotNet(**kwargs)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * (
+        -(-sum(len(c.pos) for c in tr) // cfg.batch_size)))
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
+    rng = np.random.default_rng(cfg.seed)
+    best, history = None, []
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        losses = []
+        for x, y, _ in batches(tr, cfg, rng):
+            loss = loss_fn(model(torch.as_tensor(x)), torch.as_tensor(y))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+        probs = predict(model, va, cfg)
+        scores = [evaluate(va, probs, t, cfg) for t in THRESHOLDS]
+        top = max(scores, key=lambda s: (s["f1_micro"], s["f1"]))
+        history.append({"epoch": epoch, "loss": round(float(np.mean(losses)), 4), **top})
+        print(f"epoch {epoch:2d} loss {np.mean(losses):.3f}  val thr {top['threshold']}: micro {top['micro']} "
+              f"F1 {top['f1_micro']:.3f}, macro {top['macro']} F1 {top['f1_macro']:.3f}, overall {top['f1']:.3f}")
+        if best is None or (top["f1_micro"], top["f1"]) > (best[0]["f1_micro"], best[0]["f1"]):
+            best = (dict(top, epoch=epoch), copy.deepcopy(model.state_dict()))
+    chosen, state = best
+    model.load_state_dict(state)
+    print(f"chosen on validation identities: epoch {chosen['epoch']}, threshold {chosen['threshold']} "
+          f"(micro F1 {chosen['f1_micro']:.3f}, overall {chosen['f1']:.3f}); {time.perf_counter() - t0:.0f} s")
+    report = {"config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+              "train_identities": train_ids, "val_identities": val_ids, "chosen": chosen, "history": history,
+              "class_counts": counts.tolist(), "seconds": round(time.perf_counter() - t0, 1)}
+    report["published"] = str(export(model, kwargs, cfg, chosen, report))
+    return report
+
+
+def export(model, kwargs: dict, cfg: SpotterConfig, chosen: dict, report: dict) -> Path:
+    import torch
+
+    import engines
+    from engines.export import export_onnx, publish, save_checkpoint
+
+    w = cfg.past + 1 + cfg.lookahead
+    meta = {
+        "model": "spotter", "version": f"spotnet-{time.strftime('%Y%m%d')}", "arch": "spotnet",
+        "labels": list(CLASSES), "features_version": FEATURES_VERSION, "fps": 30.0, "k": cfg.k, "past": cfg.past,
+        "lookahead": cfg.lookahead, "flow_size": cfg.flow_size, "flow_patch": cfg.flow_patch,
+        "threshold": chosen["threshold"], "gap": cfg.gap, "min_frames": cfg.min_frames,
+        "input_layout": f"features (N, {n_features()}, {w}): mecore.spotflow.SpotFeatures vectors of {w} consecutive "
+                        f"frames; the logits are the frame {cfg.past} into the window's",
+        "normalisation": "none outside the graph: features are raw SpotFeatures vectors (signed log inside)",
+        "validation": {k: chosen[k] for k in ("epoch", "threshold", "micro", "macro", "f1_micro", "f1")},
+        "train_identities": report["train_identities"], "val_identities": report["val_identities"],
+    }
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    onnx_path = export_onnx(model, (torch.zeros(1, n_features(), w),), cfg.out / "spotter.onnx", ["features"],
+                            ["logits"], {"features": {0: "N"}, "logits": {0: "N"}}, meta)
+    pt_path = save_checkpoint(cfg.out / "spotter.pt", "spotnet", kwargs, model.state_dict(), {
+        **meta, "inputs": [{"name": "features", "shape": ["N", n_features(), w], "dtype": "float32"}],
+        "outputs": [{"name": "logits", "shape": ["N", len(CLASSES)], "dtype": "float32"}]})
+    x = np.random.default_rng(0).normal(size=(4, n_features(), w)).astype(np.float32)
+    with torch.no_grad():
+        diff = float(np.abs(engines.load(onnx_path, "onnxruntime")(features=x)["logits"]
+                            - model(torch.as_tensor(x)).numpy()).max())
+    if diff > 1e-4:
+        raise MexError(f"{onnx_path}: ONNX Runtime differs from PyTorch by {diff:.2e}; not published")
+    dest = Path(cfg.publish_dir or engines.ENGINES_DIR)
+    publish({"spotter.onnx": onnx_path, "spotter.pt": pt_path}, dest)
+    print(f"published spotter.onnx + spotter.pt -> {dest} (ONNX vs PyTorch max |diff| {diff:.1e})")
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    d = SpotterConfig.__dataclass_fields__
+    ap = argparse.ArgumentParser(prog="python -m train.spotter", description=__doc__.split("\n")[0])
+    ap.add_argument("--record", type=Path, default=d["record"].default, help="recordings folder (bench.spotting --record)")
+    ap.add_argument("--truth", type=Path, action="append", default=[], help="folder of long clips' ground truth (repeatable)")
+    ap.add_argument("--out", type=Path, default=d["out"].default, help="report and exported files")
+    ap.add_argument("--publish-dir", type=Path, default=None, help="engines folder to publish into (none: engines/)")
+    for name in ("epochs", "lr", "batch_size", "width", "past", "lookahead", "val_identities", "seed"):
+        ap.add_argument("--" + name.replace("_", "-"), type=type(d[name].default), default=d[name].default)
+    a = ap.parse_args(argv)
+
+    def body() -> int:
+        cfg = SpotterConfig(**vars(a))
+        report = train(cfg)
+        from mecore.atomic import write_text
+
+        write_text(cfg.out / "report.json", json.dumps(report, indent=2) + "\n")
+        print(f"report -> {cfg.out / 'report.json'}")
+        return 0
+
+    return run_cli(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
