@@ -16,6 +16,12 @@ import numpy as np
 from mecore.spotflow import SpotFeatures
 
 CLASSES = ("none", "micro", "macro")
+STEP_S = 0.15  # the flow's step, k frames: the stream's k at its default me_length_s (0.3 s / 2)
+
+
+def k_for(fps: float, step_s: float = STEP_S) -> int:
+    """k at ``fps`` (4 at 30 fps, 3 at 25), as ``StreamConfig.k`` rounds it."""
+    return max(1, int(step_s * fps))
 
 
 def features(a: dict, k: int, size: int = 128, patch: float = 0.1) -> tuple[np.ndarray, np.ndarray]:

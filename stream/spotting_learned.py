@@ -21,7 +21,7 @@ import numpy as np
 
 from mecore.errors import MexError
 from mecore.spotflow import FEATURES_VERSION, NAMES, REGIONS, SpotFeatures
-from mecore.spotlearn import Decoded, Decoder, Window
+from mecore.spotlearn import Decoded, Decoder, Window, k_for
 from mecore.types import SpotEvent
 from stream.config import StreamConfig
 from stream.spotting import SignalPoint
@@ -54,10 +54,11 @@ class LearnedSpotter:
         self.cfg, self.face_id = config, face_id
         self.engine = _engine(config.spotter_model)
         m = self.engine.meta
-        self.k, self.past, self.lookahead = int(m["k"]), int(m["past"]), int(m["lookahead"])
-        if abs(config.fps / float(m["fps"]) - 1.0) > 0.2:
-            warnings.warn(f"the spotter was trained at {m['fps']} fps, the source runs at {config.fps:g}: its "
-                          "windows span other durations", stacklevel=2)
+        self.k, self.past, self.lookahead = k_for(config.fps, float(m["step_s"])), int(m["past"]), int(m["lookahead"])
+        lo, hi = min(m["fps"]), max(m["fps"])
+        if not 0.8 * lo <= config.fps <= 1.2 * hi:
+            warnings.warn(f"the spotter was trained on {lo:g}-{hi:g} fps clips, the source runs at {config.fps:g}: "
+                          "its windows (frames) span other durations", stacklevel=2)
         self._features = SpotFeatures(self.k, int(m["flow_size"]), float(m["flow_patch"]))
         self._window = Window(self.past + 1 + self.lookahead)
         self._history: deque[tuple[int, np.ndarray]] = deque(maxlen=config.frames(config.max_macro_s) + self._window.size)

@@ -25,7 +25,7 @@ def _spans(events) -> list[tuple[int, int, str]]:
     return sorted((e.onset_frame, e.offset_frame, e.kind) for e in events)
 
 
-@pytest.mark.parametrize("spotter", ["flow", "moilanen"])
+@pytest.mark.parametrize("spotter", ["flow", "moilanen", "learned"])
 def test_replay_gives_the_live_runs_events(recording, spotter):
     live, frames, fps = spot_video(DEMO, StreamConfig(spotter=spotter))
     events, n, rate = spot_replay.replay(recording, StreamConfig(spotter=spotter))

@@ -48,7 +48,7 @@ def test_it_learns_the_clips_events_and_publishes_a_self_describing_engine(train
     manifest = json.loads((cfg.publish_dir / "manifest.json").read_text())
     meta = manifest["artifacts"]["spotter.onnx"]["meta"]
     assert meta["threshold"] == report["chosen"]["threshold"] and meta["labels"] == ["none", "micro", "macro"]
-    assert (meta["k"], meta["past"], meta["lookahead"], meta["fps"]) == (4, 33, 6, 30.0)
+    assert (meta["step_s"], meta["past"], meta["lookahead"], meta["fps"]) == (0.15, 33, 6, [30.0])
 
 
 def test_the_stream_decodes_what_training_decoded(trained):

@@ -179,5 +179,9 @@ def test_the_spotters_training_clips_are_of_training_people_only(tmp_path, face_
     spot = [json.loads(p.read_text()) for p in sorted((out / "spot").glob("long*/*.json"))]
     held = [json.loads(p.read_text()) for p in sorted((out / "holdout").glob("long*/*.json"))]
     assert len(spot) == 2 and len(held) == 1
-    assert {d["person"] for d in spot} == set(split["train"]) and {d["person"] for d in held} == set(split["holdout"])
+
+    def person(d: dict) -> str:  # a clip names its source: the person (photos) or the video's file
+        return next(p for p, s in split["sources"].items() if d["source"] in (p, Path(s["path"]).name))
+
+    assert {person(d) for d in spot} == set(split["train"]) and {person(d) for d in held} == set(split["holdout"])
     assert all(d["events"] and d["distractors"] for d in spot + held)
