@@ -1,0 +1,36 @@
+"""stream.spotting_learned: the shipped engine's metadata drives it; a missing engine is a clear error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mecore.errors import MexError
+from stream.config import StreamConfig
+from stream.spotters import make_spotter
+from stream.spotting_learned import LearnedSpotter
+
+
+def test_the_shipped_engine_sets_window_step_and_threshold_and_the_threshold_is_live():
+    sp = make_spotter(StreamConfig(spotter="learned", fps=25.0))
+    m = sp.engine.meta
+    assert isinstance(sp, LearnedSpotter) and sp.k == 3 and sp._window.size == m["past"] + 1 + m["lookahead"]
+    assert sp._decoder.threshold == m["threshold"]
+    sp.reconfigure(StreamConfig(spotter="learned", fps=25.0, spot_threshold=0.95))
+    assert sp._decoder.threshold == 0.95 and sp._decoder.low == pytest.approx(0.57)
+
+
+def test_no_events_and_no_signal_before_the_window_fills():
+    sp = LearnedSpotter(StreamConfig(spotter="learned"))
+    rng = np.random.default_rng(0)
+    lms = rng.uniform(60, 200, size=(478, 3)).astype(np.float32)
+    grey = rng.integers(0, 255, size=(256, 256), dtype=np.uint8)
+    got = [sp.update(i, grey, lms, 256) for i in range(sp.k + sp._window.size - 1)]
+    assert all(evs == [] and sig is None for evs, sig in got)
+    evs, sig = sp.update(sp.k + sp._window.size - 1, grey, lms, 256)
+    assert sig is not None and 0.0 <= sig.contrast <= 1.0 and sig.frame == sp.k + sp.past
+
+
+def test_a_missing_engine_names_how_to_make_one(tmp_path):
+    with pytest.raises(MexError, match=r"--spotter learned: no spotter engine .*python -m train\.spotter"):
+        make_spotter(StreamConfig(spotter="learned", spotter_model=str(tmp_path / "none.onnx")))
