@@ -152,6 +152,11 @@ class SpotFeatures:
         self._noise = np.full(len(NAMES), self.floor, np.float32)
         self._n = 0
 
+    @property
+    def noise(self) -> np.ndarray:
+        """(R,) each region's running noise level, px at ``size``."""
+        return self._noise
+
     def reset(self) -> None:
         """A gap in the face's frames: frame n - k is no longer k frames back."""
         self._frames.clear()
