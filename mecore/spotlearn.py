@@ -24,6 +24,11 @@ def k_for(fps: float, step_s: float = STEP_S) -> int:
     return max(1, int(step_s * fps))
 
 
+def micro_frames(fps: float, micro_max_s: float = 0.5, step_s: float = STEP_S) -> int:
+    """The longest micro event in frames: MEGC's 0.5 s, plus k frames of measuring slack (as the flow spotter)."""
+    return max(1, int(round(micro_max_s * fps))) + k_for(fps, step_s)
+
+
 def features(a: dict, k: int, size: int = 128, patch: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """(indices, (n, F) features) of one face's recorded frames (``mecore.spotrec.faces``), the frames
     SpotFeatures gives a vector for (after the first k, and k after each gap); the spotter's flushes start
@@ -65,13 +70,14 @@ class Decoded:
 class Decoder:
     """Hysteresis on p(event) = p(micro) + p(macro), one frame at a time in index order: an event opens at a
     frame above ``threshold`` and ends at the last frame above ``low`` before ``gap`` frames below it; its
-    kind is the class with more probability mass over it. Shorter than ``min_frames``: dropped; one still open
-    after ``max_frames`` (a held expression) is closed there."""
+    kind is micro when the micro class has more probability mass over it and it lasts at most ``micro_frames``
+    (MEGC: onset to offset <= 0.5 s), else macro. Shorter than ``min_frames``: dropped; one still open after
+    ``max_frames`` (a held expression) is closed there."""
 
     def __init__(self, threshold: float = 0.5, low: float | None = None, gap: int = 2, min_frames: int = 3,
-                 max_frames: int = 120):
+                 max_frames: int = 120, micro_frames: int = 19):
         self.threshold, self.low = threshold, threshold * 0.6 if low is None else low
-        self.gap, self.min_frames, self.max_frames = gap, min_frames, max_frames
+        self.gap, self.min_frames, self.max_frames, self.micro_frames = gap, min_frames, max_frames, micro_frames
         self._open: list[tuple[int, np.ndarray]] = []
         self._below = 0
         self._last = None
@@ -104,7 +110,8 @@ class Decoder:
             return []
         probs = np.stack([p for _, p in frames])
         event = probs[:, 1] + probs[:, 2]
-        kind = "micro" if probs[:, 1].sum() >= probs[:, 2].sum() else "macro"
+        brief = frames[-1][0] - frames[0][0] <= self.micro_frames
+        kind = "micro" if brief and probs[:, 1].sum() >= probs[:, 2].sum() else "macro"
         top = int(np.argmax(event))
         return [Decoded(frames[0][0], frames[top][0], frames[-1][0], kind, float(event[top]))]
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from mecore.errors import MexError
 from mecore.spotflow import FEATURES_VERSION, NAMES, REGIONS, FlowFrame, SpotFeatures
-from mecore.spotlearn import Decoded, Decoder, Window, k_for
+from mecore.spotlearn import Decoded, Decoder, Window, k_for, micro_frames
 from mecore.types import SpotEvent
 from stream.config import StreamConfig
 from stream.spotting import SignalPoint
@@ -72,7 +72,8 @@ class LearnedSpotter:
         m = self.engine.meta
         thr = self.cfg.spot_threshold if self.cfg.spot_threshold is not None else float(m["threshold"])
         return Decoder(thr, gap=int(m["gap"]), min_frames=int(m["min_frames"]),
-                       max_frames=self.cfg.frames(self.cfg.max_macro_s))
+                       max_frames=self.cfg.frames(self.cfg.max_macro_s),
+                       micro_frames=micro_frames(self.cfg.fps, self.cfg.micro_max_s, float(m["step_s"])))
 
     def reconfigure(self, config: StreamConfig) -> None:
         self.cfg = config
@@ -105,8 +106,8 @@ class LearnedSpotter:
         return [self._event(d) for d in self._decoder.flush()]
 
     def _event(self, d: Decoded) -> SpotEvent:
-        """The event of a decoded span: for a micro one the apex is the frame displaced most from the onset
-        (what the classifier reads, as datasets code it) and its regions those displaced there; a macro one
+        """The event of a decoded span: for a micro one the apex is the first frame displaced at least APEX_LEVEL
+        of the most from the onset (what the classifier reads, as datasets code it) and its regions those displaced there; a macro one
         (not classified) keeps the network's surest frame and names the regions of largest flow inside it."""
         inside = [(i, x, f) for i, x, f in self._history if d.onset <= i <= d.offset]
         apex, z = d.apex, np.zeros(len(NAMES))

@@ -30,7 +30,7 @@ from mecore import spotrec
 from mecore.atomic import atomic_path, write_text
 from mecore.errors import MexError, run_cli
 from mecore.spotflow import FEATURES_VERSION, mirror, n_features
-from mecore.spotlearn import CLASSES, STEP_S, Decoder, features, k_for, windows
+from mecore.spotlearn import CLASSES, STEP_S, Decoder, features, k_for, micro_frames, windows
 from mecore.spotscore import Interval, f1, match, read_synthetic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -178,7 +178,9 @@ def predict(model, clips: list[Clip], cfg: SpotterConfig) -> list[np.ndarray]:
 
 def decode(clip: Clip, probs: np.ndarray, threshold: float, cfg: SpotterConfig) -> list[Interval]:
     # max_frames: the stream's max_macro_s (4 s) at the clip's rate
-    dec, events = Decoder(threshold, gap=cfg.gap, min_frames=cfg.min_frames, max_frames=round(4.0 * clip.fps)), []
+    dec = Decoder(threshold, gap=cfg.gap, min_frames=cfg.min_frames, max_frames=round(4.0 * clip.fps),
+                  micro_frames=micro_frames(clip.fps))
+    events = []
     for row in clip.pos:
         events += dec.push(int(clip.idx[row]), probs[row])
     events += dec.flush()

@@ -63,3 +63,13 @@ def test_a_held_expression_is_closed_at_max_frames():
     dec = Decoder(0.5, max_frames=10)
     out = [e for i in range(25) for e in dec.push(i, _probs(0.1, 0.8))]
     assert [(e.onset, e.offset, e.kind) for e in out] == [(0, 9, "macro"), (10, 19, "macro")]
+
+
+def test_a_micro_shaped_span_longer_than_megcs_half_second_is_macro():
+    from mecore.spotlearn import micro_frames
+
+    assert micro_frames(30.0) == 15 + 4 and micro_frames(25.0) == 12 + 3  # round(12.5): 12, as StreamConfig.frames
+    seq = [_probs(0.0)] * 2 + [_probs(0.9)] * 25 + [_probs(0.0)] * 4
+    (long_one,) = _run(Decoder(0.5, micro_frames=19), seq)
+    (short,) = _run(Decoder(0.5, micro_frames=30), seq)
+    assert (long_one.kind, short.kind) == ("macro", "micro")
