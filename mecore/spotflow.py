@@ -14,7 +14,6 @@ blink, jaw, speech and head-motion context the hand-made spotter gates on.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections import deque
 from dataclasses import dataclass
@@ -47,7 +46,6 @@ EYE_POINTS: tuple[int, ...] = (
     263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398,
 )
 MOUTH_POINTS: tuple[int, ...] = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
-STABLE: tuple[int, ...] = (168, 6, 197, 195, 5)  # nose dorsum: moves with the head, not with expressions
 GRID = 16  # blocks per side for the global motion fit
 # a region's mirror image: the learned spotter is trained on mirrored faces too
 MIRROR: tuple[int, ...] = tuple(NAMES.index(n[:-1] + {"r": "l", "l": "r"}[n[-1]]) if n[-2:] in ("_r", "_l")
@@ -65,7 +63,7 @@ def n_features() -> int:
 class FlowFrame:
     index: int
     grey: np.ndarray  # (size, size) uint8
-    centres: np.ndarray  # (len(NAMES) + 1, 2) patch centres at size, the last one STABLE's
+    centres: np.ndarray  # (len(NAMES), 2) patch centres at size
     face: np.ndarray  # (GRID * GRID,) blocks inside the face's hull, the eyes' and mouth's left out
     blink: float
     centre: np.ndarray  # face centre in the source, px
@@ -88,7 +86,7 @@ class RegionFlow:
         if grey.shape != (self.size, self.size):
             grey = cv2.resize(grey, (self.size, self.size), interpolation=cv2.INTER_AREA)
         pts = np.asarray(crop_landmarks, dtype=np.float32)[:, :2] * (self.size / float(crop_size))
-        centres = np.array([pts[list(v)].mean(axis=0) for v, _ in REGIONS.values()] + [pts[list(STABLE)].mean(axis=0)])
+        centres = np.array([pts[list(v)].mean(axis=0) for v, _ in REGIONS.values()])
         return FlowFrame(index, grey, centres.astype(np.float32), self._face_blocks(pts), float(blink),
                          np.asarray(centre, np.float32), max(float(face_width), 1.0))
 
@@ -120,8 +118,8 @@ class RegionFlow:
         keep = err <= max(2.0 * float(np.median(err)), 1e-6)
         if keep.sum() >= 6:
             coef, *_ = np.linalg.lstsq(design[keep], blocks[keep], rcond=None)
-        at = np.hstack([ref.centres[:-1], np.ones((len(NAMES), 1), np.float32)])
-        return means[:-1] - at @ coef
+        at = np.hstack([ref.centres, np.ones((len(NAMES), 1), np.float32)])
+        return means - at @ coef
 
     def displacement(self, ref: FlowFrame, cur: FlowFrame) -> np.ndarray:
         return np.linalg.norm(self.vectors(ref, cur), axis=1)
@@ -191,7 +189,3 @@ def mirror(features: np.ndarray) -> np.ndarray:
     out[..., :2 * r] = flow.reshape(*features.shape[:-1], 2 * r)
     out[..., 2 * r:3 * r] = features[..., 2 * r:3 * r][..., list(MIRROR)]
     return out
-
-
-def frames_for(seconds: float, fps: float) -> int:
-    return max(1, int(math.floor(seconds * fps + 0.5)))

@@ -29,7 +29,7 @@ import numpy as np
 from mecore import spotrec
 from mecore.atomic import atomic_path, write_text
 from mecore.errors import MexError, run_cli
-from mecore.spotflow import FEATURES_VERSION, mirror, n_features
+from mecore.spotflow import FEATURES_VERSION, NAMES, mirror, n_features
 from mecore.spotlearn import CLASSES, STEP_S, Decoder, features, k_for, micro_frames, windows
 from mecore.spotscore import Interval, f1, match, read_synthetic
 
@@ -149,7 +149,7 @@ def batches(clips: list[Clip], cfg: SpotterConfig, rng: np.random.Generator | No
     rows = [(ci, int(p)) for ci, c in enumerate(clips) for p in c.pos]
     order = rng.permutation(len(rows)) if rng is not None else np.arange(len(rows))
     offs = np.arange(-cfg.past, cfg.lookahead + 1)
-    r = (n_features() - 4) // 3
+    r = len(NAMES)
     for s in range(0, len(order), cfg.batch_size):
         sel = [rows[i] for i in order[s:s + cfg.batch_size]]
         x = np.stack([clips[ci].x[p + offs] for ci, p in sel])  # (B, W, F)

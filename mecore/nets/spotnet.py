@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-CLASSES = ("none", "micro", "macro")
+from mecore.spotlearn import CLASSES
 
 
 class SpotNet(nn.Module):
@@ -25,10 +25,6 @@ class SpotNet(nn.Module):
             layers += [nn.Conv1d(width, width, 3, padding=d, dilation=d), nn.GELU(), nn.Dropout(dropout)]
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(2 * width, len(CLASSES))
-
-    @property
-    def window(self) -> int:
-        return self.past + 1 + self.lookahead
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.sign(x) * torch.log1p(torch.abs(x))
