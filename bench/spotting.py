@@ -29,7 +29,7 @@ from pathlib import Path
 from mecore.cli import add_options, from_options
 from mecore.errors import MexError, run_cli
 from stream.config import SPOTTERS, StreamConfig
-from stream.spot_eval import Interval, f1, match, matched, read_synthetic, spot_video
+from stream.spot_eval import Interval, f1, false_by_cause, match, matched, read_distractors, read_synthetic, spot_video
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MEX_SHARED", REPO.parent / "shared"))
@@ -94,6 +94,7 @@ def run_truth(folders: list[str], config: StreamConfig, record: Path | None = No
     out = []
     for folder in folders:
         truth, videos = read_synthetic(folder)
+        around = read_distractors(folder)
         for key in sorted(truth):
             preds, n, fps = spot(Path(videos[key]), config, record)
             row = {"clip": key, "seconds": round(n / fps, 2)}
@@ -105,6 +106,8 @@ def run_truth(folders: list[str], config: StreamConfig, record: Path | None = No
             hit = {gi for gi, _ in matched([i for i, _ in micro], [p for p in preds if p.kind == "micro"])}
             row["bands"] = [[sum(1 for j, (_, a) in enumerate(micro) if lo <= a < hi and j in hit),
                              sum(1 for _, a in micro if lo <= a < hi)] for lo, hi in BANDS]
+            # the false micro events by what they fell on: a distractor, an expression they mislocated, nothing
+            row["false"] = false_by_cause({key: truth[key]}, {key: [p for p in preds if p.kind == "micro"]}, around)
             out.append(row)
             print(f"{config.spotter}: {key}: micro TP/FP/FN {row['micro']}, macro {row['macro']}", file=sys.stderr)
     return out
@@ -151,6 +154,17 @@ def table(results: dict[str, dict]) -> str:
             tot = [[sum(r["bands"][b][j] for r in results[s]["synthetic"]) for j in range(2)] for b in range(len(BANDS))]
             results[s]["pooled"]["bands"] = tot
             lines.append(f"| {s} | " + " | ".join(f"{f}/{n}" for f, n in tot) + " |")
+        lines += ["", "| false micro events, by what they fell on | in all | per minute | of which on no expression "
+                  "(per minute) | by cause (event: a mislocated expression) |", "|---|---|---|---|---|"]
+        for s in names:
+            where: dict[str, int] = {}
+            for r in results[s]["synthetic"]:
+                for k, v in r["false"].items():
+                    where[k] = where.get(k, 0) + v
+            n, alarms = sum(where.values()), sum(v for k, v in where.items() if k != "event")
+            results[s]["pooled"]["false"] = where
+            lines.append(f"| {s} | {n} | {n / (secs / 60):.2f}/min | {alarms} ({alarms / (secs / 60):.2f}/min) | "
+                         + (", ".join(f"{k} {v}" for k, v in sorted(where.items())) or "-") + " |")
     return "\n".join(lines)
 
 

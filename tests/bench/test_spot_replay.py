@@ -11,7 +11,7 @@ from bench import spotting as bench_spotting
 from mecore.cli import from_options
 from mecore.errors import MexError
 from stream.config import StreamConfig
-from stream.spot_eval import spot_video
+from stream.spot_eval import Interval, match, read_synthetic, spot_video
 
 DEMO = Path(__file__).resolve().parents[2] / "stream" / "assets" / "demo.mp4"
 
@@ -31,6 +31,8 @@ def test_replay_gives_the_live_runs_events(recording, spotter):
     events, n, rate = spot_replay.replay(recording, StreamConfig(spotter=spotter))
     assert (n, rate) == (frames, fps) == (300, 30.0)
     assert len(events) == 5 and _spans(events) == sorted((i.onset, i.offset, i.kind) for i in live)
+    truth = read_synthetic(DEMO.with_suffix(".json"))[0]["demo"]
+    assert match(truth, [Interval("demo", e.onset_frame, e.offset_frame, e.kind) for e in events]) == (5, 0, 0)
 
 
 def test_a_setting_takes_effect_and_tracking_options_must_match(recording):

@@ -48,6 +48,7 @@ def test_it_learns_the_clips_events_and_publishes_a_self_describing_engine(train
     manifest = json.loads((cfg.publish_dir / "manifest.json").read_text())
     meta = manifest["artifacts"]["spotter.onnx"]["meta"]
     assert meta["threshold"] == report["chosen"]["threshold"] and meta["labels"] == ["none", "micro", "macro"]
+    assert meta["min_frames"] == report["chosen"]["min_frames"] in spotter.MIN_FRAMES
     assert (meta["step_s"], meta["past"], meta["lookahead"], meta["fps"]) == (0.15, 33, 6, [30.0])
 
 
@@ -61,10 +62,20 @@ def test_the_stream_decodes_what_training_decoded(trained):
     model = build(ck["arch"], ck["kwargs"])
     model.load_state_dict(ck["state_dict"])
     clip = next(c for c in spotter.load_clips(cfg) if c.identity == report["val_identities"][0])
-    offline = spotter.decode(clip, spotter.predict(model, [clip], cfg)[0], report["chosen"]["threshold"], cfg)
+    chosen = report["chosen"]
+    offline = spotter.decode(clip, spotter.predict(model, [clip], cfg)[0], chosen["threshold"], cfg, chosen["min_frames"])
     live, _, _ = spot_replay.replay(rec, StreamConfig(spotter="learned", spotter_model=str(cfg.publish_dir / "spotter.onnx")))
     assert offline and [(e.onset_frame, e.offset_frame, e.kind) for e in live] == [(i.onset, i.offset, i.kind) for i in offline]
     assert all(e.regions and e.aus for e in live)
+
+
+def test_decoders_within_the_false_alarm_budget_win_however_high_their_f1_elsewhere():
+    quiet = {"false_per_min": 0.8, "f1_micro": 0.5, "f1": 0.5}
+    eager = {"false_per_min": 2.0, "f1_micro": 0.9, "f1": 0.9}
+    calmer = {"false_per_min": 1.5, "f1_micro": 0.1, "f1": 0.1}
+    assert max([eager, quiet, calmer], key=lambda s: spotter.rank(s, 1.0)) is quiet
+    assert max([eager, calmer], key=lambda s: spotter.rank(s, 1.0)) is calmer  # none within: the fewest alarms
+    assert max([eager, quiet], key=lambda s: spotter.rank(s, 3.0)) is eager
 
 
 def test_missing_recordings_and_too_few_people_are_named(tmp_path, trained):

@@ -6,7 +6,15 @@ long clips for spotting, and the stream's demo clip. Entry points:
 - ``demo.make_demo(out_dir)``: ``stream/assets/demo.mp4`` + ``demo.json``
 """
 
-from train.synth.casme_layout import SynthConfig
-from train.synth.dataset import generate
-
 __all__ = ["SynthConfig", "generate"]
+
+
+def __getattr__(name: str):
+    # lazy, so that ``python -m train.synth.sources`` (set-up) does not import the module it runs
+    if name == "SynthConfig":
+        from train.synth.casme_layout import SynthConfig
+        return SynthConfig
+    if name == "generate":
+        from train.synth.dataset import generate
+        return generate
+    raise AttributeError(f"module 'train.synth' has no attribute {name!r}")
