@@ -36,7 +36,7 @@ def trained(tmp_path_factory, face_model):
         else:  # the same frames: one MediaPipe run is enough
             shutil.copy(first, rec)
     cfg = spotter.SpotterConfig(record=root / "rec", truth=[truth], out=root / "out", publish_dir=root / "engines",
-                                epochs=40, val_identities=1, lr=5e-3)
+                                epochs=40, runs=1, val_identities=1, lr=5e-3)
     return cfg, spotter.train(cfg), first
 
 
@@ -76,6 +76,24 @@ def test_decoders_within_the_false_alarm_budget_win_however_high_their_f1_elsewh
     assert max([eager, quiet, calmer], key=lambda s: spotter.rank(s, 1.0)) is quiet
     assert max([eager, calmer], key=lambda s: spotter.rank(s, 1.0)) is calmer  # none within: the fewest alarms
     assert max([eager, quiet], key=lambda s: spotter.rank(s, 3.0)) is eager
+    loud_on_real = dict(quiet, free_per_min=1.7)  # quiet on the clips, not on event-free footage: outside
+    assert max([loud_on_real, calmer], key=lambda s: spotter.rank(s, 1.0)) is calmer
+
+
+def test_event_free_footage_never_includes_a_held_out_persons(tmp_path, trained):
+    cfg, _, _ = trained
+    folder = cfg.truth[0]
+    ids = tmp_path / "identities.json"
+    ids.write_text(json.dumps({"holdout": ["p2"], "sources": {"p2": {"path": str(folder / "sub02_01.mp4")}}}))
+    with pytest.raises(MexError, match="needs --identities"):
+        spotter.SpotterConfig(record=cfg.record, truth=cfg.truth, event_free=[folder])
+    named = spotter.SpotterConfig(record=cfg.record, truth=cfg.truth, event_free=[folder / "sub02_01.mp4"], identities=ids)
+    with pytest.raises(MexError, match=r"sub02_01\.mp4: held-out person p2's footage"):
+        spotter.load_event_free(named)
+    free = spotter.load_event_free(spotter.SpotterConfig(record=cfg.record, truth=cfg.truth, event_free=[folder],
+                                                         identities=ids))
+    assert [c.identity for c in free] == ["event-free/sub01_01", "event-free/sub03_01"]
+    assert all(not c.truth and not c.y.any() for c in free)
 
 
 def test_missing_recordings_and_too_few_people_are_named(tmp_path, trained):
