@@ -29,7 +29,16 @@ from pathlib import Path
 from mecore.cli import add_options, from_options
 from mecore.errors import MexError, run_cli
 from stream.config import SPOTTERS, StreamConfig
-from stream.spot_eval import Interval, f1, false_by_cause, match, matched, read_distractors, read_synthetic, spot_video
+from stream.spot_eval import (
+    Interval,
+    f1,
+    false_by_cause,
+    match,
+    matched,
+    read_distractors,
+    read_synthetic,
+    spot_video,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MEX_SHARED", REPO.parent / "shared"))

@@ -331,10 +331,10 @@ def train(cfg: SpotterConfig) -> dict:
           f"identities, validation {len(va)} of {val_ids}")
     counts = np.bincount(np.concatenate([c.y[c.pos] for c in tr]), minlength=3).astype(np.float64)
     weight = torch.as_tensor(np.sqrt(counts.sum() / (3 * np.maximum(counts, 1))), dtype=torch.float32)
-    # one run's validation F1 moves by 0.11 with its seed alone: the best of a few, chosen on validation
     free = load_event_free(cfg)
     if free:
         print(f"event-free footage: {len(free)} clips, {sum(len(c.idx) / c.fps for c in free):.0f} s")
+    # one run's validation F1 moves by 0.11 with its seed alone: the best of a few, chosen on validation
     runs = [fit(cfg, tr, va, free, weight, cfg.seed + i) for i in range(cfg.runs)]
     chosen, state, history = max(runs, key=lambda r: rank(r[0], cfg.false_budget))
     model = SpotNet(**net_kwargs(cfg))
