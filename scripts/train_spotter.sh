@@ -20,12 +20,11 @@ SHARED=${MEX_SHARED:-../shared}
 REAL=(--no-real --face '')
 FREE=()
 if [ -d "$SHARED/media/real" ]; then
-  REAL=(--real "$SHARED/media/real" --face '')
+  FACE=''
+  [ -f "$SHARED/media/face.mp4" ] && FACE="$SHARED/media/face.mp4"
+  REAL=(--real "$SHARED/media/real" --face "$FACE")
   FREE=(--event-free "$SHARED/media/real" --identities "$DIR/identities.json")
-  if [ -f "$SHARED/media/face.mp4" ]; then
-    REAL=(--real "$SHARED/media/real" --face "$SHARED/media/face.mp4")
-    FREE+=(--event-free "$SHARED/media/face.mp4")
-  fi
+  [ -n "$FACE" ] && FREE+=(--event-free "$FACE")
 fi
 $PY -m bench.spotting --record "$REC" --truth "$DIR/spot/long" --truth "$DIR/spot/long_video" "${REAL[@]}" \
   --spotters flow > "$REC.flow.md"
