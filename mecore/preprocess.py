@@ -22,9 +22,10 @@ from mecore.face.roi import PATCH_SIZE, extract_patches, node_points
 MAGNET_SIZE = 256
 MAP_SIZE = 128
 MAP_GROUPS = 8  # channel groups of the motion: one map (and one 7x7 patch per node) each
-# bump when the classifier's input changes (3: apex in the onset's frame; 4: 8 channel-group maps):
+# bump when the classifier's input changes (3: apex in the onset's frame; 4: 8 channel-group maps;
+# 5: the apex registered on its onset, mecore.face.register):
 # caches are keyed by it and the stream refuses a classifier made for another version
-FEATURES_VERSION = 4
+FEATURES_VERSION = 5
 EPS = 1e-6
 
 

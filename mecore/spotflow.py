@@ -4,8 +4,9 @@ Shared by ``stream`` (``--spotter flow`` and ``--spotter learned``) and ``train.
 learned spotter is trained on exactly the signals it is served with. On the grey aligned crop (head
 shift, roll and scale already removed by the alignment) DIS optical flow between two frames gives each
 region of interest (``REGIONS``) the mean flow of a patch at its landmarks, less an affine fit of the
-face's block flow (robust; eyes and mouth left out): what alignment left of head motion goes, a region's
-own movement stays.
+face's block flow (robust; eyes and mouth left out; ``mecore.face.register``, which registers the
+classifier's apex with the same fit): what alignment left of head motion goes, a region's own movement
+stays.
 
 ``SpotFeatures`` turns one face's frames into one vector per frame for the learned spotter: each region's
 flow over the last ``k`` frames divided by its own running noise level, the log of that level, and the
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from mecore.face.register import block_design, face_blocks, global_motion
 
 # region -> (mesh vertices its patch is centred on, the action units a movement there suggests)
 REGIONS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
@@ -40,13 +43,6 @@ REGIONS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "chin": ((175, 199, 200, 18), (17,)),
 }
 NAMES: tuple[str, ...] = tuple(REGIONS)
-# MediaPipe mesh contours of both eyes (subject's right, then left)
-EYE_POINTS: tuple[int, ...] = (
-    33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173,
-    263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398,
-)
-MOUTH_POINTS: tuple[int, ...] = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
-GRID = 16  # blocks per side for the global motion fit
 # a region's mirror image: the learned spotter is trained on mirrored faces too
 MIRROR: tuple[int, ...] = tuple(NAMES.index(n[:-1] + {"r": "l", "l": "r"}[n[-1]]) if n[-2:] in ("_r", "_l")
                                 else NAMES.index(n) for n in NAMES)
@@ -77,9 +73,7 @@ class RegionFlow:
         self.size = size
         self.half = max(2, int(round(patch * size / 2)))
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        c = (np.arange(GRID, dtype=np.float32) + 0.5) * (size / GRID)
-        xx, yy = np.meshgrid(c, c)
-        self._design = np.stack([xx.ravel(), yy.ravel(), np.ones(GRID * GRID, np.float32)], axis=1)
+        self._design = block_design(size)
 
     def frame(self, index: int, grey: np.ndarray, crop_landmarks: np.ndarray, crop_size: int, blink: float = 0.0,
               centre=(0.0, 0.0), face_width: float = 1.0) -> FlowFrame:
@@ -87,17 +81,8 @@ class RegionFlow:
             grey = cv2.resize(grey, (self.size, self.size), interpolation=cv2.INTER_AREA)
         pts = np.asarray(crop_landmarks, dtype=np.float32)[:, :2] * (self.size / float(crop_size))
         centres = np.array([pts[list(v)].mean(axis=0) for v, _ in REGIONS.values()])
-        return FlowFrame(index, grey, centres.astype(np.float32), self._face_blocks(pts), float(blink),
+        return FlowFrame(index, grey, centres.astype(np.float32), face_blocks(pts, self.size), float(blink),
                          np.asarray(centre, np.float32), max(float(face_width), 1.0))
-
-    def _face_blocks(self, pts: np.ndarray) -> np.ndarray:
-        """Blocks of the global fit: inside the face's hull, not on an eye or the mouth (they move on their own)."""
-        scale = GRID / float(self.size)
-        inside = np.zeros((GRID, GRID), np.uint8)
-        cv2.fillConvexPoly(inside, cv2.convexHull(np.rint(pts * scale).astype(np.int32)), 1)
-        for idx in (EYE_POINTS[:16], EYE_POINTS[16:], MOUTH_POINTS):
-            cv2.fillConvexPoly(inside, cv2.convexHull(np.rint(pts[list(idx)] * scale).astype(np.int32)), 0)
-        return inside.ravel().astype(bool)
 
     def vectors(self, ref: FlowFrame, cur: FlowFrame) -> np.ndarray:
         """(R, 2) each region's mean flow ref -> cur less the face's global motion, px at ``size``.
@@ -111,13 +96,7 @@ class RegionFlow:
         for r, (x, y) in enumerate(np.rint(ref.centres).astype(int)):
             x0, y0 = min(max(x - h, 0), self.size - 2 * h), min(max(y - h, 0), self.size - 2 * h)
             means[r] = flow[y0:y0 + 2 * h, x0:x0 + 2 * h].reshape(-1, 2).mean(axis=0)
-        blocks = cv2.resize(flow, (GRID, GRID), interpolation=cv2.INTER_AREA).reshape(-1, 2)[ref.face]
-        design = self._design[ref.face]
-        coef, *_ = np.linalg.lstsq(design, blocks, rcond=None)
-        err = np.linalg.norm(design @ coef - blocks, axis=1)
-        keep = err <= max(2.0 * float(np.median(err)), 1e-6)
-        if keep.sum() >= 6:
-            coef, *_ = np.linalg.lstsq(design[keep], blocks[keep], rcond=None)
+        coef = global_motion(flow, ref.face, self._design)
         at = np.hstack([ref.centres, np.ones((len(NAMES), 1), np.float32)])
         return means - at @ coef
 

@@ -28,7 +28,8 @@ import cv2
 import numpy as np
 
 from mecore.errors import MexError
-from mecore.face.align import AlignedFace, Aligner, in_frame_of
+from mecore.face.align import AlignedFace, Aligner
+from mecore.face.register import Registration
 from mecore.face.tracker import FaceTracker
 from mecore.types import FaceTrack, Frame, Prediction, SpotEvent
 from stream.config import StreamConfig
@@ -103,6 +104,7 @@ class Analyzer:
             raise MexError(f"align_size {self.config.align_size}: the engines take {self.crop_size}x{self.crop_size} "
                            f"crops; use {self.crop_size}, or spotting only (classify off)")
         self.aligner = Aligner(self.crop_size)
+        self.registration = Registration()
         self.tracker = face_tracker(self.config)
         if self.predictor and self.config.amplification is not None:
             self.config = self.config.updated(amplification=self.predictor.amplification)  # clamped
@@ -329,8 +331,8 @@ class Analyzer:
             log.warning("face %d: event at frame %d: crops no longer held; not classified", ev.face_id,
                         ev.apex_frame)
             return
-        # the apex in the onset's crop frame, as training compares them (mecore.face.align.in_frame_of)
-        self.predictor.submit(ev, onset[0], in_frame_of(onset[0], apex[0]), apex[1])
+        # the apex registered on its onset, as training compares them (mecore.face.register)
+        self.predictor.submit(ev, onset[0], self.registration.register(onset[0], apex[0]), apex[1])
 
     def _collect(self) -> list[Prediction]:
         if self.predictor is None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from mecore.spotflow import EYE_POINTS
+from mecore.face.register import EYE_POINTS
 from mecore.types import SpotEvent
 from stream.config import StreamConfig
 

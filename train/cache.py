@@ -1,7 +1,8 @@
 """The preprocessing cache: each sample's face alignment and magnification, computed once.
 
 Per sample: detect the face in the onset and apex frames (MediaPipe, IMAGE mode), align each to
-the canonical 256x256 crop (the apex re-cut in the onset's frame: ``mecore.face.align.in_frame_of``),
+the canonical 256x256 crop (the apex re-cut in the onset's frame and the face-wide motion between them
+removed: ``mecore.face.register``),
 and run the magnifier once per amplification factor (all factors in one batched call, through
 ``mecore.preprocess.motion_features``, the function the streaming analyser uses too). The classifier
 reads only the motion part of the magnifier's shape representation, so when the engines folder holds
@@ -149,7 +150,7 @@ class CacheWorker:
     def __init__(self, magnifier: str, engines_dir: str | None = None, threads: int = 1,
                  face_model: str | None = None):
         self.args = (magnifier, engines_dir, threads, face_model)
-        self.engine = self.tracker = self.aligner = None
+        self.engine = self.tracker = self.aligner = self.registration = None
 
     def __enter__(self) -> CacheWorker:
         os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's per-process start-up chatter
@@ -158,6 +159,7 @@ class CacheWorker:
 
         import engines
         from mecore.face.align import Aligner
+        from mecore.face.register import Registration
         from mecore.face.tracker import FaceTracker
 
         magnifier, engines_dir, threads, face_model = self.args
@@ -165,6 +167,7 @@ class CacheWorker:
         self.engine = engines.load(magnifier, backend="onnxruntime", engines_dir=engines_dir, threads=threads)
         self.tracker = FaceTracker(model_path=face_model, mode="image", max_faces=1).__enter__()
         self.aligner = Aligner(CROP)
+        self.registration = Registration()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -173,7 +176,7 @@ class CacheWorker:
     def close(self) -> None:
         if self.tracker is not None:
             self.tracker.__exit__(None, None, None)
-        self.engine = self.tracker = self.aligner = None
+        self.engine = self.tracker = self.aligner = self.registration = None
 
     def _align(self, path: Path):
         rgb = _read_rgb(path)
@@ -185,12 +188,11 @@ class CacheWorker:
 
     def arrays(self, sample: Sample, factors: Sequence[float]) -> dict[str, np.ndarray] | str:
         """One sample's entry arrays (what ``store`` writes), or the reason it has none."""
-        from mecore.face.align import in_frame_of
         from mecore.preprocess import motion_features
 
         try:
             onset = self._align(sample.onset_path)
-            apex = in_frame_of(onset, self._align(sample.apex_path))  # as the stream compares them
+            apex = self.registration.register(onset, self._align(sample.apex_path))  # as the stream does
             feats = motion_features(self.engine, onset.image, apex.image, apex.landmarks, sorted(factors))
         except MexError as exc:
             return str(exc)
