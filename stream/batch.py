@@ -47,6 +47,7 @@ class BatchConfig:
     spot_only: bool = opt(False, "spotting only: no magnifier/classifier needed")
     max_frames: int | None = opt(None, "analyse at most this many frames of each video")
     face_model: Path | None = opt(None, "MediaPipe .task file (none: the installed one)")
+    pin: bool = opt(True, "pin each pool or Ray worker to cores of its own while enough are free (mecore.cores)")
 
     def __post_init__(self):
         object.__setattr__(self, "out", Path(self.out))
@@ -173,6 +174,10 @@ def _run_video(cfg: BatchConfig, job: Job, threads: int) -> dict:
     from stream.sinks import EventsFile, VideoFile
     from stream.sources import open_source
 
+    if threads:
+        import cv2
+
+        cv2.setNumThreads(threads)  # the worker's share of the cores: OpenCV's pool, oversubscribed, cost 10 % CPU
     source = open_source(str(job.input)).open()
     analyzer = None
     try:
@@ -191,8 +196,13 @@ def _run_video(cfg: BatchConfig, job: Job, threads: int) -> dict:
         source.close()
 
 
-def _pool_task(cfg: BatchConfig, job: Job, threads: int) -> VideoResult:
+def worker_task(cfg: BatchConfig, job: Job, threads: int) -> VideoResult:
+    """analyse() in a pool or Ray worker process, pinned to cores of its own when free."""
     os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's per-process start-up chatter
+    if cfg.pin:
+        from mecore.cores import pin
+
+        pin(threads)
     return analyse(cfg, job, threads)
 
 
@@ -255,7 +265,7 @@ def _execute(cfg: BatchConfig, todo: list[Job]):
     import multiprocessing as mp
 
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = {pool.submit(_pool_task, cfg, job, threads): job for job in todo}
+        futures = {pool.submit(worker_task, cfg, job, threads): job for job in todo}
         try:
             for fut in as_completed(futures):
                 job = futures[fut]

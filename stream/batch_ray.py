@@ -12,12 +12,9 @@ from mecore.raycluster import connect, ray_module, why
 
 
 def _task(cfg, job, threads: int):
-    import os
+    from stream.batch import worker_task
 
-    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's per-process start-up chatter
-    from stream.batch import analyse
-
-    return analyse(cfg, job, threads)
+    return worker_task(cfg, job, threads)
 
 
 def execute(cfg, todo: list, threads: int = 1) -> Iterator:
