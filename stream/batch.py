@@ -213,6 +213,10 @@ def run(cfg: BatchConfig, inputs: list[str], progress: bool = True) -> list[Vide
     Raises MexError naming the videos that failed, after the others are done."""
     from tqdm import tqdm
 
+    if cfg.ray is not None:  # Ray starts while the inputs are listed and the finished ones found
+        from mecore.raycluster import start
+
+        start(cfg.ray)
     videos = find_videos(inputs)
     cfg.out.mkdir(parents=True, exist_ok=True)
     results = {}

@@ -43,8 +43,10 @@ def _cache_actor():
         """A Ray worker's CacheWorker: the magnifier and the face tracker load once per actor."""
 
         def __init__(self, init: tuple, shared: bool):
+            from mecore.cores import pin
             from train.cache import CacheWorker
 
+            pin(init[2])  # its `threads` cores, while free: two actors on two cores stop trading places
             self.worker = CacheWorker(*init).__enter__()
             self.shared = shared
 
