@@ -22,6 +22,7 @@ import numpy as np
 from engines import ENGINES_DIR
 from engines.artifacts import read_manifest, resolve
 from mecore.errors import MexError, run_cli
+from mecore.preprocess import IN_CHANNELS
 
 STANDIN_ARCHS = {"bench-magnifier": "bench.engines:StandInMagnifier",
                  "bench-classifier": "bench.engines:StandInClassifier"}
@@ -56,9 +57,9 @@ def _standin_classes():
             return torch.tanh(self.dec(shape)), shape
 
     class StandInClassifier(nn.Module):
-        """patches (N, 30, 8, 7, 7), the real classifier's input, -> a small transformer over the 30 nodes -> logits."""
+        """patches (N, 30, C, 7, 7), the real classifier's input, -> a small transformer over the 30 nodes -> logits."""
 
-        def __init__(self, classes: int = 3, dim: int = 64, maps: int = 8):
+        def __init__(self, classes: int = 3, dim: int = 64, maps: int = IN_CHANNELS):
             super().__init__()
             self.embed = nn.Linear(maps * 49, dim)
             layer = nn.TransformerEncoderLayer(dim, 4, dim * 2, dropout=0.0, batch_first=True)
@@ -89,7 +90,7 @@ def standin_nets() -> list[tuple]:
     mag_cls, cls_cls = _standin_classes()
     nets = []
     for arch, kwargs, fallback, fb_arch in (("magnet", {}, mag_cls, "bench-magnifier"),
-                                            ("fgrmer", {"num_classes": 3}, cls_cls, "bench-classifier")):
+                                            ("fgrmer", {"num_classes": 3, "in_channels": IN_CHANNELS}, cls_cls, "bench-classifier")):
         try:
             nets.append((build(arch, kwargs), arch, kwargs))
             STANDINS.append(arch)
@@ -118,7 +119,7 @@ def publish_standins(folder: Path, image_size: int) -> None:
          {"onset": img, "apex": img, "amplification": {0: "N"}, "magnified": img, "shape": {0: "N", 2: "h", 3: "w"}},
          {"normalisation": "rgb/127.5-1", "amplification": {"min": 1, "max": 20, "default": 10},
           "image_size": image_size}),
-        ("classifier", cls, cls_arch, cls_kw, (torch.randn(1, 30, 8, 7, 7),), ["patches"], ["logits"],
+        ("classifier", cls, cls_arch, cls_kw, (torch.randn(1, 30, IN_CHANNELS, 7, 7),), ["patches"], ["logits"],
          {"patches": {0: "N"}, "logits": {0: "N"}},
          {"normalisation": "shape-map patches", "labels": ["negative", "positive", "surprise"]}),
     ]

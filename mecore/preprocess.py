@@ -1,12 +1,14 @@
 """The one definition of what the magnifier and the classifier see, used by training and serving.
 
-FGRMER's preprocessing, with one change: aligned onset and apex faces at 256x256 RGB in [-1, 1] go
-into MagNet; the motion part of its manipulated shape representation (C x 128 x 128) becomes
-MAP_GROUPS = 8 maps, each the mean absolute value of every 8th channel (FGRMER min-max normalises
-each channel and averages all of them into one map, which threw away what tells classes apart:
-docs/training.md); 7x7 patches of each map around the 30 graph nodes (apex landmarks in the 128x128
-frame), (30, 8, 7, 7), are the classifier's input. The decoded (magnified) face is for people to look
-at; the classifier never needs it.
+FGRMER's preprocessing, with changes: aligned onset and apex faces at 256x256 RGB in [-1, 1] go into
+MagNet; the motion part of its manipulated shape representation (C x 128 x 128) becomes one map, the
+mean absolute value over its channels (FGRMER min-max normalises each channel first, which throws away
+the amplitude: docs/training.md); 7x7 patches of it around the 30 graph nodes (apex landmarks in the
+128x128 frame) are the classifier's input, with two more channels beside them: the optical flow (x, y)
+from the onset to the registered apex, cut at the same nodes (``node_flow``; features v6: the
+magnifier's maps are blind to direction, which tells a raised lip corner from a lowered one). (30,
+IN_CHANNELS, 7, 7) in all. The decoded (magnified) face is for people to look at; the classifier never
+needs it.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from mecore.face.roi import PATCH_SIZE, extract_patches, node_points
 
 MAGNET_SIZE = 256
 MAP_SIZE = 128
-MAP_GROUPS = 8  # channel groups of the motion: one map (and one 7x7 patch per node) each
+MAP_GROUPS = 1  # channel groups of the motion, one map each (v4-v5: 8; one map with the flow beside it did better)
+FLOW_CHANNELS = 2  # the onset -> apex optical flow, x and y, in map pixels
+IN_CHANNELS = MAP_GROUPS + FLOW_CHANNELS  # per node: the maps' patches, then the flow's
 # bump when the classifier's input changes (3: apex in the onset's frame; 4: 8 channel-group maps;
-# 5: the apex registered on its onset, mecore.face.register):
+# 5: the apex registered on its onset, mecore.face.register; 6: the flow channels):
 # caches are keyed by it and the stream refuses a classifier made for another version
-FEATURES_VERSION = 5
+FEATURES_VERSION = 6
 EPS = 1e-6
 
 
@@ -77,13 +81,25 @@ def classifier_input(maps: np.ndarray, crop_landmarks: np.ndarray, crop_size: in
     return np.stack([extract_patches(m, points, PATCH_SIZE) for m in maps], axis=1).astype(np.float32)
 
 
+def node_flow(onset: np.ndarray, apex: np.ndarray, size: int = MAP_SIZE) -> np.ndarray:
+    """(2, size, size) float32: dense optical flow (DIS, medium preset) from the onset to the apex crop
+    (aligned RGB uint8, the apex registered on the onset), measured at the crops' own resolution and
+    averaged down to ``size``, in ``size``-frame pixels."""
+    grey = [cv2.cvtColor(np.ascontiguousarray(im), cv2.COLOR_RGB2GRAY) for im in (onset, apex)]
+    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(grey[0], grey[1], None)
+    k = size / float(onset.shape[0])
+    if k != 1.0:
+        flow = cv2.resize(flow, (size, size), interpolation=cv2.INTER_AREA) * np.float32(k)
+    return np.ascontiguousarray(flow.transpose(2, 0, 1), dtype=np.float32)
+
+
 @dataclass(frozen=True, eq=False)
 class MotionFeatures:
     """What one (onset, apex, amplification) gives the classifier."""
 
     amplification: float
     shape_map: np.ndarray  # (128, 128) float32 in [0, 1]: FGRMER's single map of the motion, for display
-    patches: np.ndarray  # (30, MAP_GROUPS, 7, 7) float32, the classifier's input (of motion_maps)
+    patches: np.ndarray  # (30, IN_CHANNELS, 7, 7) float32, the classifier's input: motion_maps, node_flow
 
 
 def motion_features(model, onset: np.ndarray, apex: np.ndarray, apex_landmarks: np.ndarray,
@@ -101,7 +117,8 @@ def motion_features(model, onset: np.ndarray, apex: np.ndarray, apex_landmarks: 
     shape(alpha) - shape(1) = h(g(shape_apex - shape_onset) * (alpha - 1)): the apex face's own
     appearance (which differs far more between people than any micro-expression) cancels out.
     On the synthetic set this took a linear probe on the patches from 0.76 to 0.96 LOSO accuracy
-    (docs/training.md). The patches are of ``motion_maps``; ``shape_map`` is FGRMER's own map.
+    (docs/training.md). The patches are of ``motion_maps`` and, the same at every amplification,
+    ``node_flow``; ``shape_map`` is FGRMER's own map.
     """
     amps = np.asarray(list(amplifications), dtype=np.float32).reshape(-1)
     if amps.size == 0:
@@ -113,9 +130,10 @@ def motion_features(model, onset: np.ndarray, apex: np.ndarray, apex_landmarks: 
     out = model(onset=np.repeat(a[None], n, axis=0), apex=np.repeat(b[None], n, axis=0), amplification=batch)
     motion = out["motion"] if direct else out["shape"][1:] - out["shape"][:1]
     crop_size = onset.shape[0]
+    flow = node_flow(onset, apex)
     features = []
     for amp, m in zip(amps, motion):
-        patches = classifier_input(motion_maps(m), apex_landmarks, crop_size)
+        patches = classifier_input(np.concatenate([motion_maps(m), flow]), apex_landmarks, crop_size)
         features.append(MotionFeatures(float(amp), shape_to_map(m), patches))
     return features
 

@@ -12,7 +12,7 @@ cost. Stored per sample as
 ``<cache>/<magnifier sha[:16]>[+motion]-f<FEATURES_VERSION>/<sample key>-<path hash>.npz``:
 
     factors (F,)            amplification factors, ascending
-    patches (F, 30, 8, 7, 7) float32, the classifier's input (8: mecore.preprocess.MAP_GROUPS)
+    patches (F, 30, C, 7, 7) float32, the classifier's input (C: mecore.preprocess.IN_CHANNELS)
     shape_maps (F, 128, 128) float16
     landmarks (2, 478, 2)   onset and apex landmarks in crop pixels
     source                  onset/apex paths + sizes + mtimes (a changed frame invalidates the entry)

@@ -39,9 +39,11 @@ class Config:
     dropout: float = opt(0.5, "FGRMER: dropout in the transformers and heads", fold=True)
     input_noise: float = opt(0.0, "Gaussian noise on training patches, in units of each element's std", fold=True)
     mixup: float = opt(0.0, "mixup Beta(a, a) of training pairs (0: off)", fold=True)
+    ensemble: int = opt(4, "FGRMERs per fold and in the deployed model, seeded 1000 apart, their softmax "
+                           "averaged (1: one network; docs/training.md)", fold=True)
     folds: list[str] | None = opt(None, "test subjects to run (none: all)")
     val_subjects: int = opt(0, "0: fixed epochs; K: pick the epoch on K held-out training subjects", fold=True)
-    workers: int = opt(2, "preprocessing processes")
+    workers: int = opt(2, "local processes for the preprocessing cache and for the folds")
     out: Path | None = opt(None, "report folder (none: runs/loso-<dataset>)")
     cache: Path = opt(REPO / ".cache" / "preprocess", "preprocessing cache folder")
     magnifier: str = opt("magnifier", "magnifier: engines name or .onnx path")
@@ -100,6 +102,8 @@ class Config:
             raise MexError(f"--input-noise and --mixup must be >= 0, got {self.input_noise}, {self.mixup}")
         if self.val_subjects < 0:
             raise MexError(f"--val-subjects must be >= 0, got {self.val_subjects}")
+        if self.ensemble < 1:
+            raise MexError(f"--ensemble must be >= 1, got {self.ensemble}")
         if self.ray_retries < 0:
             raise MexError(f"--ray-retries must be >= 0, got {self.ray_retries}")
         if self.apex_missing not in APEX_MISSING:
@@ -121,7 +125,7 @@ class Config:
     def fit_options(self, seed: int) -> FitOptions:
         return FitOptions(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
                           weight_decay=self.weight_decay, label_smoothing=self.label_smoothing, seed=seed,
-                          noise=self.input_noise, mixup=self.mixup,
+                          noise=self.input_noise, mixup=self.mixup, members=self.ensemble,
                           model={"n_layers": self.layers, "head_hidden": self.head_hidden, "feat": self.feat,
                                  "dropout": self.dropout})
 

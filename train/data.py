@@ -14,7 +14,7 @@ from train.config import Config
 @dataclass(frozen=True, eq=False)
 class Data:
     samples: list  # train.datasets.base.Sample, in the order of X and y
-    X: np.ndarray  # (N, F, 30, 8, 7, 7) patches at each of the config's factors
+    X: np.ndarray  # (N, F, 30, C, 7, 7) patches at each of the config's factors
     y: np.ndarray  # (N,) class indices into labels
     labels: list[str]
     class_set: str
@@ -39,7 +39,7 @@ def ensure_synth(cfg: Config) -> None:
 
 
 def load_data(cfg: Config) -> Data:
-    """Samples, their cached patches (N, F, 30, 8, 7, 7), labels, the magnifier's id."""
+    """Samples, their cached patches (N, F, 30, C, 7, 7), labels, the magnifier's id."""
     from train import cache, datasets
 
     if cfg.dataset == "synth":

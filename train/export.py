@@ -46,7 +46,8 @@ def export_final(cfg: Config, data: Data, m: dict) -> Path:
                         "nodes (mecore.face.roi.NODES: 10 brow, 20 mouth), rows y, columns x",
         "normalisation": "maps: shape(a) - shape(1) of the magnifier's 'shape' output (the motion artifact), "
                          f"{preprocess.MAP_GROUPS} maps each the mean |.| of every {preprocess.MAP_GROUPS}th "
-                         "channel, 128x128 (mecore.preprocess.motion_features); patches are standardised "
+                         "channel, 128x128, then the onset -> apex optical flow (x, y) in 128x128 pixels "
+                         "(mecore.preprocess.motion_features); patches are standardised "
                          "inside the graph (training statistics)",
         "features_version": preprocess.FEATURES_VERSION,
         # the factor its features are made at (a magnifier's "amplification" is the user's range)
@@ -60,7 +61,7 @@ def export_final(cfg: Config, data: Data, m: dict) -> Path:
 
     onnx_path = export_onnx(model, (torch.zeros(1, *patch_shape[1:]),), exp_dir / "classifier.onnx", ["patches"],
                             ["logits"], {"patches": {0: "N"}, "logits": {0: "N"}}, meta)
-    pt_path = save_checkpoint(exp_dir / "classifier.pt", "fgrmer", res.kwargs, model.state_dict(), {
+    pt_path = save_checkpoint(exp_dir / "classifier.pt", res.arch, res.kwargs, model.state_dict(), {
         **meta, "inputs": [{"name": "patches", "shape": patch_shape, "dtype": "float32"}],
         "outputs": [{"name": "logits", "shape": ["N", len(labels)], "dtype": "float32"}]})
     # parity check of what we publish: ONNX Runtime vs the PyTorch model on real cached inputs

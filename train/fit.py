@@ -1,4 +1,4 @@
-"""Train one FGRMER on given sample indices, predict, and export it: the flat loop LOSO runs per fold.
+"""Train one FGRMER (or an ensemble of them) on given sample indices, predict, and export it: the flat loop LOSO runs per fold.
 
 Inputs are cached patch tensors: ``X`` (samples, factors, 30, C, 7, 7), C maps per node (or
 (samples, factors, 30, 7, 7): one map, as in the paper). An epoch visits every training
@@ -12,13 +12,13 @@ import copy
 import functools
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mecore.nets.fgrmer import FGRMER
+from mecore.nets.fgrmer import FGRMER, FGRMEREnsemble
 
 
 @dataclass
@@ -36,12 +36,18 @@ class FitOptions:
     model: dict = field(default_factory=dict)
     noise: float = 0.0  # Gaussian noise on the training patches, in units of each element's std
     mixup: float = 0.0  # Beta(a, a) mixup of training pairs (0: off); labels mixed the same way
+    members: int = 1  # networks trained from seeds 1000 apart and averaged (mecore.nets.fgrmer.FGRMEREnsemble)
+
+    def __post_init__(self):
+        if self.members < 1:
+            raise ValueError(f"members must be >= 1, got {self.members}")
 
 
 @dataclass
 class FitResult:
-    model: FGRMER
+    model: FGRMER | FGRMEREnsemble
     kwargs: dict  # the model's constructor arguments, for its checkpoint
+    arch: str = "fgrmer"  # its mecore.nets name
     history: dict[str, list[float]] = field(default_factory=dict)
     best_epoch: int = 0  # 1-based; the last epoch when there is no validation split
     seconds: float = 0.0
@@ -64,10 +70,28 @@ def fit(X: np.ndarray, y: np.ndarray, train_idx: Sequence[int], num_classes: int
         opts: FitOptions, val_idx: Sequence[int] = (), eval_factor: int = 0,
         train_factors: Sequence[int] | None = None) -> FitResult:
     """A fresh FGRMER trained on ``train_idx`` only; ``val_idx`` (training subjects too) picks the epoch.
+    With ``opts.members`` > 1, that many trained alike from seeds 1000 apart, as one FGRMEREnsemble
+    (its history the members' mean, its best epoch the first member's).
 
     ``eval_factor`` is the index (into X's factor axis) used for the validation accuracy;
     ``train_factors`` the factor indices used as augmentation (default: all).
     """
+    runs = [_fit_one(X, y, train_idx, num_classes, adjacency, replace(opts, seed=opts.seed + 1000 * j), val_idx,
+                     eval_factor, train_factors) for j in range(opts.members)]
+    if len(runs) == 1:
+        return runs[0]
+    members = [r.kwargs for r in runs]
+    model = FGRMEREnsemble(members).to(next(runs[0].model.parameters()).device)
+    for m, r in zip(model.members, runs):
+        m.load_state_dict(r.model.state_dict())
+    history = {k: np.mean([r.history[k] for r in runs], axis=0).tolist() for k in runs[0].history}
+    return FitResult(model=model.eval(), kwargs={"members": members}, arch="fgrmer_ensemble", history=history,
+                     best_epoch=runs[0].best_epoch, seconds=sum(r.seconds for r in runs))
+
+
+def _fit_one(X: np.ndarray, y: np.ndarray, train_idx: Sequence[int], num_classes: int, adjacency: np.ndarray,
+             opts: FitOptions, val_idx: Sequence[int], eval_factor: int,
+             train_factors: Sequence[int] | None) -> FitResult:
     t0 = time.perf_counter()
     torch.manual_seed(opts.seed)
     rng = np.random.default_rng(opts.seed)

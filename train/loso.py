@@ -130,15 +130,53 @@ def _print_fold(k: int, n: int, f: dict) -> None:
           f"(train {len(f['train_idx'])}, val {len(f['val_idx'])}; {f['seconds']:.1f} s)", flush=True)
 
 
+# A fold pool process's data: sent once per process by the pool's initializer, not once per fold.
+_POOL_DATA: Data | None = None
+
+
+def _init_fold_worker(data: Data, threads: int) -> None:
+    import torch
+
+    global _POOL_DATA
+    _POOL_DATA = data
+    torch.set_num_threads(threads)
+
+
+def _pool_fold(fold_fn, cfg: Config, k: int, sp: Split, fp: dict) -> dict:
+    return fold_fn(cfg, k, sp, _POOL_DATA, fp)
+
+
+def _local_folds(cfg: Config, todo: list, data: Data, fp: dict, fold_fn):
+    """(fold index, result) as folds finish in ``cfg.workers`` spawn processes: each fold is seeded and
+    single-threaded, so the results are those of one process (tests/train/test_loso.py)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    workers = min(cfg.workers, len(todo))
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_fold_worker,
+                             initargs=(data, cfg.threads)) as pool:
+        futures = {pool.submit(_pool_fold, fold_fn, cfg, k, sp, fp): k for k, sp in todo}
+        try:
+            for fut in as_completed(futures):
+                yield futures[fut], fut.result()
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+
+
 def fold_results(cfg: Config, sp_list: list[Split], data: Data, fp: dict, fold_fn=train_fold) -> list[dict]:
-    """Every fold's result in fold order: stored ones reused, the rest trained here one after another, or
-    with ``cfg.ray`` as one Ray task per fold (``fold_fn`` is what a task runs)."""
+    """Every fold's result in fold order: stored ones reused, the rest trained here one after another, in
+    ``cfg.workers`` local processes, or with ``cfg.ray`` as one Ray task per fold (``fold_fn`` is what a
+    process or task runs)."""
     done = {k: f for k, sp in enumerate(sp_list) if (f := reused_fold(cfg, sp, fp)) is not None}
     todo = [(k, sp) for k, sp in enumerate(sp_list) if k not in done]
     for k in sorted(done):
         _print_fold(k, len(sp_list), done[k])
     opts = cfg.ray_options()
-    if opts is None:
+    if opts is None and cfg.workers > 1 and len(todo) > 1:
+        results = _local_folds(cfg, todo, data, fp, fold_fn)
+    elif opts is None:
         results = ((k, fold_fn(cfg, k, sp, data, fp)) for k, sp in todo)
     else:
         from train import cluster
@@ -201,6 +239,10 @@ class Outcome:
 
 
 def run(cfg: Config) -> Outcome:
+    if cfg.ray is not None:  # Ray starts beside this process's own imports and reading of the dataset
+        from mecore.raycluster import start
+
+        start(cfg.ray)
     import torch
 
     threads = torch.get_num_threads()

@@ -16,6 +16,7 @@ ARCHS: dict[str, str] = {
     "magnifier_decoder": "mecore.nets.magnify_split:MagnifierDecoder",
     "fast_magnifier_decoder": "mecore.nets.magnify_split:FastMagnifierDecoder",
     "fgrmer": "mecore.nets.fgrmer:FGRMER",
+    "fgrmer_ensemble": "mecore.nets.fgrmer:FGRMEREnsemble",
     "spotnet": "mecore.nets.spotnet:SpotNet",
 }
 

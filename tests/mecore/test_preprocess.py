@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -80,9 +81,13 @@ def test_motion_path_gives_the_magnifiers_features_and_magnify_the_face():
     fast = pp.motion_features(_Named(motion, ["motion"]), onset, apex, lms, [2.0, 5.0])
     assert [f.amplification for f in fast] == [2.0, 5.0]
     for a, b in zip(full, fast):
-        assert a.patches.shape == (30, pp.MAP_GROUPS, 7, 7) and a.shape_map.std() > 0.01
+        assert a.patches.shape == (30, pp.IN_CHANNELS, 7, 7) and a.shape_map.std() > 0.01
         np.testing.assert_allclose(a.shape_map, b.shape_map, atol=1e-4)
         np.testing.assert_allclose(a.patches, b.patches, rtol=1e-3, atol=1e-5)
+    # the flow channels, after the maps: the onset -> apex flow at the nodes, the same at every amplification
+    flow = pp.classifier_input(pp.node_flow(onset, apex), lms)
+    for f in fast:
+        np.testing.assert_array_equal(f.patches[:, pp.MAP_GROUPS:], flow)
     face = pp.magnify(_Named(magnet, ["magnified", "shape"]), onset, apex, 1.0)
     assert face.shape == (256, 256, 3) and face.dtype == np.uint8
 
@@ -102,16 +107,33 @@ def test_classifier_input_takes_patches_at_the_nodes_in_map_coordinates():
 def test_motion_maps_keep_amplitude_and_the_channel_groups():
     rng = np.random.default_rng(4)
     motion = rng.normal(size=(32, 128, 128)).astype(np.float32)
-    maps = pp.motion_maps(motion)
+    one = pp.motion_maps(motion)  # the classifier's: one map of the mean |motion|
+    assert one.shape == (pp.MAP_GROUPS, 128, 128) == (1, 128, 128)
+    np.testing.assert_allclose(one[0], np.abs(motion).mean(axis=0), rtol=1e-5)
+    maps = pp.motion_maps(motion, groups=8)
     assert maps.shape == (8, 128, 128) and maps.dtype == np.float32 and (maps >= 0).all()
     np.testing.assert_allclose(maps[3], np.abs(motion[[3, 11, 19, 27]]).mean(axis=0), rtol=1e-6)
-    np.testing.assert_allclose(pp.motion_maps(2 * motion), 2 * maps, rtol=1e-6)  # no per-sample normalisation
+    np.testing.assert_allclose(pp.motion_maps(2 * motion, 8), 2 * maps, rtol=1e-6)  # no per-sample normalisation
     quiet = motion.copy()
     quiet[5::8] *= 0.01  # one group still; min-max would stretch it back to [0, 1]
-    assert pp.motion_maps(quiet)[5].mean() < 0.02 * maps[5].mean()
-    assert pp.motion_maps(motion[:, :64, :64]).shape == (8, 128, 128)
+    assert pp.motion_maps(quiet, 8)[5].mean() < 0.02 * maps[5].mean()
+    assert pp.motion_maps(motion[:, :64, :64], 8).shape == (8, 128, 128)
     with pytest.raises(ValueError, match="C >= 8"):
-        pp.motion_maps(motion[:4])
+        pp.motion_maps(motion[:4], 8)
+
+
+def test_node_flow_measures_a_subpixel_shift_in_map_pixels():
+    from skimage import data
+
+    face = cv2.resize(data.astronaut()[:300, 100:400], (256, 256), interpolation=cv2.INTER_AREA)
+    moved = cv2.warpAffine(face, np.float32([[1, 0, 0.8], [0, 1, -0.5]]), (256, 256), flags=cv2.INTER_CUBIC,
+                           borderMode=cv2.BORDER_REFLECT)
+    flow = pp.node_flow(face, moved)
+    assert flow.shape == (2, 128, 128) and flow.dtype == np.float32
+    inner = flow[:, 20:108, 20:108].reshape(2, -1)
+    # 0.8 px right and 0.5 px up on the 256 crop: 0.4 and -0.25 px on the 128 map
+    np.testing.assert_allclose(np.median(inner, axis=1), [0.4, -0.25], atol=0.05)
+    assert np.abs(pp.node_flow(face, face)).max() < 1e-3
 
 
 def test_classifier_input_of_several_maps_is_node_major():

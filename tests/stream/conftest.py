@@ -37,7 +37,8 @@ def make_standin_engines(folder: Path, **classifier_meta) -> Path:
                 ["onset", "apex", "amplification"], ["magnified", "shape"],
                 {"onset": img, "apex": img, "amplification": {0: "N"}, "magnified": img,
                  "shape": {0: "N", 2: "h", 3: "w"}}, mag_meta)
-    export_onnx(TinyClassifier(len(LABELS), in_channels=groups).eval(), (torch.zeros(1, 30, groups, 7, 7),),
+    export_onnx(TinyClassifier(len(LABELS), in_channels=preprocess.IN_CHANNELS).eval(),
+                (torch.zeros(1, 30, preprocess.IN_CHANNELS, 7, 7),),
                 loose / "classifier.onnx",
                 ["patches"], ["logits"], {"patches": {0: "N"}, "logits": {0: "N"}}, cls_meta)
     publish({"magnifier": loose / "magnifier.onnx", "classifier": loose / "classifier.onnx"}, folder)

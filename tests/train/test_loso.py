@@ -94,6 +94,25 @@ def test_test_subject_reaches_neither_training_nor_selection(tmp_path, monkeypat
     assert len(seen["fit"]) == count
 
 
+def test_folds_in_local_processes_equal_one_process(tmp_path):
+    """--workers 2 trains folds in two spawn processes: every fold's predictions and probabilities are
+    those of the one-process run (each fold is seeded and single-threaded)."""
+    rng = np.random.default_rng(1)
+    n = len(SUBJECTS)
+    y = np.array([i % 2 for i in range(n)])
+    X = rng.normal(0.5, 0.02, (n, 2, 30, 3, 7, 7)).astype(np.float32)
+    X[:, :, 0, :, 3, 3] += 0.05 * y[:, None, None]
+    data = Data(_samples(SUBJECTS, ["a", "b"] * n, [{12}] * n), X, y, ["a", "b"], "t", {"id": "x"})
+    runs = {}
+    for workers in (1, 2):
+        cfg = loso.Config(root=tmp_path, out=tmp_path / f"w{workers}", epochs=2, batch_size=4, factors=(1.6, 2.0),
+                          workers=workers, ensemble=2, layers=1, head_hidden=16, feat=8)
+        runs[workers] = loso.fold_results(cfg, loso.splits(SUBJECTS, 0, cfg.seed), data, {"t": 1})
+    assert [f["test_subject"] for f in runs[2]] == ["s1", "s2", "s3", "s4", "s5"]
+    for a, b in zip(runs[1], runs[2]):
+        assert a["pred"] == b["pred"] and a["probs"] == b["probs"] and a["history"] == b["history"]
+
+
 def test_config_validation(tmp_path):
     with pytest.raises(MexError, match="needs --root"):
         loso.Config(dataset="casme2")
@@ -180,5 +199,5 @@ def test_end_to_end_tiny_loso_learns_and_exports(tmp_path):
     from mecore import preprocess
 
     assert eng.meta["features_version"] == preprocess.FEATURES_VERSION
-    logits = eng(patches=np.zeros((2, 30, preprocess.MAP_GROUPS, 7, 7), np.float32))["logits"]
+    logits = eng(patches=np.zeros((2, 30, preprocess.IN_CHANNELS, 7, 7), np.float32))["logits"]
     assert logits.shape == (2, 2)
