@@ -15,12 +15,12 @@ MAX_GRAPHS = 8  # distinct input shapes kept captured; a stream uses one or two
 
 
 def unavailable(device: str) -> str | None:
-    import torch  # noqa: F401  (ImportError: reported by the dispatcher)
-
-    if device == "cuda":
+    if device == "cuda":  # asks the driver before importing torch (engines.backends.gpu)
         from engines.backends.gpu import no_cuda
 
         return no_cuda()
+    import torch  # noqa: F401  (ImportError: reported by the dispatcher)
+
     return None
 
 

@@ -97,3 +97,23 @@ def test_tensorrt_matches_and_caches(model, models, published):
     assert len(plans) == 1 and engine.plan_path == plans[0]
     again = engines.load(model, "tensorrt", engines_dir=published)  # second load reuses the cached plan
     assert again.plan_path == plans[0] and len(list((published / "trt").glob(f"{model}-*.plan"))) == 1
+
+
+def test_cuda_is_ruled_out_by_the_driver_before_torch_is_imported(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from engines.backends import gpu
+
+    monkeypatch.setattr(gpu, "DRIVER_PATHS", (str(tmp_path / "no-such-node"),))
+    assert gpu.no_cuda().startswith("no NVIDIA driver")
+    (tmp_path / "nvidia0").touch()  # a driver node: now torch is asked
+    monkeypatch.setattr(gpu, "DRIVER_PATHS", (str(tmp_path / "nvidia0"),))
+    import torch
+
+    assert (gpu.no_cuda() is None) == torch.cuda.is_available()
+    # a CPU process choosing the auto backend never pays for importing torch
+    code = ("import sys; from engines.backends import gpu; gpu.DRIVER_PATHS = ('/no/such/node',); "
+            "from engines.backends import unavailable; print(unavailable('torch-cuda')); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0].startswith("no NVIDIA driver") and out[1] == "False"
