@@ -41,12 +41,13 @@ def export_final(cfg: Config, data: Data, m: dict) -> Path:
     patch_shape = ["N", *X.shape[2:]]  # (N, 30, C, 7, 7): the cache's layout, what the stream must feed
     meta = {
         "model": "classifier", "version": f"fgrmer-{cfg.dataset}-{time.strftime('%Y%m%d')}",
-        "arch": "fgrmer", "labels": labels, "class_set": data.class_set,
-        "input_layout": f"patches (N, {', '.join(map(str, patch_shape[1:]))}): 7x7 windows of the 128x128 motion maps at the 30 graph "
+        "arch": res.arch, "labels": labels, "class_set": data.class_set,
+        "input_layout": f"patches (N, {', '.join(map(str, patch_shape[1:]))}): 7x7 windows of the 128x128 maps (the magnifier's "
+                        f"motion: {preprocess.MAP_GROUPS}, then the optical flow: x, y) at the 30 graph "
                         "nodes (mecore.face.roi.NODES: 10 brow, 20 mouth), rows y, columns x",
         "normalisation": "maps: shape(a) - shape(1) of the magnifier's 'shape' output (the motion artifact), "
-                         f"{preprocess.MAP_GROUPS} maps each the mean |.| of every {preprocess.MAP_GROUPS}th "
-                         "channel, 128x128, then the onset -> apex optical flow (x, y) in 128x128 pixels "
+                         f"mecore.preprocess.motion_maps into {preprocess.MAP_GROUPS} map(s) of the mean |.| over the "
+                         "channels, 128x128, then the onset -> apex optical flow (x, y) in 128x128 pixels "
                          "(mecore.preprocess.motion_features); patches are standardised "
                          "inside the graph (training statistics)",
         "features_version": preprocess.FEATURES_VERSION,
