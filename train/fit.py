@@ -1,4 +1,4 @@
-"""Train one FGRMER (or an ensemble of them) on given sample indices, predict, and export it: the flat loop LOSO runs per fold.
+"""Train one FGRMER (or several, averaged) on given sample indices and predict: the flat loop LOSO runs per fold.
 
 Inputs are cached patch tensors: ``X`` (samples, factors, 30, C, 7, 7), C maps per node (or
 (samples, factors, 30, 7, 7): one map, as in the paper). An epoch visits every training
