@@ -85,9 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             model = {**base.model, **setting.pop("model", {})}
             opts = fit_mod.FitOptions(**{**asdict(base), **setting, "model": model})
             probs = []
-            for j in range(ensemble):  # members seeded 1000 apart; their softmax averaged
-                member = fit_mod.FitOptions(**{**asdict(opts), "seed": opts.seed + 1000 * j})
-                res = train_fold(cfg, k, sp, fold_data, {}, opts=member, train_factors=fidx)
+            for j in range(ensemble):  # train.fit's members, one at a time for their own predictions; softmax averaged
+                res = train_fold(cfg, k, sp, fold_data, {}, opts=fit_mod.member_options(opts, j), train_factors=fidx)
                 probs.append(np.asarray(res["probs"]).reshape(len(sp.test), -1))
                 member_pred[j] += np.argmax(probs[-1], 1).tolist()
                 train_acc.append(res["history"]["train_acc"][-1])

@@ -1,8 +1,8 @@
 """Pin a worker process to CPU cores no other worker on this machine holds.
 
 Two analysers on two cores, left to the scheduler, migrate between them and their helper threads
-(MediaPipe's, OpenCV's, ONNX Runtime's) contend: on 8 demo clips with 2 pool workers, pinning each to
-a core of its own took the run from 22.3 to 20.7 s (docs/scale.md). Ray and process pools do not say
+(MediaPipe's, OpenCV's, ONNX Runtime's) contend: `stream.batch` over 8 demo clips on a local Ray took
+0.61x the serial time unpinned and 0.54x / 0.60x pinned, its CPU seconds 45 -> 35 (docs/scale.md). Ray and process pools do not say
 which core a worker has, so the claim is a lock file per core (``<tmp>/microexpr-cores/<core>.lock``),
 held for the process's life and released by the OS when it ends, however it ends.
 """

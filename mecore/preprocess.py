@@ -130,10 +130,10 @@ def motion_features(model, onset: np.ndarray, apex: np.ndarray, apex_landmarks: 
     out = model(onset=np.repeat(a[None], n, axis=0), apex=np.repeat(b[None], n, axis=0), amplification=batch)
     motion = out["motion"] if direct else out["shape"][1:] - out["shape"][:1]
     crop_size = onset.shape[0]
-    flow = node_flow(onset, apex)
+    flow = classifier_input(node_flow(onset, apex), apex_landmarks, crop_size)  # the same at every amplification
     features = []
     for amp, m in zip(amps, motion):
-        patches = classifier_input(np.concatenate([motion_maps(m), flow]), apex_landmarks, crop_size)
+        patches = np.concatenate([classifier_input(motion_maps(m), apex_landmarks, crop_size), flow], axis=1)
         features.append(MotionFeatures(float(amp), shape_to_map(m), patches))
     return features
 

@@ -17,7 +17,7 @@ import time
 from mecore.errors import MexError
 
 _lock = threading.Lock()
-_pending: dict = {}  # the background start: {"done": Event, "error": exception or None, "address": str}
+_pending: dict = {}  # the background start: {"done": Event, "error": exception or None}
 waited_s = 0.0  # how long connect() has waited for a background start, in all (bench.scale prints it)
 
 
@@ -55,7 +55,7 @@ def start(address: str = "auto", **init) -> None:
         if _pending or ray_module().is_initialized():
             return
         done = threading.Event()
-        _pending.update(done=done, error=None, address=address)
+        _pending.update(done=done, error=None)
 
     def run():
         try:

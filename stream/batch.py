@@ -177,7 +177,7 @@ def _run_video(cfg: BatchConfig, job: Job, threads: int) -> dict:
     if threads:
         import cv2
 
-        cv2.setNumThreads(threads)  # the worker's share of the cores: OpenCV's pool, oversubscribed, cost 10 % CPU
+        cv2.setNumThreads(threads)  # the worker's share of the cores: OpenCV's own pool would take them all
     source = open_source(str(job.input)).open()
     analyzer = None
     try:

@@ -76,8 +76,8 @@ def fit(X: np.ndarray, y: np.ndarray, train_idx: Sequence[int], num_classes: int
     ``eval_factor`` is the index (into X's factor axis) used for the validation accuracy;
     ``train_factors`` the factor indices used as augmentation (default: all).
     """
-    runs = [_fit_one(X, y, train_idx, num_classes, adjacency, replace(opts, seed=opts.seed + 1000 * j), val_idx,
-                     eval_factor, train_factors) for j in range(opts.members)]
+    runs = [_fit_one(X, y, train_idx, num_classes, adjacency, member_options(opts, j), val_idx, eval_factor,
+                     train_factors) for j in range(opts.members)]
     if len(runs) == 1:
         return runs[0]
     members = [r.kwargs for r in runs]
@@ -87,6 +87,12 @@ def fit(X: np.ndarray, y: np.ndarray, train_idx: Sequence[int], num_classes: int
     history = {k: np.mean([r.history[k] for r in runs], axis=0).tolist() for k in runs[0].history}
     return FitResult(model=model.eval(), kwargs={"members": members}, arch="fgrmer_ensemble", history=history,
                      best_epoch=runs[0].best_epoch, seconds=sum(r.seconds for r in runs))
+
+
+def member_options(opts: FitOptions, j: int) -> FitOptions:
+    """The options of an ensemble's member ``j``: one network, seeded 1000 * j from the ensemble's seed
+    (member 0 is the single network the same options train)."""
+    return replace(opts, seed=opts.seed + 1000 * j, members=1)
 
 
 def _fit_one(X: np.ndarray, y: np.ndarray, train_idx: Sequence[int], num_classes: int, adjacency: np.ndarray,
