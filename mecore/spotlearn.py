@@ -102,8 +102,22 @@ class Decoder:
             return out + self.flush()
         return out
 
+    @property
+    def ending(self) -> bool:
+        """The open event's first frame below ``low``: it ends here unless the next ``gap`` frames rise again."""
+        return bool(self._open) and self._below == 1
+
+    def pending(self) -> Decoded | None:
+        """The event ``flush`` would give now, the decoder left as it is (what the stream classifies while it
+        waits for the gap to confirm the end)."""
+        got = self._decode(list(self._open))
+        return got[0] if got else None
+
     def flush(self) -> list[Decoded]:
         frames, self._open, self._below = self._open, [], 0
+        return self._decode(frames)
+
+    def _decode(self, frames: list[tuple[int, np.ndarray]]) -> list[Decoded]:
         while frames and float(frames[-1][1][1] + frames[-1][1][2]) < self.low:
             frames.pop()
         if not frames or frames[-1][0] - frames[0][0] + 1 < self.min_frames:

@@ -208,12 +208,15 @@ class Analyzer:
                 if tr.track_id not in aligned:
                     continue
                 events += self._spot(frame, tr, aligned[tr.track_id], now, signals)
+            guesses = [self._faces[fid].spotter.guess for fid in aligned if self._faces[fid].spotter.guess]
             events += self._expire(frame.index)
         t3 = time.perf_counter()
         t["spot"] = (t3 - t2) * 1e3
 
         for ev in events:
             self._submit(ev)
+        for ev in guesses:
+            self._speculate(ev)
         predictions = self._collect()
 
         image = rgb
@@ -323,16 +326,28 @@ class Analyzer:
     def _submit(self, ev: SpotEvent) -> None:
         if self.predictor is None or ev.kind != "micro":
             return  # a macro-expression is reported as such, not classified as a micro-expression
+        pair = self._pair(ev)
+        if pair is None:
+            log.warning("face %d: event at frame %d: crops no longer held; not classified", ev.face_id,
+                        ev.apex_frame)
+            return
+        self.predictor.submit(ev, *pair)
+
+    def _speculate(self, ev: SpotEvent) -> None:
+        pair = self._pair(ev) if self.predictor is not None else None
+        if pair is not None:
+            self.predictor.speculate(ev, pair[0], pair[1])
+
+    def _pair(self, ev: SpotEvent) -> tuple[AlignedFace, AlignedFace, float] | None:
+        """(onset crop, apex crop registered on it, when the apex frame was read), or None when not held."""
         face = self._faces.get(ev.face_id)
         crops = {i: (al, t) for i, al, t in face.crops} if face else {}
         onset = _nearest(crops, ev.onset_frame, ev.apex_frame)
         apex = _nearest(crops, ev.apex_frame, ev.onset_frame)
         if onset is None or apex is None:
-            log.warning("face %d: event at frame %d: crops no longer held; not classified", ev.face_id,
-                        ev.apex_frame)
-            return
+            return None
         # the apex registered on its onset, as training compares them (mecore.face.register)
-        self.predictor.submit(ev, onset[0], self.registration.register(onset[0], apex[0]), apex[1])
+        return onset[0], self.registration.register(onset[0], apex[0]), apex[1]
 
     def _collect(self) -> list[Prediction]:
         if self.predictor is None:

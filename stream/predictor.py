@@ -7,6 +7,9 @@ weights without its decoder, ~8x cheaper), so a prediction waits only for that; 
 (the full magnifier at the user's factor) follows as an inset, off the latency path.
 Pending events wait in a small drop-oldest queue: when events come faster than the models run, the
 freshest are classified and the skipped ones come back labelled ``UNCLASSIFIED``.
+A spotter that knows an event a few frames before it emits it (``guess``) has it classified then
+(``speculate``); the event, when it comes with the same onset and apex, claims that work, so its
+prediction does not wait for the motion pass. A guess no event claims is dropped unseen.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +32,26 @@ log = logging.getLogger("stream")
 UNCLASSIFIED = "unclassified"
 
 
+GUESSES = 8  # classified guesses kept for their events to claim
+
+
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max())
     return e / e.sum()
+
+
+def _key(ev: SpotEvent) -> tuple[int, int, int]:
+    return ev.face_id, ev.onset_frame, ev.apex_frame  # what the classifier reads
+
+
+@dataclass
+class _Job:
+    event: SpotEvent
+    onset: AlignedFace
+    apex: AlignedFace
+    amplification: float
+    read_t: float | None = None  # when the event's apex frame was read; None: a guess no event has claimed yet
+    result: tuple[str, dict[str, float]] | None = None  # (label, probabilities) once classified
 
 
 class Predictor:
@@ -70,7 +91,9 @@ class Predictor:
         self.insets = insets  # magnify each classified event's face for display (off: only motion + classify run)
         self.skipped = 0
         self.failed = 0
-        self._jobs: deque = deque()
+        self._jobs: deque[_Job] = deque()
+        self._running: _Job | None = None
+        self._guesses: OrderedDict[tuple[int, int, int], _Job] = OrderedDict()  # classified, not yet claimed
         self._max_pending = max_pending
         self._done: list[Prediction] = []
         self._insets: list[tuple[SpotEvent, np.ndarray]] = []
@@ -131,12 +154,43 @@ class Predictor:
     def submit(self, event: SpotEvent, onset: AlignedFace, apex: AlignedFace, apex_read_t: float) -> None:
         """Queue one event; ``apex_read_t`` (time.perf_counter) is when its apex frame was read."""
         with self._cv:
-            self._jobs.append((event, onset, apex, apex_read_t, self.amplification))
-            while len(self._jobs) > self._max_pending:
-                ev, *_rest, t = self._jobs.popleft()
-                self.skipped += 1
-                self._done.append(self._unclassified(ev, t))
+            job = self._claim(_key(event))
+            if job is None:
+                self._queue(_Job(event, onset, apex, self.amplification, apex_read_t))
+            else:
+                job.event, job.read_t = event, apex_read_t
+                if job.result is not None:  # classified already: out now; its magnified face follows
+                    self._done.append(self._prediction(job))
+                    if self.insets:
+                        self._queue(job)
             self._cv.notify_all()
+
+    def speculate(self, event: SpotEvent, onset: AlignedFace, apex: AlignedFace) -> None:
+        """Classify an event the spotter expects to emit soon; ``submit`` of that event claims the work."""
+        with self._cv:
+            key = _key(event)
+            running = [self._running] if self._running is not None else []
+            if key in self._guesses or any(_key(j.event) == key for j in [*self._jobs, *running]):
+                return
+            self._queue(_Job(event, onset, apex, self.amplification))
+            self._cv.notify_all()
+
+    def _claim(self, key: tuple[int, int, int]) -> _Job | None:
+        """The unclaimed guess of this key: queued, running or classified (caller holds the lock)."""
+        if key in self._guesses:
+            return self._guesses.pop(key)
+        for job in [*self._jobs, *([self._running] if self._running is not None else [])]:
+            if job.read_t is None and _key(job.event) == key:
+                return job
+        return None
+
+    def _queue(self, job: _Job) -> None:
+        self._jobs.append(job)
+        while len(self._jobs) > self._max_pending:
+            old = self._jobs.popleft()
+            if old.read_t is not None and old.result is None:  # a skipped guess is dropped unseen
+                self.skipped += 1
+                self._done.append(self._unclassified(old.event, old.read_t))
 
     def collect(self) -> tuple[list[Prediction], list[tuple[SpotEvent, np.ndarray]]]:
         """What finished since the last call: predictions, and faces magnified at the user's factor
@@ -165,6 +219,10 @@ class Predictor:
     def _unclassified(self, ev: SpotEvent, apex_read_t: float) -> Prediction:
         return Prediction(ev, UNCLASSIFIED, {}, self.backend, (time.perf_counter() - apex_read_t) * 1e3)
 
+    def _prediction(self, job: _Job) -> Prediction:
+        label, probs = job.result
+        return Prediction(job.event, label, probs, self.backend, (time.perf_counter() - job.read_t) * 1e3)
+
     def _run(self) -> None:
         while True:
             with self._cv:
@@ -172,30 +230,37 @@ class Predictor:
                     self._cv.wait()
                 if self._stop:
                     return
-                ev, onset, apex, t_read, amp = self._jobs.popleft()
+                job = self._running = self._jobs.popleft()
                 self._busy = True
-            # The prediction goes out after the classifier's pass; the face magnified at the user's
-            # factor (the whole magnifier, display only) follows as an inset, off the latency path.
-            classified = False
-            try:
-                label, probs = self.classify(onset, apex)
-                pred = Prediction(ev, label, probs, self.backend, (time.perf_counter() - t_read) * 1e3)
-                classified = True
-            except Exception as exc:  # a model failing at run time must not stop the stream
-                self.failed += 1
-                if self.failed <= 3:
-                    log.error("event at frame %d not classified: %s", ev.apex_frame, exc)
-                pred = self._unclassified(ev, t_read)
-            with self._cv:
-                self._done.append(pred)
-                self._cv.notify_all()
-            if classified and self.insets:
+            fresh = job.result is None  # else a claimed guess, predicted already: only its inset is left
+            if fresh:
                 try:
-                    inset = self.magnify(onset, apex, amp)
+                    job.result = self.classify(job.onset, job.apex)
+                except Exception as exc:  # a model failing at run time must not stop the stream
+                    self.failed += 1
+                    if self.failed <= 3:
+                        log.error("event at frame %d not classified: %s", job.event.apex_frame, exc)
+            with self._cv:
+                self._running = None
+                # The prediction goes out after the classifier's pass; the face magnified at the user's
+                # factor (the whole magnifier, display only) follows as an inset, off the latency path.
+                if job.read_t is None:  # a guess nobody has claimed yet: kept for its event
+                    if job.result is not None:
+                        self._guesses[_key(job.event)] = job
+                        while len(self._guesses) > GUESSES:
+                            self._guesses.popitem(last=False)
+                    job = None
+                elif fresh:
+                    self._done.append(self._prediction(job) if job.result is not None
+                                      else self._unclassified(job.event, job.read_t))
+                self._cv.notify_all()
+            if job is not None and job.result is not None and self.insets:
+                try:
+                    inset = self.magnify(job.onset, job.apex, job.amplification)
                     with self._cv:
-                        self._insets.append((ev, inset))
+                        self._insets.append((job.event, inset))
                 except Exception as exc:  # noqa: BLE001 - display only
-                    log.warning("event at frame %d: magnified face not made: %s", ev.apex_frame, exc)
+                    log.warning("event at frame %d: magnified face not made: %s", job.event.apex_frame, exc)
             with self._cv:
                 self._busy = False
                 self._cv.notify_all()

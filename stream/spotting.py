@@ -142,6 +142,8 @@ class _Open:
 class Spotter:
     """Spotting for one face. ``update`` once per frame in which the face was seen, in frame order."""
 
+    guess: SpotEvent | None = None  # emits within a frame or two of the offset: nothing to classify early
+
     def __init__(self, config: StreamConfig, face_id: int = 0):
         self.cfg, self.face_id = config, face_id
         self.k = config.k

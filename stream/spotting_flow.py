@@ -79,6 +79,8 @@ class _Open:
 class FlowSpotter:
     """Region-flow spotting for one face. ``update`` once per frame in which the face was seen."""
 
+    guess: SpotEvent | None = None  # emits within a frame or two of the offset: nothing to classify early
+
     def __init__(self, config: StreamConfig, face_id: int = 0):
         self.cfg, self.face_id = config, face_id
         self.k = config.k

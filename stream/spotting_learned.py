@@ -67,6 +67,7 @@ class LearnedSpotter:
         self._decoder = self._make_decoder()
         self.suppressed: dict[str, int] = {}
         self.last_signal: SignalPoint | None = None
+        self.guess: SpotEvent | None = None
 
     def _make_decoder(self) -> Decoder:
         m = self.engine.meta
@@ -84,6 +85,7 @@ class LearnedSpotter:
                blink: float = 0.0, centre: tuple[float, float] = (0.0, 0.0), face_width: float = 1.0,
                blendshapes: dict[str, float] | None = None) -> tuple[list[SpotEvent], SignalPoint | None]:
         """Add the face's frame ``index``; returns the events that ended and the newest signal point."""
+        self.guess = None
         frame = self._features.flow.frame(index, grey, crop_landmarks, crop_size, blink, centre, face_width)
         x = self._features.update(frame, float((blendshapes or {}).get("jawOpen", 0.0)))
         if x is None:
@@ -97,12 +99,18 @@ class LearnedSpotter:
         probs /= probs.sum()
         target = self._window.index(self.past)
         events = [self._event(d) for d in self._decoder.push(target, probs)]
+        # the event as it stands at its first frame below the decoder's low level: the stream classifies it
+        # while the decoder's gap confirms the end, which it does unless the signal rises again
+        pending = self._decoder.pending() if self._decoder.ending else None
+        if pending is not None and pending.kind == "micro":
+            self.guess = self._event(pending)
         self.last_signal = SignalPoint(target, float(probs[1] + probs[2]), self._decoder.threshold,
                                        self._decoder.active)
         return events, self.last_signal
 
     def flush(self) -> list[SpotEvent]:
         """End of stream: close an event still open."""
+        self.guess = None
         return [self._event(d) for d in self._decoder.flush()]
 
     def _event(self, d: Decoded) -> SpotEvent:

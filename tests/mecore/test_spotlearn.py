@@ -73,3 +73,18 @@ def test_a_micro_shaped_span_longer_than_megcs_half_second_is_macro():
     (long_one,) = _run(Decoder(0.5, micro_frames=19), seq)
     (short,) = _run(Decoder(0.5, micro_frames=30), seq)
     assert (long_one.kind, short.kind) == ("macro", "micro")
+
+
+def test_pending_at_the_first_frame_below_low_is_the_event_the_gap_then_confirms():
+    seq = [_probs(0.1)] * 5 + [_probs(0.6), _probs(0.9), _probs(0.7), _probs(0.1)] + [_probs(0.0)] * 5
+    dec, guesses, out = Decoder(0.5, low=0.3, gap=2, min_frames=3), [], []
+    for i, p in enumerate(seq):
+        out += dec.push(i, p)
+        if dec.ending:
+            guesses.append((i, dec.pending()))
+    (ev,) = out
+    assert guesses == [(8, ev)]  # three frames before the gap emitted it
+    # a signal that rises again inside the gap makes the guess wrong: the event goes on
+    seq2 = seq[:9] + [_probs(0.8), _probs(0.8), _probs(0.1)] + [_probs(0.0)] * 5
+    (longer,) = _run(Decoder(0.5, low=0.3, gap=2, min_frames=3), seq2)
+    assert longer.offset == 10 != ev.offset

@@ -86,3 +86,25 @@ def test_align_size_must_be_the_engines_input_when_classifying(standin_engines, 
         Analyzer(StreamConfig(align_size=128, spot_size=128), engines_dir=standin_engines)
     with Analyzer(StreamConfig(align_size=128, spot_size=128, classify=False)) as an:
         assert an.crop_size == 128  # spotting only: the size asked for is the size used
+
+
+def test_the_learned_spotters_events_are_classified_ahead_of_their_emission(demo_clip):
+    """--spotter learned emits an event some frames after its offset; the stream classifies the spotter's
+    guess of it meanwhile, and the event claims that pass: one motion pass per event, none repeated."""
+    with Analyzer(StreamConfig(spotter="learned", overlay=False)) as an:
+        passes, now, real = [], [0], an.predictor.classify  # the frame each motion pass started at
+        an.predictor.classify = lambda onset, apex: (passes.append(now[0]), real(onset, apex))[1]
+        guessed, emitted, preds = {}, {}, []
+        for f in _frames(demo_clip, 170):
+            now[0] = f.index
+            r = an.process(f)
+            for fid, face in an._faces.items():
+                if face.spotter.guess is not None:
+                    guessed.setdefault((fid, face.spotter.guess.onset_frame, face.spotter.guess.apex_frame), f.index)
+            emitted.update({(e.face_id, e.onset_frame, e.apex_frame): f.index for e in r.events})
+            preds += r.predictions
+        preds += an.finish(timeout=30).predictions
+    assert len(emitted) >= 2 and len(preds) == len(emitted)
+    assert all(key in guessed and guessed[key] < at for key, at in emitted.items())
+    assert len(passes) == len(guessed) == len(emitted)
+    assert all(started < at for started, at in zip(sorted(passes), sorted(emitted.values())))

@@ -12,6 +12,7 @@ import pytest
 from mecore import preprocess
 from mecore.face.align import Aligner
 from mecore.face.tracker import FaceTracker
+from mecore.types import SpotEvent
 from stream.predictor import Predictor, _softmax
 
 
@@ -136,4 +137,52 @@ def test_without_insets_the_whole_magnifier_never_runs(standin_engines, onset_ap
         done, insets = pred.collect()
         assert [p.label in pred.labels for p in done] == [True] and insets == []
     finally:
+        pred.close()
+
+
+def test_a_guess_is_classified_before_its_event_and_claimed_by_it(standin_engines, onset_apex):
+    """speculate() runs the models; the event with the same onset and apex then gets the same label and
+    probabilities without a second pass; an event with another apex gets its own pass; an unclaimed guess
+    gives no prediction."""
+    pred = Predictor(standin_engines, backend="onnxruntime-cpu", threads=1)
+    calls, real = [], pred.classify
+    pred.classify = lambda onset, apex: (calls.append(1), real(onset, apex))[1]
+    try:
+        onset, apex = onset_apex
+        pred.speculate(_event(0), onset, apex)
+        pred.speculate(_event(0), onset, apex)  # the spotter's guess seen twice: one pass
+        pred.speculate(_event(1), onset, apex)  # never claimed
+        assert pred.wait(30) and len(calls) == 2 and pred.collect() == ([], [])
+        pred.submit(_event(0), onset, apex, 0.0)
+        assert pred.wait(30) and len(calls) == 2
+        (claimed,), insets = pred.collect()
+        other = SpotEvent(0, 0, 4, 6, 2.0, 30.0)  # _event(0)'s onset, another apex
+        pred.submit(other, onset, apex, 0.0)
+        assert pred.wait(30) and len(calls) == 3
+        (fresh,), _ = pred.collect()
+        assert claimed.event == _event(0) and [ev for ev, _ in insets] == [_event(0)]
+        assert claimed.label == fresh.label and claimed.probs == pytest.approx(fresh.probs)
+    finally:
+        pred.close()
+
+
+def test_an_event_claims_its_guess_while_the_models_still_run(standin_engines, onset_apex):
+    import threading
+    import time
+
+    pred = Predictor(standin_engines, backend="onnxruntime-cpu", threads=1)
+    gate, calls, real = threading.Event(), [], pred.classify
+    pred.classify = lambda onset, apex: (calls.append(1), gate.wait(10), real(onset, apex))[2]
+    try:
+        onset, apex = onset_apex
+        pred.speculate(_event(0), onset, apex)
+        while not pred._busy:
+            time.sleep(0.01)
+        pred.submit(_event(0), onset, apex, time.perf_counter())
+        gate.set()
+        assert pred.wait(30)
+        (p,), _ = pred.collect()
+        assert p.event == _event(0) and p.label in pred.labels and len(calls) == 1
+    finally:
+        gate.set()
         pred.close()
