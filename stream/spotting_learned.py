@@ -37,7 +37,9 @@ def _engine(name: str):
     from engines.artifacts import NotListed
 
     try:
-        engine = engines.load(name, "onnxruntime")  # tiny: a GPU round trip per frame would cost more
+        # tiny: a GPU round trip per frame would cost more; one thread, as a pool's spinning workers took
+        # the landmarker's CPU (frame path on face.mp4: 47 -> 58-70 fps, measured under load)
+        engine = engines.load(name, "onnxruntime", threads=1)
     except (FileNotFoundError, NotListed, MexError) as exc:
         raise MexError(f"--spotter learned: no spotter engine ({exc}); train it with python -m train.spotter, "
                        "or use --spotter flow") from None
