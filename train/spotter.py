@@ -34,12 +34,11 @@ from mecore import spotrec
 from mecore.atomic import atomic_path, write_text
 from mecore.errors import MexError, run_cli
 from mecore.spotflow import FEATURES_VERSION, NAMES, mirror, n_features
-from mecore.spotlearn import CLASSES, STEP_S, Decoder, features, k_for, micro_frames, windows
-from mecore.spotscore import Interval, f1, match, read_synthetic
+from mecore.spotlearn import CLASSES, STEP_S, features, k_for, windows
+from mecore.spotscore import Interval, read_synthetic
+from train.spotter_decode import GAPS, MIN_FRAMES, THRESHOLDS, Clip, decode, evaluate, rank  # noqa: F401 (train.spotter's API)
 
 REPO = Path(__file__).resolve().parents[1]
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
-MIN_FRAMES = (3, 4, 5)  # the decoder's shortest event: longer drops the one-blip false events of speech
 
 
 @dataclass
@@ -58,7 +57,6 @@ class SpotterConfig:
     lookahead: int = 6
     flow_size: int = 128
     flow_patch: float = 0.1
-    gap: int = 2
     false_budget: float = 1.0  # false micro events per minute of validation video the chosen decoder may give
     runs: int = 4  # training runs (seeds seed, seed + 1, ...); the best on validation is published
     # real footage without micro-expressions (files or folders; recorded into ``record`` like the clips): any micro
@@ -68,12 +66,15 @@ class SpotterConfig:
     identities: Path | None = None
     val_identities: int = 4  # drawn per truth folder in proportion: 2 photo and 2 video people by default
     seed: int = 0
+    # a trained spotter (its .pt) to keep: no training, only the decoder is chosen again on its validation people
+    network: Path | None = None
 
     def __post_init__(self):
         self.record, self.out = Path(self.record), Path(self.out)
         self.truth = [Path(t) for t in self.truth]
         self.event_free = [Path(t) for t in self.event_free]
         self.identities = Path(self.identities) if self.identities else None
+        self.network = Path(self.network) if self.network else None
         if self.event_free and self.identities is None:
             raise MexError("train.spotter: --event-free needs --identities DIR/identities.json (held-out people's "
                            "footage must be kept out of the choice)")
@@ -87,18 +88,6 @@ class SpotterConfig:
             raise MexError("train.spotter: --false-budget must be >= 0 (false micro events per minute)")
         if self.val_identities < 1:
             raise MexError("train.spotter: --val-identities must be >= 1 (the threshold is chosen on them)")
-
-
-@dataclass
-class Clip:
-    key: str
-    identity: str
-    x: np.ndarray  # (n, F)
-    y: np.ndarray  # (n,) class per frame
-    idx: np.ndarray  # (n,) frame index of each row
-    fps: float
-    pos: np.ndarray  # rows with a full, unbroken window
-    truth: list[Interval]
 
 
 def load_clips(cfg: SpotterConfig) -> list[Clip]:
@@ -227,46 +216,6 @@ def predict(model, clips: list[Clip], cfg: SpotterConfig) -> list[np.ndarray]:
     return out
 
 
-def decode(clip: Clip, probs: np.ndarray, threshold: float, cfg: SpotterConfig, min_frames: int = 3) -> list[Interval]:
-    # max_frames: the stream's max_macro_s (4 s) at the clip's rate
-    dec = Decoder(threshold, gap=cfg.gap, min_frames=min_frames, max_frames=round(4.0 * clip.fps),
-                  micro_frames=micro_frames(clip.fps))
-    events = []
-    for row in clip.pos:
-        events += dec.push(int(clip.idx[row]), probs[row])
-    events += dec.flush()
-    return [Interval(clip.key, e.onset, e.offset, e.kind) for e in events]
-
-
-def evaluate(clips: list[Clip], probs: list[np.ndarray], threshold: float, cfg: SpotterConfig,
-             min_frames: int = 3) -> dict:
-    """MEGC TP / FP / FN per type, pooled, and micro per truth folder (photo people, real videos); false
-    alarms: micro events that touch no expression at all (on speech, blinks, head motion or nothing), per minute."""
-    tot = {"micro": [0, 0, 0], "macro": [0, 0, 0]}
-    folders: dict[str, list[int]] = {}
-    alarms, minutes = 0, sum(len(c.idx) / c.fps for c in clips) / 60
-    for c, p in zip(clips, probs):
-        preds = decode(c, p, threshold, cfg, min_frames)
-        alarms += sum(1 for i in preds if i.kind == "micro" and not any(i.iou(g) > 0 for g in c.truth))
-        for kind in tot:
-            got = match([i for i in c.truth if i.kind == kind], [i for i in preds if i.kind == kind])
-            for j, v in enumerate(got):
-                tot[kind][j] += v
-                if kind == "micro":
-                    folders.setdefault(c.identity.split("/")[0], [0, 0, 0])[j] += v
-    overall = [tot["micro"][j] + tot["macro"][j] for j in range(3)]
-    return {"threshold": threshold, "min_frames": min_frames, "false_per_min": round(alarms / max(minutes, 1e-9), 3),
-            "micro": tot["micro"], "macro": tot["macro"], "f1_micro": round(f1(*tot["micro"]), 4),
-            "f1_macro": round(f1(*tot["macro"]), 4), "f1": round(f1(*overall), 4), "micro_by_folder": folders}
-
-
-def rank(score: dict, budget: float) -> tuple:
-    """Decoders within the false-alarm budget (validation clips and event-free footage alike) first, by micro F1
-    then overall; outside it, the fewest alarms."""
-    worst = max(score["false_per_min"], score.get("free_per_min", 0.0))
-    return (True, score["f1_micro"], score["f1"]) if worst <= budget else (False, -worst, score["f1_micro"])
-
-
 def fit(cfg: SpotterConfig, tr: list[Clip], va: list[Clip], free: list[Clip], weight,
         seed: int) -> tuple[dict, dict, list[dict]]:
     """One training run: (the chosen epoch's validation score, its state dict, the history)."""
@@ -292,20 +241,50 @@ def fit(cfg: SpotterConfig, tr: list[Clip], va: list[Clip], free: list[Clip], we
             opt.step()
             sched.step()
             losses.append(loss.item())
-        probs, free_probs = predict(model, va, cfg), predict(model, free, cfg)
-        # on event-free footage every micro event touches no expression: evaluate's false alarms are all of them
-        scores = [dict(evaluate(va, probs, t, cfg, m),
-                       free_per_min=evaluate(free, free_probs, t, cfg, m)["false_per_min"])
-                  for t in THRESHOLDS for m in MIN_FRAMES]
-        top = max(scores, key=lambda s: rank(s, cfg.false_budget))
+        top = choose_decoder(model, cfg, va, free)
         history.append({"epoch": epoch, "loss": round(float(np.mean(losses)), 4), **top})
         print(f"seed {seed} epoch {epoch:2d} loss {np.mean(losses):.3f}  val thr {top['threshold']} min "
-              f"{top['min_frames']}: micro {top['micro']} F1 {top['f1_micro']:.3f}, macro {top['macro']} F1 "
+              f"{top['min_frames']} gap {top['gap']}: micro {top['micro']} F1 {top['f1_micro']:.3f}, macro {top['macro']} F1 "
               f"{top['f1_macro']:.3f}, overall {top['f1']:.3f}; {top['false_per_min']:.2f} false micro/min, "
               f"{top['free_per_min']:.2f} on event-free footage")
         if best is None or rank(top, cfg.false_budget) > rank(best[0], cfg.false_budget):
             best = (dict(top, epoch=epoch, train_seed=seed), copy.deepcopy(model.state_dict()))
     return best[0], best[1], history
+
+
+def choose_decoder(model, cfg: SpotterConfig, va: list[Clip], free: list[Clip]) -> dict:
+    """The decoder (threshold, shortest event, gap) ranked best on the validation clips and event-free footage."""
+    probs, free_probs = predict(model, va, cfg), predict(model, free, cfg)
+    # on event-free footage every micro event touches no expression: evaluate's false alarms are all of them
+    scores = [dict(evaluate(va, probs, t, m, g), free_per_min=evaluate(free, free_probs, t, m, g)["false_per_min"])
+              for t in THRESHOLDS for m in MIN_FRAMES for g in GAPS]
+    return max(scores, key=lambda s: rank(s, cfg.false_budget))
+
+
+def kept_network(cfg: SpotterConfig, val_ids: list[str], va: list[Clip], free: list[Clip]) -> tuple[dict, dict, list]:
+    """``cfg.network`` as a training run would give it, its decoder chosen again on the people it was validated on."""
+    import torch
+
+    from mecore.nets.spotnet import SpotNet
+
+    try:
+        ck = torch.load(cfg.network, map_location="cpu", weights_only=False)
+        meta, state = ck["meta"], ck["state_dict"]
+        kept = {k: meta[k] for k in ("val_identities", "past", "lookahead", "flow_size", "flow_patch")}
+        trained = {k: meta["validation"][k] for k in ("train_seed", "epoch")}
+    except (OSError, RuntimeError, KeyError, TypeError) as exc:
+        raise MexError(f"{cfg.network}: not a spotter checkpoint of train.spotter ({type(exc).__name__}: {exc})") from None
+    mine = {"val_identities": val_ids, "past": cfg.past, "lookahead": cfg.lookahead, "flow_size": cfg.flow_size,
+            "flow_patch": cfg.flow_patch}
+    if kept != mine:  # another split would score it on people it was trained on
+        differ = ", ".join(f"{k} {kept[k]} here {mine[k]}" for k in kept if kept[k] != mine[k])
+        raise MexError(f"{cfg.network}: trained with other settings ({differ}); give the same ones")
+    model = SpotNet(**net_kwargs(cfg))
+    model.load_state_dict(state)
+    top = choose_decoder(model, cfg, va, free)
+    print(f"kept {cfg.network}: decoder chosen again: threshold {top['threshold']}, min_frames {top['min_frames']}, "
+          f"gap {top['gap']} (micro F1 {top['f1_micro']:.3f}, overall {top['f1']:.3f})")
+    return dict(top, **trained), state, []
 
 
 def net_kwargs(cfg: SpotterConfig) -> dict:
@@ -332,12 +311,13 @@ def train(cfg: SpotterConfig) -> dict:
     if free:
         print(f"event-free footage: {len(free)} clips, {sum(len(c.idx) / c.fps for c in free):.0f} s")
     # one run's validation F1 moves by 0.11 with its seed alone: the best of a few, chosen on validation
-    runs = [fit(cfg, tr, va, free, weight, cfg.seed + i) for i in range(cfg.runs)]
+    runs = [kept_network(cfg, val_ids, va, free)] if cfg.network else \
+        [fit(cfg, tr, va, free, weight, cfg.seed + i) for i in range(cfg.runs)]
     chosen, state, history = max(runs, key=lambda r: rank(r[0], cfg.false_budget))
     model = SpotNet(**net_kwargs(cfg))
     model.load_state_dict(state)
     print(f"chosen on validation identities: training seed {chosen['train_seed']} of {cfg.runs}, epoch "
-          f"{chosen['epoch']}, threshold {chosen['threshold']}, min_frames {chosen['min_frames']} (micro F1 "
+          f"{chosen['epoch']}, threshold {chosen['threshold']}, min_frames {chosen['min_frames']}, gap {chosen['gap']} (micro F1 "
           f"{chosen['f1_micro']:.3f}, overall {chosen['f1']:.3f}, {chosen['false_per_min']:.2f} false micro/min, "
           f"{chosen['free_per_min']:.2f} on event-free footage; "
           f"micro TP/FP/FN by folder {chosen['micro_by_folder']}); {time.perf_counter() - t0:.0f} s")
@@ -360,11 +340,11 @@ def export(model, kwargs: dict, cfg: SpotterConfig, chosen: dict, report: dict) 
         "model": "spotter", "version": f"spotnet-{time.strftime('%Y%m%d')}", "arch": "spotnet",
         "labels": list(CLASSES), "features_version": FEATURES_VERSION, "fps": report["fps"], "step_s": STEP_S, "past": cfg.past,
         "lookahead": cfg.lookahead, "flow_size": cfg.flow_size, "flow_patch": cfg.flow_patch,
-        "threshold": chosen["threshold"], "gap": cfg.gap, "min_frames": chosen["min_frames"],
+        "threshold": chosen["threshold"], "gap": chosen["gap"], "min_frames": chosen["min_frames"],
         "input_layout": f"features (N, {n_features()}, {w}): mecore.spotflow.SpotFeatures vectors of {w} consecutive "
                         f"frames; the logits are the frame {cfg.past} into the window's",
         "normalisation": "none outside the graph: features are raw SpotFeatures vectors (signed log inside)",
-        "validation": {k: chosen[k] for k in ("train_seed", "epoch", "threshold", "min_frames", "false_per_min",
+        "validation": {k: chosen[k] for k in ("train_seed", "epoch", "threshold", "min_frames", "gap", "false_per_min",
                                               "free_per_min", "micro", "macro", "f1_micro", "f1")},
         "train_identities": report["train_identities"], "val_identities": report["val_identities"],
     }
@@ -401,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("epochs", "lr", "batch_size", "weight_decay", "width", "dropout", "past", "lookahead",
                  "false_budget", "runs", "val_identities", "seed"):
         ap.add_argument("--" + name.replace("_", "-"), type=type(d[name].default), default=d[name].default)
+    ap.add_argument("--network", type=Path, default=None,
+                    help="a trained spotter's .pt to keep: no training, its decoder chosen again on its validation people")
     a = ap.parse_args(argv)
 
     def body() -> int:

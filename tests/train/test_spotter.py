@@ -49,6 +49,7 @@ def test_it_learns_the_clips_events_and_publishes_a_self_describing_engine(train
     meta = manifest["artifacts"]["spotter.onnx"]["meta"]
     assert meta["threshold"] == report["chosen"]["threshold"] and meta["labels"] == ["none", "micro", "macro"]
     assert meta["min_frames"] == report["chosen"]["min_frames"] in spotter.MIN_FRAMES
+    assert meta["gap"] == report["chosen"]["gap"] in spotter.GAPS
     assert (meta["step_s"], meta["past"], meta["lookahead"], meta["fps"]) == (0.15, 33, 6, [30.0])
 
 
@@ -63,7 +64,8 @@ def test_the_stream_decodes_what_training_decoded(trained):
     model.load_state_dict(ck["state_dict"])
     clip = next(c for c in spotter.load_clips(cfg) if c.identity == report["val_identities"][0])
     chosen = report["chosen"]
-    offline = spotter.decode(clip, spotter.predict(model, [clip], cfg)[0], chosen["threshold"], cfg, chosen["min_frames"])
+    offline = spotter.decode(clip, spotter.predict(model, [clip], cfg)[0], chosen["threshold"], chosen["min_frames"],
+                             chosen["gap"])
     live, _, _ = spot_replay.replay(rec, StreamConfig(spotter="learned", spotter_model=str(cfg.publish_dir / "spotter.onnx")))
     assert offline and [(e.onset_frame, e.offset_frame, e.kind) for e in live] == [(i.onset, i.offset, i.kind) for i in offline]
     assert all(e.regions and e.aus for e in live)
@@ -106,3 +108,19 @@ def test_missing_recordings_and_too_few_people_are_named(tmp_path, trained):
     with pytest.raises(MexError, match="at least one --truth"):
         spotter.SpotterConfig()
     assert np.array_equal(clips[0].x, clips[1].x)  # the same recording gives the same features
+
+
+def test_a_kept_network_gets_its_decoder_chosen_again_and_nothing_else(tmp_path, trained):
+    import dataclasses
+
+    import torch
+
+    cfg, report, _ = trained
+    kept = dataclasses.replace(cfg, network=cfg.out / "spotter.pt", out=tmp_path / "out", publish_dir=tmp_path / "engines")
+    again = spotter.train(kept)
+    for k in ("train_seed", "epoch", "threshold", "min_frames", "gap", "micro", "f1_micro"):
+        assert again["chosen"][k] == report["chosen"][k], k  # the same network on the same people
+    a, b = (torch.load(d / "spotter.pt", weights_only=False)["state_dict"] for d in (cfg.out, kept.out))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(MexError, match=r"spotter\.pt: trained with other settings \(lookahead 6 here 3\)"):
+        spotter.train(dataclasses.replace(kept, lookahead=3))
