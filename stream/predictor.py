@@ -30,8 +30,6 @@ from mecore.types import Prediction, SpotEvent
 
 log = logging.getLogger("stream")
 UNCLASSIFIED = "unclassified"
-
-
 GUESSES = 8  # classified guesses kept for their events to claim
 
 
@@ -169,8 +167,7 @@ class Predictor:
         """Classify an event the spotter expects to emit soon; ``submit`` of that event claims the work."""
         with self._cv:
             key = _key(event)
-            running = [self._running] if self._running is not None else []
-            if key in self._guesses or any(_key(j.event) == key for j in [*self._jobs, *running]):
+            if key in self._guesses or any(_key(j.event) == key for j in self._pending()):
                 return
             self._queue(_Job(event, onset, apex, self.amplification))
             self._cv.notify_all()
@@ -179,16 +176,19 @@ class Predictor:
         """The unclaimed guess of this key: queued, running or classified (caller holds the lock)."""
         if key in self._guesses:
             return self._guesses.pop(key)
-        for job in [*self._jobs, *([self._running] if self._running is not None else [])]:
+        for job in self._pending():
             if job.read_t is None and _key(job.event) == key:
                 return job
         return None
+
+    def _pending(self) -> list[_Job]:
+        return [*self._jobs, *([self._running] if self._running is not None else [])]
 
     def _queue(self, job: _Job) -> None:
         self._jobs.append(job)
         while len(self._jobs) > self._max_pending:
             old = self._jobs.popleft()
-            if old.read_t is not None and old.result is None:  # a skipped guess is dropped unseen
+            if old.read_t is not None and old.result is None:  # an event's: unclassified (a guess goes unseen)
                 self.skipped += 1
                 self._done.append(self._unclassified(old.event, old.read_t))
 

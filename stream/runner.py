@@ -36,6 +36,7 @@ from mecore.provenance import stamp
 from mecore.types import Frame
 from stream.pipeline import Analyzer, FrameResult
 from stream.sinks import Summary
+from stream.spotters import resolve
 
 log = logging.getLogger("stream")
 
@@ -95,7 +96,7 @@ class Runner:
     def info(self) -> dict:
         """How this run is made: the analyser's config, its artifacts' SHA-256s, the code, the machine."""
         an = self.analyzer
-        return {"source": self.source_name, "backend": an.backend,
+        return {"source": self.source_name, "backend": an.backend, "spotter": resolve(self._start_config),
                 **stamp(to_dict(self._start_config), an.artifacts())}
 
     def start(self, source=None) -> None:

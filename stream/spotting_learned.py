@@ -58,8 +58,8 @@ class LearnedSpotter:
         self.engine = _engine(config.spotter_model)
         m = self.engine.meta
         self.k, self.past, self.lookahead = k_for(config.fps, float(m["step_s"])), int(m["past"]), int(m["lookahead"])
-        lo, hi = min(m["fps"]), max(m["fps"])
-        if not 0.8 * lo <= config.fps <= 1.2 * hi:
+        if not self.fits(config):
+            lo, hi = min(m["fps"]), max(m["fps"])
             warnings.warn(f"the spotter was trained on {lo:g}-{hi:g} fps clips, the source runs at {config.fps:g}: "
                           "its windows (frames) span other durations", stacklevel=2)
         self._features = SpotFeatures(self.k, int(m["flow_size"]), float(m["flow_patch"]))
@@ -70,6 +70,12 @@ class LearnedSpotter:
         self.suppressed: dict[str, int] = {}
         self.last_signal: SignalPoint | None = None
         self.guess: SpotEvent | None = None
+
+    @staticmethod
+    def fits(config: StreamConfig) -> bool:
+        """Whether the engine was trained near the source's frame rate (within 0.8x its lowest .. 1.2x its highest)."""
+        fps = _engine(config.spotter_model).meta["fps"]
+        return 0.8 * min(fps) <= config.fps <= 1.2 * max(fps)
 
     def _make_decoder(self) -> Decoder:
         m = self.engine.meta

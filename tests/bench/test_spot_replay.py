@@ -36,7 +36,7 @@ def test_replay_gives_the_live_runs_events(recording, spotter):
 
 
 def test_a_setting_takes_effect_and_tracking_options_must_match(recording):
-    assert spot_replay.replay(recording, StreamConfig(flow_noise_factor=1000.0, flow_floor=50.0))[0] == []
+    assert spot_replay.replay(recording, StreamConfig(spotter="flow", flow_noise_factor=1000.0, flow_floor=50.0))[0] == []
     with pytest.raises(MexError, match=r"demo\.npz: recorded with max_faces=1, asked for 2"):
         spot_replay.replay(recording, StreamConfig(max_faces=2))
     assert spot_replay.recorded(recording, DEMO)["faces"] == [0]

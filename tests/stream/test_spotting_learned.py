@@ -34,3 +34,19 @@ def test_no_events_and_no_signal_before_the_window_fills():
 def test_a_missing_engine_names_how_to_make_one(tmp_path):
     with pytest.raises(MexError, match=r"--spotter learned: no spotter engine .*python -m train\.spotter"):
         make_spotter(StreamConfig(spotter="learned", spotter_model=str(tmp_path / "none.onnx")))
+
+
+def test_auto_is_the_learned_spotter_where_its_engine_fits_the_frame_rate_and_flow_elsewhere(tmp_path, caplog):
+    import logging
+
+    from stream.spotters import resolve
+    from stream.spotting_flow import FlowSpotter
+
+    assert StreamConfig().spotter == "auto"
+    assert [resolve(StreamConfig(fps=f)) for f in (30.0, 25.0, 10.0, 60.0)] == ["learned", "learned", "flow", "flow"]
+    assert isinstance(make_spotter(StreamConfig(fps=10.0)), FlowSpotter)  # a browser webcam's 10 frames a second
+    with pytest.warns(UserWarning, match=r"trained on 22.*fps clips, the source runs at 10"):
+        assert isinstance(make_spotter(StreamConfig(spotter="learned", fps=10.0)), LearnedSpotter)  # asked for: kept
+    with caplog.at_level(logging.INFO, logger="stream"):
+        assert resolve(StreamConfig(spotter_model=str(tmp_path / "none.onnx"))) == "flow"
+    assert "no spotter engine" in caplog.text
