@@ -10,11 +10,11 @@ crops, landmarks, blink and blendshapes); ``mecore.spotlearn.features`` turns th
 region-flow features the stream computes. Every frame is labelled none / micro / macro from the clips'
 ground truth (blinks, speech and head motion are distractors: none). A few training identities (photo and
 video ones alike) are kept for validation: the run (of ``runs`` seeds), the epoch and the decoder's
-threshold and shortest event are chosen on them by MEGC micro F1 (IoU >= 0.5) among the decoders that give
+threshold, shortest event and gap are chosen on them by MEGC micro F1 (IoU >= 0.5) among the decoders that give
 at most ``false_budget`` false micro events per minute there and on the event-free real footage (held-out
 people's footage is never among it); never on the held-out identities. The network (``mecore.nets.spotnet``)
 is exported to ONNX with its metadata, checked in ONNX Runtime against PyTorch, and published as
-``engines/spotter.*``.
+``engines/spotter.*``. ``--network`` keeps a trained spotter instead and chooses only its decoder again.
 """
 
 from __future__ import annotations
