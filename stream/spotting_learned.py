@@ -70,6 +70,7 @@ class LearnedSpotter:
         self.suppressed: dict[str, int] = {}
         self.last_signal: SignalPoint | None = None
         self.guess: SpotEvent | None = None
+        self._guessed: tuple[Decoded, SpotEvent] | None = None  # the last guess and the span it was made of
 
     @staticmethod
     def fits(config: StreamConfig) -> bool:
@@ -106,12 +107,13 @@ class LearnedSpotter:
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
         target = self._window.index(self.past)
-        events = [self._event(d) for d in self._decoder.push(target, probs)]
+        events = [self._emit(d) for d in self._decoder.push(target, probs)]
         # the event as it stands at its first frame below the decoder's low level: the stream classifies it
         # while the decoder's gap confirms the end, which it does unless the signal rises again
         pending = self._decoder.pending() if self._decoder.ending else None
         if pending is not None and pending.kind == "micro":
             self.guess = self._event(pending)
+            self._guessed = (pending, self.guess)
         self.last_signal = SignalPoint(target, float(probs[1] + probs[2]), self._decoder.threshold,
                                        self._decoder.active)
         return events, self.last_signal
@@ -119,7 +121,14 @@ class LearnedSpotter:
     def flush(self) -> list[SpotEvent]:
         """End of stream: close an event still open."""
         self.guess = None
-        return [self._event(d) for d in self._decoder.flush()]
+        return [self._emit(d) for d in self._decoder.flush()]
+
+    def _emit(self, d: Decoded) -> SpotEvent:
+        """The event of a decoded span: the guess's own when the span is the one guessed (its apex and regions
+        cost a flow pass per frame of the event; measured once, not again on the frame it is emitted)."""
+        if self._guessed is not None and self._guessed[0] == d:
+            return self._guessed[1]
+        return self._event(d)
 
     def _event(self, d: Decoded) -> SpotEvent:
         """The event of a decoded span: for a micro one the apex is the first frame displaced at least APEX_LEVEL

@@ -94,17 +94,21 @@ def test_the_learned_spotters_events_are_classified_ahead_of_their_emission(demo
     with Analyzer(StreamConfig(spotter="learned", overlay=False)) as an:
         passes, now, real = [], [0], an.predictor.classify  # the frame each motion pass started at
         an.predictor.classify = lambda onset, apex: (passes.append(now[0]), real(onset, apex))[1]
-        guessed, emitted, preds = {}, {}, []
+        guessed, emitted, preds, guesses, events = {}, {}, [], [], []
         for f in _frames(demo_clip, 170):
             now[0] = f.index
             r = an.process(f)
             for fid, face in an._faces.items():
                 if face.spotter.guess is not None:
-                    guessed.setdefault((fid, face.spotter.guess.onset_frame, face.spotter.guess.apex_frame), f.index)
+                    g = face.spotter.guess
+                    guessed.setdefault((fid, g.onset_frame, g.apex_frame), f.index)
+                    guesses.append(g)
             emitted.update({(e.face_id, e.onset_frame, e.apex_frame): f.index for e in r.events})
+            events += r.events
             preds += r.predictions
         preds += an.finish(timeout=30).predictions
     assert len(emitted) >= 2 and len(preds) == len(emitted)
     assert all(key in guessed and guessed[key] < at for key, at in emitted.items())
+    assert events == guesses  # the guessed event is the one emitted: span, apex, regions and all
     assert len(passes) == len(guessed) == len(emitted)
     assert all(started < at for started, at in zip(sorted(passes), sorted(emitted.values())))
