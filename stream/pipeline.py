@@ -29,7 +29,6 @@ import numpy as np
 
 from mecore.errors import MexError
 from mecore.face.align import AlignedFace, Aligner
-from mecore.face.register import Registration
 from mecore.face.tracker import FaceTracker
 from mecore.types import FaceTrack, Frame, Prediction, SpotEvent
 from stream.config import StreamConfig
@@ -104,7 +103,6 @@ class Analyzer:
             raise MexError(f"align_size {self.config.align_size}: the engines take {self.crop_size}x{self.crop_size} "
                            f"crops; use {self.crop_size}, or spotting only (classify off)")
         self.aligner = Aligner(self.crop_size)
-        self.registration = Registration()
         self.tracker = face_tracker(self.config)
         if self.predictor and self.config.amplification is not None:
             self.config = self.config.updated(amplification=self.predictor.amplification)  # clamped
@@ -339,15 +337,14 @@ class Analyzer:
             self.predictor.speculate(ev, pair[0], pair[1])
 
     def _pair(self, ev: SpotEvent) -> tuple[AlignedFace, AlignedFace, float] | None:
-        """(onset crop, apex crop registered on it, when the apex frame was read), or None when not held."""
+        """(onset crop, apex crop, when the apex frame was read), or None when not held."""
         face = self._faces.get(ev.face_id)
         crops = {i: (al, t) for i, al, t in face.crops} if face else {}
         onset = _nearest(crops, ev.onset_frame, ev.apex_frame)
         apex = _nearest(crops, ev.apex_frame, ev.onset_frame)
         if onset is None or apex is None:
             return None
-        # the apex registered on its onset, as training compares them (mecore.face.register)
-        return onset[0], self.registration.register(onset[0], apex[0]), apex[1]
+        return onset[0], apex[0], apex[1]
 
     def _collect(self) -> list[Prediction]:
         if self.predictor is None:

@@ -26,6 +26,7 @@ import numpy as np
 from mecore import preprocess
 from mecore.errors import MexError
 from mecore.face.align import AlignedFace
+from mecore.face.register import Registration
 from mecore.types import Prediction, SpotEvent
 
 log = logging.getLogger("stream")
@@ -96,6 +97,7 @@ class Predictor:
         self._done: list[Prediction] = []
         self._insets: list[tuple[SpotEvent, np.ndarray]] = []
         self._busy = False
+        self._registration = Registration()  # the worker's alone
         self._cv = threading.Condition()
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="mex-predictor", daemon=True)
@@ -150,7 +152,9 @@ class Predictor:
 
     # -- the worker -------------------------------------------------------------------------------
     def submit(self, event: SpotEvent, onset: AlignedFace, apex: AlignedFace, apex_read_t: float) -> None:
-        """Queue one event; ``apex_read_t`` (time.perf_counter) is when its apex frame was read."""
+        """Queue one event: its onset and apex crops as aligned (the worker registers the apex on the onset,
+        as training compares them: mecore.face.register); ``apex_read_t`` (time.perf_counter) is when its
+        apex frame was read."""
         with self._cv:
             job = self._claim(_key(event))
             if job is None:
@@ -235,6 +239,7 @@ class Predictor:
             fresh = job.result is None  # else a claimed guess, predicted already: only its inset is left
             if fresh:
                 try:
+                    job.apex = self._registration.register(job.onset, job.apex)  # the inset shows it too
                     job.result = self.classify(job.onset, job.apex)
                 except Exception as exc:  # a model failing at run time must not stop the stream
                     self.failed += 1

@@ -92,8 +92,11 @@ def test_the_learned_spotters_events_are_classified_ahead_of_their_emission(demo
     """--spotter learned emits an event some frames after its offset; the stream classifies the spotter's
     guess of it meanwhile, and the event claims that pass: one motion pass per event, none repeated."""
     with Analyzer(StreamConfig(spotter="learned", overlay=False)) as an:
-        passes, now, real = [], [0], an.predictor.classify  # the frame each motion pass started at
-        an.predictor.classify = lambda onset, apex: (passes.append(now[0]), real(onset, apex))[1]
+        # the frame each job started at (its first step registers the apex), and the motion passes run
+        starts, passes, now = [], [], [0]
+        reg, real = an.predictor._registration.register, an.predictor.classify
+        an.predictor._registration.register = lambda onset, apex: (starts.append(now[0]), reg(onset, apex))[1]
+        an.predictor.classify = lambda onset, apex: (passes.append(1), real(onset, apex))[1]
         guessed, emitted, preds, guesses, events = {}, {}, [], [], []
         for f in _frames(demo_clip, 170):
             now[0] = f.index
@@ -110,5 +113,5 @@ def test_the_learned_spotters_events_are_classified_ahead_of_their_emission(demo
     assert len(emitted) >= 2 and len(preds) == len(emitted)
     assert all(key in guessed and guessed[key] < at for key, at in emitted.items())
     assert events == guesses  # the guessed event is the one emitted: span, apex, regions and all
-    assert len(passes) == len(guessed) == len(emitted)
-    assert all(started < at for started, at in zip(sorted(passes), sorted(emitted.values())))
+    assert len(passes) == len(starts) == len(guessed) == len(emitted)
+    assert all(started < at for started, at in zip(sorted(starts), sorted(emitted.values())))
