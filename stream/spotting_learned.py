@@ -28,6 +28,9 @@ from stream.spotting import SignalPoint
 
 REGION_LEVEL = 2.0
 APEX_LEVEL = 0.9  # chosen on the validation people's clips: mean |apex error| 1.32 frames (the surest frame: 1.68)
+# an open micro event is guessed once the face has gone back this far from its largest displacement (in the
+# frames the network has not decided on yet): past its apex, which no longer moves
+SETTLED = 0.5
 
 
 @lru_cache(maxsize=2)
@@ -70,7 +73,10 @@ class LearnedSpotter:
         self.suppressed: dict[str, int] = {}
         self.last_signal: SignalPoint | None = None
         self.guess: SpotEvent | None = None
-        self._guessed: tuple[Decoded, SpotEvent] | None = None  # the last guess and the span it was made of
+        self._guessed: tuple[int, int] | None = None  # (onset, apex) of the last guess: each is made once
+        # the open event's onset and each later frame's displacement from it per region (noise units): measured
+        # once per frame, for its guesses and its apex alike
+        self._moves: tuple[int, dict[int, np.ndarray]] = (-1, {})
 
     @staticmethod
     def fits(config: StreamConfig) -> bool:
@@ -107,13 +113,8 @@ class LearnedSpotter:
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
         target = self._window.index(self.past)
-        events = [self._emit(d) for d in self._decoder.push(target, probs)]
-        # the event as it stands at its first frame below the decoder's low level: the stream classifies it
-        # while the decoder's gap confirms the end, which it does unless the signal rises again
-        pending = self._decoder.pending() if self._decoder.ending else None
-        if pending is not None and pending.kind == "micro":
-            self.guess = self._event(pending)
-            self._guessed = (pending, self.guess)
+        events = [self._event(d) for d in self._decoder.push(target, probs)]
+        self.guess = self._guess()
         self.last_signal = SignalPoint(target, float(probs[1] + probs[2]), self._decoder.threshold,
                                        self._decoder.active)
         return events, self.last_signal
@@ -121,30 +122,56 @@ class LearnedSpotter:
     def flush(self) -> list[SpotEvent]:
         """End of stream: close an event still open."""
         self.guess = None
-        return [self._emit(d) for d in self._decoder.flush()]
+        return [self._event(d) for d in self._decoder.flush()]
 
-    def _emit(self, d: Decoded) -> SpotEvent:
-        """The event of a decoded span: the guess's own when the span is the one guessed (its apex and regions
-        cost a flow pass per frame of the event; measured once, not again on the frame it is emitted)."""
-        if self._guessed is not None and self._guessed[0] == d:
-            return self._guessed[1]
-        return self._event(d)
+    def _guess(self) -> SpotEvent | None:
+        """The open micro event as the stream should classify it, before the decoder emits it (``lookahead`` +
+        ``gap`` frames after its offset): once the face, in the newest frames, has gone back from its apex, or
+        at the first frame below the decoder's low level. Each (onset, apex) is guessed once."""
+        d = self._decoder.pending() if self._decoder.active else None
+        if d is None or d.kind != "micro":
+            return None
+        moves = self._moved(d.onset, self._history[-1][0])
+        if not self._decoder.ending:
+            top = [m.max() for _, m in moves]
+            if len(top) < 2 or top[-1] > SETTLED * max(top):
+                return None
+            d = Decoded(d.onset, d.apex, max(d.offset, moves[int(np.argmax(top))][0]), d.kind, d.score)
+        ev = self._event(d)
+        if (ev.onset_frame, ev.apex_frame) == self._guessed:
+            return None
+        self._guessed = (ev.onset_frame, ev.apex_frame)
+        return ev
+
+    def _moved(self, onset: int, last: int) -> list[tuple[int, np.ndarray]]:
+        """(index, displacement from the onset frame per region in noise units) of the frames after ``onset`` up to
+        ``last``; the onset frame is the first held at or after ``onset``."""
+        if self._moves[0] != onset:
+            self._moves = (onset, {})
+        held = [(i, f) for i, _, f in self._history if onset <= i <= last]
+        if len(held) < 2:
+            return []
+        ref, cache = held[0][1], self._moves[1]
+        for i, f in held[1:]:
+            if i not in cache:
+                cache[i] = self._features.flow.displacement(ref, f) / self._features.noise
+        return [(i, cache[i]) for i, _ in held[1:]]
 
     def _event(self, d: Decoded) -> SpotEvent:
         """The event of a decoded span: for a micro one the apex is the first frame displaced at least APEX_LEVEL
         of the most from the onset (what the classifier reads, as datasets code it) and its regions those displaced there; a macro one
         (not classified) keeps the network's surest frame and names the regions of largest flow inside it."""
-        inside = [(i, x, f) for i, x, f in self._history if d.onset <= i <= d.offset]
+        inside = [(i, x) for i, x, _ in self._history if d.onset <= i <= d.offset]
         apex, z = d.apex, np.zeros(len(NAMES))
-        if d.kind == "micro" and len(inside) > 1:
-            ref, noise = inside[0][2], self._features.noise
-            disp = np.stack([self._features.flow.displacement(ref, f) / noise for _, _, f in inside[1:]])
+        moves = self._moved(d.onset, d.offset) if d.kind == "micro" else []
+        if moves:
+            disp = np.stack([m for _, m in moves])
             top = disp.max(axis=1)
             best = int(np.argmax(top >= APEX_LEVEL * top.max()))  # the plateau's first frame, not its noisiest
-            apex, z = inside[1 + best][0], disp[best]
+            apex, z = moves[best][0], disp[best]
         elif inside:
             r = len(NAMES)
-            z = np.linalg.norm(np.stack([x for _, x, _ in inside])[:, :2 * r].reshape(-1, r, 2), axis=2).max(axis=0)
+            z = np.linalg.norm(np.stack([x for _, x in inside])[:, :2 * r].reshape(-1, r, 2), axis=2).max(axis=0)
         # at least the region that moved most, however little
         order = [i for i in np.argsort(-z) if z[i] >= max(REGION_LEVEL, 0.5 * z.max())][:4] or [int(np.argmax(z))]
         regions = tuple(NAMES[i] for i in order)
