@@ -48,6 +48,9 @@ MIRROR: tuple[int, ...] = tuple(NAMES.index(n[:-1] + {"r": "l", "l": "r"}[n[-1]]
                                 else NAMES.index(n) for n in NAMES)
 FEATURES_VERSION = 1
 CONTEXT = ("blink", "jaw_open", "jaw_range", "head_motion")
+# a region's noise level: the median of its step flow over the last NOISE_WINDOW frames, recomputed every
+# NOISE_EVERY, at least NOISE_FLOOR px at 128 (train.spotter_mix recomputes it for its mixed clips)
+NOISE_WINDOW, NOISE_EVERY, NOISE_FLOOR = 300, 5, 0.12
 
 
 def n_features() -> int:
@@ -118,8 +121,8 @@ class SpotFeatures:
     the median of its step flow over the last ``window`` frames (recomputed every ``every``), at least
     ``floor`` px, so a talking mouth's flow counts less than a still brow's of the same size."""
 
-    def __init__(self, k: int, size: int = 128, patch: float = 0.1, window: int = 300, floor: float = 0.12,
-                 every: int = 5, speech: int = 30):
+    def __init__(self, k: int, size: int = 128, patch: float = 0.1, window: int = NOISE_WINDOW,
+                 floor: float = NOISE_FLOOR, every: int = NOISE_EVERY, speech: int = 30):
         self.k, self.every = k, every
         self.flow = RegionFlow(size, patch)
         self.floor = floor * size / 128.0

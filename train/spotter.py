@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,13 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mecore import spotrec
-from mecore.atomic import atomic_path, write_text
+from mecore.atomic import write_text
 from mecore.errors import MexError, run_cli
 from mecore.spotflow import FEATURES_VERSION, NAMES, mirror, n_features
-from mecore.spotlearn import CLASSES, STEP_S, features, k_for, windows
-from mecore.spotscore import Interval, read_synthetic
-from train.spotter_decode import GAPS, MIN_FRAMES, THRESHOLDS, Clip, decode, evaluate, rank  # noqa: F401 (train.spotter's API)
+from mecore.spotlearn import CLASSES, STEP_S
+from train.spotter_data import cached_features, labelled, load_clips, load_event_free, split  # noqa: F401 (API)
+from train.spotter_decode import GAPS, MIN_FRAMES, THRESHOLDS, Clip, decode, evaluate, rank  # noqa: F401 (API)
+from train.spotter_mix import footage_for, mix
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,6 +57,8 @@ class SpotterConfig:
     flow_size: int = 128
     flow_patch: float = 0.1
     false_budget: float = 1.0  # false micro events per minute of validation video the chosen decoder may give
+    # copies of each training clip per epoch with real event-free footage's movement added (train.spotter_mix)
+    mix: int = 0
     runs: int = 4  # training runs (seeds seed, seed + 1, ...); the best on validation is published
     # real footage without micro-expressions (files or folders; recorded into ``record`` like the clips): any micro
     # event there is false, and the chosen decoder must keep those within the budget too. ``identities`` (the
@@ -80,108 +81,14 @@ class SpotterConfig:
                            "footage must be kept out of the choice)")
         if not self.truth:
             raise MexError("train.spotter: give at least one --truth folder of long clips")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.runs < 1:
-            raise MexError("train.spotter: epochs, runs, batch size and lr must be positive")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.runs < 1 or self.mix < 0:
+            raise MexError("train.spotter: epochs, runs, batch size and lr must be positive, --mix >= 0")
         if self.past < 1 or self.lookahead < 0:
             raise MexError("train.spotter: past >= 1 and lookahead >= 0 frames")
         if self.false_budget < 0:
             raise MexError("train.spotter: --false-budget must be >= 0 (false micro events per minute)")
         if self.val_identities < 1:
             raise MexError("train.spotter: --val-identities must be >= 1 (the threshold is chosen on them)")
-
-
-def load_clips(cfg: SpotterConfig) -> list[Clip]:
-    clips = []
-    for folder in cfg.truth:
-        truth, videos = read_synthetic(folder)
-        for key in sorted(truth):
-            rec = spotrec.path_for(cfg.record, videos[key])
-            if not rec.is_file():
-                raise MexError(f"{rec}: no recording of {videos[key]}; record them first: python -m bench.spotting "
-                               f"--record {cfg.record} --truth {folder} --no-real --face ''")
-            got = cached_features(rec, cfg)
-            if got is None:
-                print(f"note: {key}: no face tracked; left out", file=sys.stderr)
-                continue
-            sub = re.match(r"sub\d+", key)  # sub07_02: the second long clip of subject 7
-            clips.append(labelled(key, f"{folder.name}/{sub.group(0) if sub else key}", got, truth[key], cfg))
-    # by person and clip, not by folder: one folder of 6 clips a person trains as two folders of 3 do
-    return sorted(clips, key=lambda c: (c.identity, c.key))
-
-
-def labelled(key: str, identity: str, got: tuple[np.ndarray, np.ndarray, float], truth: list[Interval],
-             cfg: SpotterConfig) -> Clip:
-    """A recording's (indices, features, fps) as a clip, each frame labelled by the event it falls in (none outside)."""
-    idx, x, fps = got
-    y = np.zeros(len(idx), np.int64)
-    for ev in truth:
-        y[(idx >= ev.onset) & (idx <= ev.offset)] = CLASSES.index(ev.kind)
-    return Clip(key, identity, x, y, idx, fps, windows(idx, cfg.past, cfg.lookahead), truth)
-
-
-def load_event_free(cfg: SpotterConfig) -> list[Clip]:
-    """The event-free videos as clips without events; a held-out person's source footage is refused."""
-    try:
-        ids = json.loads(cfg.identities.read_text(encoding="utf-8")) if cfg.identities else {}
-        held = {str(Path(ids["sources"][p]["path"]).resolve()): p for p in ids.get("holdout", [])}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise MexError(f"{cfg.identities}: not a generator identities.json ({type(exc).__name__}: {exc})") from None
-    clips = []
-    listed = [(v, not f.is_dir()) for f in cfg.event_free for v in (sorted(f.glob("*.mp4")) if f.is_dir() else [f])]
-    for video, named in listed:
-        who = held.get(str(video.resolve()))
-        if who and named:
-            raise MexError(f"{video}: held-out person {who}'s footage (per {cfg.identities}); it must not steer "
-                           "the choice: leave it out of --event-free")
-        if who:  # in a folder: left out, said
-            print(f"note: {video.name}: held-out person {who}'s footage, left out of the event-free clips", file=sys.stderr)
-            continue
-        rec = spotrec.path_for(cfg.record, video)
-        if not rec.is_file():
-            raise MexError(f"{rec}: no recording of {video}; record it first: python -m bench.spotting --record "
-                           f"{cfg.record} --real {video.parent}")
-        got = cached_features(rec, cfg)
-        if got is not None:
-            clips.append(labelled(video.stem, f"event-free/{video.stem}", got, [], cfg))
-    return clips
-
-
-def cached_features(rec: Path, cfg: SpotterConfig) -> tuple[np.ndarray, np.ndarray, float] | None:
-    """(indices, features, fps) of a recording's main face, kept beside it (the flow is most of the cost)."""
-    cache = rec.with_name(f".{rec.stem}.features-v{FEATURES_VERSION}-{cfg.flow_size}-{cfg.flow_patch:g}.npz")
-    stamp = rec.stat().st_mtime_ns
-    if cache.is_file():
-        with np.load(cache) as z:
-            if int(z["stamp"]) == stamp:
-                return z["idx"], z["x"], float(z["fps"])
-    meta, faces = spotrec.faces(rec)
-    if not faces:
-        return None
-    fps = float(meta["fps"])
-    a = max(faces.values(), key=lambda f: len(f["index"]))  # the clip's one person
-    idx, x = features(a, k_for(fps), cfg.flow_size, cfg.flow_patch)
-    with atomic_path(cache, suffix=".npz") as tmp:
-        np.savez(tmp, idx=idx, x=x, fps=fps, stamp=stamp)
-    return idx, x, fps
-
-
-def split(clips: list[Clip], k: int, seed: int) -> tuple[list[str], list[str]]:
-    """Validation identities, drawn from each truth folder in proportion (photo and video people alike)."""
-    rng = np.random.default_rng(seed)
-    by_folder: dict[str, list[str]] = {}
-    for c in clips:
-        ids = by_folder.setdefault(c.identity.split("/")[0], [])
-        if c.identity not in ids:
-            ids.append(c.identity)
-    total = sum(len(v) for v in by_folder.values())
-    if total <= k:
-        raise MexError(f"train.spotter: {total} identities, {k} asked for validation: need more")
-    val: list[str] = []
-    for ids in by_folder.values():
-        n = max(1, round(k * len(ids) / total)) if len(ids) > 1 else 0
-        val += [str(i) for i in rng.choice(ids, size=min(n, len(ids) - 1), replace=False)]
-    train = sorted({c.identity for c in clips} - set(val))
-    return train, sorted(val)
 
 
 def batches(clips: list[Clip], cfg: SpotterConfig, rng: np.random.Generator | None):
@@ -216,8 +123,8 @@ def predict(model, clips: list[Clip], cfg: SpotterConfig) -> list[np.ndarray]:
     return out
 
 
-def fit(cfg: SpotterConfig, tr: list[Clip], va: list[Clip], free: list[Clip], weight,
-        seed: int) -> tuple[dict, dict, list[dict]]:
+def fit(cfg: SpotterConfig, tr: list[Clip], va: list[Clip], free: list[Clip], weight, seed: int,
+        footage: list[Clip]) -> tuple[dict, dict, list[dict]]:
     """One training run: (the chosen epoch's validation score, its state dict, the history)."""
     import torch
 
@@ -226,15 +133,17 @@ def fit(cfg: SpotterConfig, tr: list[Clip], va: list[Clip], free: list[Clip], we
     torch.manual_seed(seed)
     model = SpotNet(**net_kwargs(cfg))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    copies = 1 + (cfg.mix if footage else 0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * (
-        -(-sum(len(c.pos) for c in tr) // cfg.batch_size)))
+        -(-copies * sum(len(c.pos) for c in tr) // cfg.batch_size)))
     loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
     rng = np.random.default_rng(seed)
     best, history = None, []
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         losses = []
-        for x, y, _ in batches(tr, cfg, rng):
+        mixed = [mix(c, footage[rng.integers(len(footage))].x, rng, cfg.flow_size) for c in tr for _ in range(copies - 1)]
+        for x, y, _ in batches(tr + mixed, cfg, rng):
             loss = loss_fn(model(torch.as_tensor(x)), torch.as_tensor(y))
             opt.zero_grad()
             loss.backward()
@@ -248,7 +157,7 @@ def fit(cfg: SpotterConfig, tr: list[Clip], va: list[Clip], free: list[Clip], we
               f"{top['f1_macro']:.3f}, overall {top['f1']:.3f}; {top['false_per_min']:.2f} false micro/min, "
               f"{top['free_per_min']:.2f} on event-free footage")
         if best is None or rank(top, cfg.false_budget) > rank(best[0], cfg.false_budget):
-            best = (dict(top, epoch=epoch, train_seed=seed), copy.deepcopy(model.state_dict()))
+            best = (dict(top, epoch=epoch, train_seed=seed, mix=cfg.mix if footage else 0), copy.deepcopy(model.state_dict()))
     return best[0], best[1], history
 
 
@@ -271,7 +180,7 @@ def kept_network(cfg: SpotterConfig, val_ids: list[str], va: list[Clip], free: l
         ck = torch.load(cfg.network, map_location="cpu", weights_only=False)
         meta, state = ck["meta"], ck["state_dict"]
         kept = {k: meta[k] for k in ("val_identities", "past", "lookahead", "flow_size", "flow_patch")}
-        trained = {k: meta["validation"][k] for k in ("train_seed", "epoch")}
+        trained = {k: meta["validation"].get(k, 0) for k in ("train_seed", "epoch", "mix")}
     except (OSError, RuntimeError, KeyError, TypeError) as exc:
         raise MexError(f"{cfg.network}: not a spotter checkpoint of train.spotter ({type(exc).__name__}: {exc})") from None
     mine = {"val_identities": val_ids, "past": cfg.past, "lookahead": cfg.lookahead, "flow_size": cfg.flow_size,
@@ -310,9 +219,14 @@ def train(cfg: SpotterConfig) -> dict:
     free = load_event_free(cfg)
     if free:
         print(f"event-free footage: {len(free)} clips, {sum(len(c.idx) / c.fps for c in free):.0f} s")
+    footage = []
+    if cfg.mix and free:
+        footage, free = footage_for(free, va, cfg.truth, cfg.identities)
+        print(f"mixed into {cfg.mix} cop{'y' if cfg.mix == 1 else 'ies'} of each training clip per epoch: "
+              f"{[c.key for c in footage]}; the false-alarm budget is checked on {[c.key for c in free]}")
     # one run's validation F1 moves by 0.11 with its seed alone: the best of a few, chosen on validation
     runs = [kept_network(cfg, val_ids, va, free)] if cfg.network else \
-        [fit(cfg, tr, va, free, weight, cfg.seed + i) for i in range(cfg.runs)]
+        [fit(cfg, tr, va, free, weight, cfg.seed + i, footage) for i in range(cfg.runs)]
     chosen, state, history = max(runs, key=lambda r: rank(r[0], cfg.false_budget))
     model = SpotNet(**net_kwargs(cfg))
     model.load_state_dict(state)
@@ -344,7 +258,7 @@ def export(model, kwargs: dict, cfg: SpotterConfig, chosen: dict, report: dict) 
         "input_layout": f"features (N, {n_features()}, {w}): mecore.spotflow.SpotFeatures vectors of {w} consecutive "
                         f"frames; the logits are the frame {cfg.past} into the window's",
         "normalisation": "none outside the graph: features are raw SpotFeatures vectors (signed log inside)",
-        "validation": {k: chosen[k] for k in ("train_seed", "epoch", "threshold", "min_frames", "gap", "false_per_min",
+        "validation": {k: chosen[k] for k in ("train_seed", "epoch", "mix", "threshold", "min_frames", "gap", "false_per_min",
                                               "free_per_min", "micro", "macro", "f1_micro", "f1")},
         "train_identities": report["train_identities"], "val_identities": report["val_identities"],
     }
@@ -379,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=d["out"].default, help="report and exported files")
     ap.add_argument("--publish-dir", type=Path, default=None, help="engines folder to publish into (none: engines/)")
     for name in ("epochs", "lr", "batch_size", "weight_decay", "width", "dropout", "past", "lookahead",
-                 "false_budget", "runs", "val_identities", "seed"):
+                 "false_budget", "mix", "runs", "val_identities", "seed"):
         ap.add_argument("--" + name.replace("_", "-"), type=type(d[name].default), default=d[name].default)
     ap.add_argument("--network", type=Path, default=None,
                     help="a trained spotter's .pt to keep: no training, its decoder chosen again on its validation people")

@@ -3,6 +3,7 @@ LearnedSpotter with the same events its training code decodes (no drift between 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -14,7 +15,7 @@ from bench import spot_replay
 from mecore import spotrec
 from mecore.errors import MexError
 from stream.config import StreamConfig
-from train import spotter
+from train import spotter, spotter_mix
 
 ASSETS = Path(__file__).resolve().parents[2] / "stream" / "assets"
 
@@ -111,8 +112,6 @@ def test_missing_recordings_and_too_few_people_are_named(tmp_path, trained):
 
 
 def test_a_kept_network_gets_its_decoder_chosen_again_and_nothing_else(tmp_path, trained):
-    import dataclasses
-
     import torch
 
     cfg, report, _ = trained
@@ -124,3 +123,68 @@ def test_a_kept_network_gets_its_decoder_chosen_again_and_nothing_else(tmp_path,
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(MexError, match=r"spotter\.pt: trained with other settings \(lookahead 6 here 3\)"):
         spotter.train(dataclasses.replace(kept, lookahead=3))
+
+
+def test_mixing_adds_real_movement_and_normalises_the_sum_as_the_stream_does(trained):
+    cfg, _, first = trained
+    _, x, _ = spotter.cached_features(first, cfg)
+    flow, _ = spotter_mix.raw(x)
+    context = x[:, 3 * spotter_mix.R:]
+    assert np.allclose(spotter_mix.vectors(flow, context), x, atol=1e-5)  # SpotFeatures' own vectors, rebuilt
+    moved, _ = spotter_mix.played(x, 2 * len(x) + 3, 0)  # forward, back with its flow negated, forward again
+    assert np.allclose(moved[:len(x)], flow) and np.allclose(moved[len(x):2 * len(x)], -flow[::-1])
+    assert np.allclose(moved[2 * len(x):], flow[:3])
+    clip = next(c for c in spotter.load_clips(cfg))
+    still = np.zeros_like(x)
+    still[:, 2 * spotter_mix.R:3 * spotter_mix.R] = x[:, 2 * spotter_mix.R:3 * spotter_mix.R]  # no flow, any noise
+    same = spotter_mix.mix(clip, still, np.random.default_rng(0))
+    assert np.allclose(same.x, clip.x, atol=1e-5) and same.y is clip.y and same.pos is clip.pos
+    both = spotter_mix.mix(clip, x, np.random.default_rng(1))
+    summed, _ = spotter_mix.raw(both.x)
+    own, _ = spotter_mix.raw(clip.x)
+    extra = summed - own
+    rng = np.random.default_rng(1)  # mix's draws: mirrored or not, then where the footage starts
+    footage = spotter.mirror(x) if rng.random() < 0.5 else x
+    expected, _ = spotter_mix.played(footage, len(clip.x), int(rng.integers(2 * len(x))))
+    assert np.abs(extra).max() > 0.1 and np.allclose(extra, expected, atol=1e-4)
+    assert not np.allclose(both.x[:, :2 * spotter_mix.R], clip.x[:, :2 * spotter_mix.R])
+
+
+def test_only_training_peoples_footage_is_mixed_in_and_the_rest_checks_false_alarms(tmp_path, trained):
+    cfg, _, _ = trained
+    folder = cfg.truth[0]
+    ids = tmp_path / "identities.json"
+    ids.write_text(json.dumps({"train": ["p1", "p3"], "holdout": [], "sources": {
+        "p1": {"path": str(folder / "sub01_01.mp4")}, "p3": {"path": str(folder / "sub03_01.mp4")}}}))
+    free = spotter.load_event_free(spotter.SpotterConfig(record=cfg.record, truth=cfg.truth, event_free=[folder],
+                                                         identities=ids))
+    truth = tmp_path / "long"
+    truth.mkdir()
+    val = [c for c in spotter.load_clips(cfg) if c.key == "sub02_01"]
+    (truth / "sub02_01.json").write_text(json.dumps({"source": "sub03_01.mp4"}))  # a validation clip of p3's
+    mixed, checked = spotter_mix.footage_for(free, val, [truth], ids)
+    # p1 trains; p3 validates, so its footage is not trained on; sub02_01 is nobody's
+    assert [c.key for c in mixed] == ["sub01_01"] and [c.key for c in checked] == ["sub02_01", "sub03_01"]
+    run = dataclasses.replace(cfg, mix=1, event_free=[folder], identities=ids, epochs=2, out=tmp_path / "out",
+                              publish_dir=tmp_path / "engines")
+    assert spotter.train(run)["chosen"]["mix"] == 1
+
+
+def test_mixed_clips_get_their_noise_levels_by_spotfeatures_own_rule():
+    """Flow growing from still to talking: each region's level moves, and vectors() follows SpotFeatures frame
+    by frame (the optical flow itself is given: the rule under test is the normalisation)."""
+    from mecore.spotflow import FlowFrame, SpotFeatures
+
+    r, n = spotter_mix.R, 400
+    flow = np.random.default_rng(0).normal(size=(n, r, 2)).astype(np.float32) * np.linspace(0.05, 2, n)[:, None, None]
+    feats, given = SpotFeatures(k=1), iter(flow)
+    feats.flow.vectors = lambda ref, cur: next(given)
+
+    def frame(i):
+        return FlowFrame(i, np.zeros((128, 128), np.uint8), np.zeros((r, 2), np.float32), np.zeros(1, bool), 0.0,
+                         np.zeros(2, np.float32), 1.0)
+
+    feats.update(frame(0))
+    x = np.stack([feats.update(frame(i)) for i in range(1, n + 1)])
+    assert x[-1, 2 * r:3 * r].min() > 1.0  # well above the floor by the end
+    assert np.allclose(spotter_mix.vectors(flow, x[:, 3 * r:]), x, atol=1e-5)

@@ -1,0 +1,117 @@
+"""Where ``train.spotter``'s clips come from: recordings of the generator's long clips, each frame labelled by
+the event it falls in; real event-free footage (never a held-out person's); the validation people drawn."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mecore import spotrec
+from mecore.atomic import atomic_path
+from mecore.errors import MexError
+from mecore.spotflow import FEATURES_VERSION
+from mecore.spotlearn import CLASSES, features, k_for, windows
+from mecore.spotscore import Interval, read_synthetic
+from train.spotter_decode import Clip
+
+if TYPE_CHECKING:
+    from train.spotter import SpotterConfig
+
+
+def load_clips(cfg: SpotterConfig) -> list[Clip]:
+    clips = []
+    for folder in cfg.truth:
+        truth, videos = read_synthetic(folder)
+        for key in sorted(truth):
+            rec = spotrec.path_for(cfg.record, videos[key])
+            if not rec.is_file():
+                raise MexError(f"{rec}: no recording of {videos[key]}; record them first: python -m bench.spotting "
+                               f"--record {cfg.record} --truth {folder} --no-real --face ''")
+            got = cached_features(rec, cfg)
+            if got is None:
+                print(f"note: {key}: no face tracked; left out", file=sys.stderr)
+                continue
+            sub = re.match(r"sub\d+", key)  # sub07_02: the second long clip of subject 7
+            clips.append(labelled(key, f"{folder.name}/{sub.group(0) if sub else key}", got, truth[key], cfg))
+    # by person and clip, not by folder: one folder of 6 clips a person trains as two folders of 3 do
+    return sorted(clips, key=lambda c: (c.identity, c.key))
+
+
+def labelled(key: str, identity: str, got: tuple[np.ndarray, np.ndarray, float], truth: list[Interval],
+             cfg: SpotterConfig) -> Clip:
+    """A recording's (indices, features, fps) as a clip, each frame labelled by the event it falls in (none outside)."""
+    idx, x, fps = got
+    y = np.zeros(len(idx), np.int64)
+    for ev in truth:
+        y[(idx >= ev.onset) & (idx <= ev.offset)] = CLASSES.index(ev.kind)
+    return Clip(key, identity, x, y, idx, fps, windows(idx, cfg.past, cfg.lookahead), truth)
+
+
+def load_event_free(cfg: SpotterConfig) -> list[Clip]:
+    """The event-free videos as clips without events; a held-out person's source footage is refused."""
+    try:
+        ids = json.loads(cfg.identities.read_text(encoding="utf-8")) if cfg.identities else {}
+        held = {str(Path(ids["sources"][p]["path"]).resolve()): p for p in ids.get("holdout", [])}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MexError(f"{cfg.identities}: not a generator identities.json ({type(exc).__name__}: {exc})") from None
+    clips = []
+    listed = [(v, not f.is_dir()) for f in cfg.event_free for v in (sorted(f.glob("*.mp4")) if f.is_dir() else [f])]
+    for video, named in listed:
+        who = held.get(str(video.resolve()))
+        if who and named:
+            raise MexError(f"{video}: held-out person {who}'s footage (per {cfg.identities}); it must not steer "
+                           "the choice: leave it out of --event-free")
+        if who:  # in a folder: left out, said
+            print(f"note: {video.name}: held-out person {who}'s footage, left out of the event-free clips", file=sys.stderr)
+            continue
+        rec = spotrec.path_for(cfg.record, video)
+        if not rec.is_file():
+            raise MexError(f"{rec}: no recording of {video}; record it first: python -m bench.spotting --record "
+                           f"{cfg.record} --real {video.parent}")
+        got = cached_features(rec, cfg)
+        if got is not None:
+            clips.append(labelled(video.stem, f"event-free/{video.stem}", got, [], cfg))
+    return clips
+
+
+def cached_features(rec: Path, cfg: SpotterConfig) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """(indices, features, fps) of a recording's main face, kept beside it (the flow is most of the cost)."""
+    cache = rec.with_name(f".{rec.stem}.features-v{FEATURES_VERSION}-{cfg.flow_size}-{cfg.flow_patch:g}.npz")
+    stamp = rec.stat().st_mtime_ns
+    if cache.is_file():
+        with np.load(cache) as z:
+            if int(z["stamp"]) == stamp:
+                return z["idx"], z["x"], float(z["fps"])
+    meta, faces = spotrec.faces(rec)
+    if not faces:
+        return None
+    fps = float(meta["fps"])
+    a = max(faces.values(), key=lambda f: len(f["index"]))  # the clip's one person
+    idx, x = features(a, k_for(fps), cfg.flow_size, cfg.flow_patch)
+    with atomic_path(cache, suffix=".npz") as tmp:
+        np.savez(tmp, idx=idx, x=x, fps=fps, stamp=stamp)
+    return idx, x, fps
+
+
+def split(clips: list[Clip], k: int, seed: int) -> tuple[list[str], list[str]]:
+    """Validation identities, drawn from each truth folder in proportion (photo and video people alike)."""
+    rng = np.random.default_rng(seed)
+    by_folder: dict[str, list[str]] = {}
+    for c in clips:
+        ids = by_folder.setdefault(c.identity.split("/")[0], [])
+        if c.identity not in ids:
+            ids.append(c.identity)
+    total = sum(len(v) for v in by_folder.values())
+    if total <= k:
+        raise MexError(f"train.spotter: {total} identities, {k} asked for validation: need more")
+    val: list[str] = []
+    for ids in by_folder.values():
+        n = max(1, round(k * len(ids) / total)) if len(ids) > 1 else 0
+        val += [str(i) for i in rng.choice(ids, size=min(n, len(ids) - 1), replace=False)]
+    train = sorted({c.identity for c in clips} - set(val))
+    return train, sorted(val)
