@@ -87,8 +87,9 @@ def recorded(path: str | Path, video: str | Path | None = None) -> dict | None:
     return meta
 
 
-def replay(path: str | Path, config: StreamConfig | None = None) -> tuple[list[SpotEvent], int, float]:
-    """The events a fresh spotter (``config``'s) finds in a recording: (events, frames, fps), as a live run."""
+def _updates(path: str | Path, config: StreamConfig | None):
+    """(meta, then per update of a fresh spotter per face: (spotter, frame index, the events it gave)); a flush
+    gives index -1. The config's tracking options must be the recording's."""
     from stream.spotters import make_spotter
 
     path = Path(path)
@@ -100,19 +101,87 @@ def replay(path: str | Path, config: StreamConfig | None = None) -> tuple[list[S
         if value != meta["tracking"][name]:
             raise MexError(f"{path}: recorded with {name}={meta['tracking'][name]!r}, asked for "
                            f"{value!r}; record it again with that setting")
-    events: list[SpotEvent] = []
-    for fid, a in faces.items():
-        shapes = a["blendshapes"]
-        spotter, flushes = make_spotter(cfg, fid), set(a["flush"].tolist())
-        for i in range(len(a["index"])):
-            if i in flushes:  # the face was forgotten (unseen too long) before this update
-                events += spotter.flush()
-                spotter = make_spotter(cfg, fid)
-            evs, _ = spotter.update(int(a["index"][i]), a["grey"][i], a["landmarks"][i], a["grey"].shape[1],
-                                    blink=float(a["blink"][i]), centre=tuple(a["centre"][i]),
-                                    face_width=float(a["width"][i]), blendshapes=shapes[i])
-            events += evs
-        if len(a["index"]) in flushes:
-            events += spotter.flush()
+
+    def steps():
+        for fid, a in faces.items():
+            shapes = a["blendshapes"]
+            spotter, flushes = make_spotter(cfg, fid), set(a["flush"].tolist())
+            for i in range(len(a["index"])):
+                if i in flushes:  # the face was forgotten (unseen too long) before this update
+                    yield spotter, -1, spotter.flush()
+                    spotter = make_spotter(cfg, fid)
+                evs, _ = spotter.update(int(a["index"][i]), a["grey"][i], a["landmarks"][i], a["grey"].shape[1],
+                                        blink=float(a["blink"][i]), centre=tuple(a["centre"][i]),
+                                        face_width=float(a["width"][i]), blendshapes=shapes[i])
+                yield spotter, int(a["index"][i]), evs
+            if len(a["index"]) in flushes:
+                yield spotter, -1, spotter.flush()
+
+    return meta, steps()
+
+
+def replay(path: str | Path, config: StreamConfig | None = None) -> tuple[list[SpotEvent], int, float]:
+    """The events a fresh spotter (``config``'s) finds in a recording: (events, frames, fps), as a live run."""
+    meta, steps = _updates(path, config)
+    events = [ev for _, _, evs in steps for ev in evs]
     return sorted(events, key=lambda e: (e.onset_frame, e.face_id)), int(meta["frames"]), float(meta["fps"])
 
+
+def guess_leads(path: str | Path, config: StreamConfig | None = None) -> tuple[list[int], int, int]:
+    """How many frames before its emission each emitted micro event was guessed (the stream classifies a guess
+    at once: ``Predictor.speculate``); how many were not guessed; how many guesses no event claimed (a motion
+    pass run for nothing)."""
+    _, steps = _updates(path, config)
+    guessed: dict[tuple[int, int, int], int] = {}
+    leads, claimed, unguessed = [], set(), 0
+    for spotter, index, evs in steps:
+        g = getattr(spotter, "guess", None)
+        if g is not None and index >= 0:
+            guessed.setdefault((g.face_id, g.onset_frame, g.apex_frame), index)
+        for ev in evs:
+            key = (ev.face_id, ev.onset_frame, ev.apex_frame)
+            if ev.kind != "micro":
+                continue
+            if key in guessed and index >= 0:
+                leads.append(index - guessed[key])
+                claimed.add(key)
+            else:
+                unguessed += 1
+    return leads, unguessed, len(set(guessed) - claimed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    import numpy as np
+
+    from mecore.errors import run_cli
+
+    ap = argparse.ArgumentParser(prog="python -m bench.spot_replay",
+                                 description="how early the learned spotter's guesses come, on recordings")
+    ap.add_argument("recordings", nargs="+", type=Path, help="recordings (bench.spotting --record)")
+    ap.add_argument("--spotter", default="learned")
+    a = ap.parse_args(argv)
+
+    def body() -> int:
+        leads, unguessed, wasted = [], 0, 0
+        for rec in a.recordings:
+            got, missed, lost = guess_leads(rec, StreamConfig(spotter=a.spotter))
+            leads, unguessed, wasted = leads + got, unguessed + missed, wasted + lost
+        if not leads:
+            print(f"{len(a.recordings)} recordings: no micro event claimed a guess ({unguessed} emitted); "
+                  f"{wasted} guesses unclaimed")
+            return 0
+        print(f"{len(a.recordings)} recordings: {len(leads)} micro events claimed a guess, {unguessed} were not guessed; "
+              "median "
+              f"{np.median(leads):g} frames (min {min(leads)}, max {max(leads)}) before their emission; "
+              f"{wasted} guesses unclaimed; frames before emission: {np.bincount(leads).tolist()}")
+        return 0
+
+    return run_cli(body)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
