@@ -53,9 +53,9 @@ def vectors(flow: np.ndarray, context: np.ndarray, size: int = 128) -> np.ndarra
                            context], axis=1).astype(np.float32)
 
 
-def played(x: np.ndarray, n: int, start: int) -> tuple[np.ndarray, np.ndarray]:
+def played(x: np.ndarray, n: int, start: int, size: int = 128) -> tuple[np.ndarray, np.ndarray]:
     """(flow (n, R, 2), context (n, C)) of footage ``x`` played forward and back from row ``start``."""
-    flow, _ = raw(x)
+    flow, _ = raw(x, size)
     m = len(x)
     t = (start + np.arange(n)) % (2 * m)
     back = t >= m
@@ -67,7 +67,7 @@ def mix(clip: Clip, footage: np.ndarray, rng: np.random.Generator, size: int = 1
     """``clip`` with ``footage``'s (features (m, F)) movement added; the clip's labels, rows and truth."""
     if rng.random() < 0.5:
         footage = mirror(footage)
-    flow, context = played(footage, len(clip.x), int(rng.integers(2 * len(footage))))
+    flow, context = played(footage, len(clip.x), int(rng.integers(2 * len(footage))), size)
     own, _ = raw(clip.x, size)
     # blink, jaw and head motion: the larger of the two (either one blinking is a blink)
     ctx = np.maximum(clip.x[:, 3 * R:], context)
