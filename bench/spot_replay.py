@@ -6,12 +6,15 @@ analyser (spotting only) with ``Analyzer(spot_tap=...)`` and stores those inputs
 face's spotter was flushed, in one compressed ``.npz``; ``replay`` feeds them to a fresh spotter
 built from any config whose face-tracking options match the recording's, so a spotting parameter is
 measured on a set of clips in seconds instead of minutes (``python -m bench.spotting --record DIR``).
-The replayed events equal the live run's (tests/bench/test_spot_replay.py).
+The replayed events equal the live run's (tests/bench/test_spot_replay.py). ``python -m bench.spot_replay
+REC...`` prints how many frames before its emission the learned spotter guessed each micro event (the stream
+classifies a guess at once, so this is what hides the motion pass from the latency).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -153,8 +156,6 @@ def guess_leads(path: str | Path, config: StreamConfig | None = None) -> tuple[l
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    import numpy as np
-
     from mecore.errors import run_cli
 
     ap = argparse.ArgumentParser(prog="python -m bench.spot_replay",
@@ -172,9 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(a.recordings)} recordings: no micro event claimed a guess ({unguessed} emitted); "
                   f"{wasted} guesses unclaimed")
             return 0
-        print(f"{len(a.recordings)} recordings: {len(leads)} micro events claimed a guess, {unguessed} were not guessed; "
-              "median "
-              f"{np.median(leads):g} frames (min {min(leads)}, max {max(leads)}) before their emission; "
+        print(f"{len(a.recordings)} recordings: {len(leads)} micro events claimed a guess, {unguessed} were not "
+              f"guessed; median {np.median(leads):g} frames (min {min(leads)}, max {max(leads)}) before their emission; "
               f"{wasted} guesses unclaimed; frames before emission: {np.bincount(leads).tolist()}")
         return 0
 
@@ -182,6 +182,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.exit(main())
