@@ -173,8 +173,10 @@ def choose_decoder(model, cfg: SpotterConfig, va: list[Clip], free: list[Clip]) 
     return max(scores, key=lambda s: rank(s, cfg.false_budget))
 
 
-def kept_network(cfg: SpotterConfig, val_ids: list[str], va: list[Clip], free: list[Clip]) -> tuple[dict, dict, list]:
-    """``cfg.network`` as a training run would give it, its decoder chosen again on the people it was validated on."""
+def kept_network(cfg: SpotterConfig, val_ids: list[str], va: list[Clip], free: list[Clip],
+                 mixed: bool) -> tuple[dict, dict, list]:
+    """``cfg.network`` as a training run would give it, its decoder chosen again on the people it was validated on;
+    ``mixed``: whether ``free`` is only the footage a mixed network never trained on."""
     import torch
 
     from mecore.nets.spotnet import SpotNet
@@ -191,6 +193,9 @@ def kept_network(cfg: SpotterConfig, val_ids: list[str], va: list[Clip], free: l
     if kept != mine:  # another split would score it on people it was trained on
         differ = ", ".join(f"{k} {kept[k]} here {mine[k]}" for k in kept if kept[k] != mine[k])
         raise MexError(f"{cfg.network}: trained with other settings ({differ}); give the same ones")
+    if trained["mix"] and not mixed:  # its false alarms would be counted on footage it was trained on
+        raise MexError(f"{cfg.network}: trained with --mix {trained['mix']}; choose its decoder with --mix and "
+                       "--event-free too, so that it is checked on footage it never saw")
     model = SpotNet(**net_kwargs(cfg))
     model.load_state_dict(state)
     top = choose_decoder(model, cfg, va, free)
@@ -228,7 +233,7 @@ def train(cfg: SpotterConfig) -> dict:
         print(f"mixed into {cfg.mix} cop{'y' if cfg.mix == 1 else 'ies'} of each training clip per epoch: "
               f"{[c.key for c in footage]}; the false-alarm budget is checked on {[c.key for c in free]}")
     # one run's validation F1 moves by 0.11 with its seed alone: the best of a few, chosen on validation
-    runs = [kept_network(cfg, val_ids, va, free)] if cfg.network else \
+    runs = [kept_network(cfg, val_ids, va, free, bool(footage))] if cfg.network else \
         [fit(cfg, tr, va, free, weight, cfg.seed + i, footage) for i in range(cfg.runs)]
     chosen, state, history = max(runs, key=lambda r: rank(r[0], cfg.false_budget))
     model = SpotNet(**net_kwargs(cfg))

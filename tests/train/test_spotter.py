@@ -168,6 +168,10 @@ def test_only_training_peoples_footage_is_mixed_in_and_the_rest_checks_false_ala
     run = dataclasses.replace(cfg, mix=1, event_free=[folder], identities=ids, epochs=2, out=tmp_path / "out",
                               publish_dir=tmp_path / "engines")
     assert spotter.train(run)["chosen"]["mix"] == 1
+    kept = dataclasses.replace(run, network=run.out / "spotter.pt", out=tmp_path / "kept")
+    assert spotter.train(kept)["chosen"]["mix"] == 1
+    with pytest.raises(MexError, match=r"spotter\.pt: trained with --mix 1; choose its decoder with --mix"):
+        spotter.train(dataclasses.replace(kept, mix=0))
 
 
 def test_mixed_clips_get_their_noise_levels_by_spotfeatures_own_rule():
