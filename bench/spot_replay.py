@@ -138,7 +138,7 @@ def guess_leads(path: str | Path, config: StreamConfig | None = None) -> tuple[l
     guessed: dict[tuple[int, int, int], int] = {}
     leads, claimed, unguessed = [], set(), 0
     for spotter, index, evs in steps:
-        g = getattr(spotter, "guess", None)
+        g = spotter.guess
         if g is not None and index >= 0:
             guessed.setdefault((g.face_id, g.onset_frame, g.apex_frame), index)
         for ev in evs:
