@@ -25,6 +25,7 @@ import numpy as np
 
 from mecore.atomic import atomic_path
 from mecore.errors import MexError
+from mecore.h264 import x264_options
 from mecore.types import Prediction, SpotEvent
 
 log = logging.getLogger("stream")
@@ -133,7 +134,7 @@ class VideoFile:
         rate = _rate(fps)
         self.stream = self.container.add_stream("libx264", rate=rate)
         self.stream.pix_fmt = "yuv420p"
-        self.stream.options = {"crf": str(crf), "preset": preset}
+        self.stream.options = x264_options(crf, preset)
         self.frames = 0
 
     def start(self, info: dict) -> None:

@@ -36,6 +36,7 @@ import numpy as np
 from mecore import atomic
 from mecore.errors import MexError
 from mecore.face.tracker import FaceTracker
+from mecore.h264 import x264_options
 from train.synth import distractors as dis
 from train.synth import output
 from train.synth.distractors import Distractor
@@ -180,7 +181,7 @@ def write_mp4(path: Path, frames: Iterator[np.ndarray], fps: float, crf: int = 2
                 stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
                 stream.width, stream.height = w - w % 2, h - h % 2
                 stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": str(crf), "preset": "medium"}
+                stream.options = x264_options(crf, "medium")
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: stream.height, : stream.width]), format="rgb24")
             container.mux(stream.encode(frame))
             count += 1
