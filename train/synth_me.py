@@ -2,7 +2,8 @@
 
     python -m train.synth_me --out DIR [--subjects 14] [--clips-per-subject 10] [--fps 30] [--seed 0]
                              [--faces IMAGE_OR_VIDEO ...] [--no-default-faces] [--long-clips K]
-                             [--holdout-identities K] [--holdout-clips 6] [--holdout-long 1] [--train-long K] [--first-frame 1]
+                             [--holdout-identities K] [--holdout-clips 6] [--holdout-long 1] [--train-long K]
+                             [--train-long-from N] [--train-long-kind photo|video] [--first-frame 1]
     python -m train.synth_me long --source VIDEO_OR_IMAGE --out DIR [--clips 1] [--events 5] [--seed 0]
                                   [--duration S] [--sway]
     python -m train.synth_me demo --out stream/assets [--seed 0]
@@ -34,6 +35,8 @@ def generate(
     default_faces: bool = True,
     amplitude: tuple[float, float] | None = None,
     train_long: int = 0,
+    train_long_from: int = 1,
+    train_long_kind: str | None = None,
 ) -> dict:
     """The synthetic set in the CASME II layout at ``out`` (see ``train.synth.generate``); returns its
     ground truth, with ``"summary"`` (one line), ``"seconds"`` and ``"identities"`` (train / holdout)."""
@@ -47,7 +50,8 @@ def generate(
     except ValueError as exc:
         raise MexError(str(exc)) from None
     return _generate(out, cfg, faces=faces, long_clips=long_clips, progress=progress, default_faces=default_faces,
-                     holdout_long=holdout_long, train_long=train_long)
+                     holdout_long=holdout_long, train_long=train_long, train_long_from=train_long_from,
+                     train_long_kind=train_long_kind)
 
 
 def _range(text: str) -> tuple[float, float]:
@@ -81,6 +85,10 @@ def _dataset(argv: list[str]) -> str:
     p.add_argument("--train-long", type=int, default=0, metavar="K",
                    help="K long clips per training identity, as the held-out ones (DIR/spot/long, long_video): "
                         "what the learned spotter is trained on")
+    p.add_argument("--train-long-from", type=int, default=1, metavar="N",
+                   help="number of the first of those clips (N..N+K-1): adds the clips a larger --train-long writes")
+    p.add_argument("--train-long-kind", choices=("photo", "video"), default=None,
+                   help="those clips only for the training people of this kind (default: both)")
     p.add_argument("--first-frame", type=int, default=1, help="number of each clip's first frame file (img1.jpg)")
     p.add_argument("--amplitude", type=_range, default=SynthConfig.amplitude, metavar="LO,HI",
                    help="apex displacement per AU, px on the aligned 256 face, about px per 200 px of face width "
@@ -97,10 +105,11 @@ def _dataset(argv: list[str]) -> str:
         raise MexError(str(exc)) from None
     if a.holdout_long < 0:
         raise MexError("--holdout-long must be >= 0")
-    if a.train_long < 0:
-        raise MexError("--train-long must be >= 0")
+    if a.train_long < 0 or a.train_long_from < 1:
+        raise MexError("--train-long must be >= 0 and --train-long-from >= 1")
     truth = generate(a.out, cfg, faces=a.faces, long_clips=a.long_clips, progress=not a.quiet,
-                     default_faces=a.default_faces, holdout_long=a.holdout_long, train_long=a.train_long)
+                     default_faces=a.default_faces, holdout_long=a.holdout_long, train_long=a.train_long,
+                     train_long_from=a.train_long_from, train_long_kind=a.train_long_kind)
     return f"{truth['summary']} -> {a.out}"
 
 

@@ -185,3 +185,24 @@ def test_the_spotters_training_clips_are_of_training_people_only(tmp_path, face_
 
     assert {person(d) for d in spot} == set(split["train"]) and {person(d) for d in held} == set(split["holdout"])
     assert all(d["events"] and d["distractors"] for d in spot + held)
+
+
+def test_later_training_clips_continue_the_numbering(tmp_path, monkeypatch):
+    # what is rendered is tested above; here only which clips are written, under which seeds
+    from types import SimpleNamespace
+
+    from train.synth import dataset
+
+    written = []
+    monkeypatch.setattr(dataset, "long_clip_from_video", lambda src, path, cfg, seed: written.append((path, seed)))
+    monkeypatch.setattr(dataset, "long_clip_from_subject", lambda sub, path, cfg, seed: written.append((path, seed)))
+    ids = [Identity("a", "photo", "a.jpg", "user"), Identity("b", "video", "b.mp4", "user")]
+    subjects = [SimpleNamespace(index=1), SimpleNamespace(index=2)]
+    dataset.write_identity_long(tmp_path, subjects, ids, 4, seed=0, key=300)
+    all_four = {str(p.relative_to(tmp_path)): s for p, s in written}
+    written.clear()
+    dataset.write_identity_long(tmp_path, subjects, ids, 2, seed=0, key=300, first=3, kind="video")
+    later = {str(p.relative_to(tmp_path)): s for p, s in written}
+    assert sorted(later) == ["long_video/sub02_03.mp4", "long_video/sub02_04.mp4"]
+    assert all(all_four[name] == seed for name, seed in later.items())
+    assert len(set(all_four.values())) == 8

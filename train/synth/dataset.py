@@ -85,12 +85,15 @@ def generate(
     default_faces: bool = True,
     holdout_long: int = 0,
     train_long: int = 0,
+    train_long_from: int = 1,
+    train_long_kind: str | None = None,
 ) -> dict:
     """Write the set into ``out`` (new, empty, or a previous synth output) and return its ground truth
     with ``"summary"`` (the one-line summary), ``"seconds"`` and ``"identities"`` added.
 
     ``holdout_long``: long clips per held-out identity (photo ones into holdout/long, video ones into
-    holdout/long_video); ``train_long``: the same per training identity, into spot/."""
+    holdout/long_video); ``train_long``: the same per training identity, into spot/, numbered from
+    ``train_long_from``, of ``train_long_kind``'s identities only when given (photo, video)."""
     start = time.perf_counter()
     cfg = cfg or SynthConfig()
     out = Path(out)
@@ -106,6 +109,8 @@ def generate(
                 "default_faces": default_faces, "holdout_long": holdout_long}
     if train_long:  # only when asked: earlier outputs' settings stay as they were
         settings["train_long"] = train_long
+        if (train_long_from, train_long_kind) != (1, None):
+            settings["train_long_from"], settings["train_long_kind"] = train_long_from, train_long_kind
     with FaceTracker(mode="image", max_faces=6, blendshapes=False) as tracker:
         identities, notes = identities_for(faces, default_faces, tracker)
         train_ids, held_ids = split_holdout(identities, cfg.holdout_identities, cfg.seed)
@@ -125,7 +130,8 @@ def generate(
     if long_clips:
         write_long_clips(out / LONG_DIR, subjects, faces, long_clips, long_cfg or LongClipConfig(fps=cfg.fps), cfg.seed)
     if train_long:
-        write_identity_long(out / TRAIN_LONG_DIR, subjects, train_ids, train_long, cfg.seed, key=300)
+        write_identity_long(out / TRAIN_LONG_DIR, subjects, train_ids, train_long, cfg.seed, key=300,
+                            first=train_long_from, kind=train_long_kind)
     if held:
         hcfg = replace(cfg, clips_per_subject=cfg.holdout_clips)
         write_dataset(out / HOLDOUT_DIR, hcfg, held, progress=progress)
@@ -141,14 +147,18 @@ def generate(
 
 
 def write_identity_long(folder: Path, subjects: list, ids: list[Identity], k: int, seed: int,
-                        key: int = 100) -> list[dict]:
-    """``k`` long clips per identity: photos in ``long/``, real videos in ``long_video/``. ``key`` keeps the
-    training identities' clip seeds (300 + subject) apart from the held-out ones' (100 + subject)."""
+                        key: int = 100, first: int = 1, kind: str | None = None) -> list[dict]:
+    """``k`` long clips per identity, numbered from ``first``: photos in ``long/``, real videos in
+    ``long_video/``; only ``kind``'s identities (photo, video) when given. A clip's seed is its person's and
+    its number's, so a later run from ``first`` adds clips a larger ``k`` would have written, byte for byte.
+    ``key`` keeps the training identities' clip seeds (300 + subject) apart from the held-out ones' (100 + subject)."""
     truths = []
     for subject, ident in zip(subjects, ids):
+        if kind and ident.kind != kind:
+            continue
         sub = folder / ("long_video" if ident.kind == "video" else "long")
         sub.mkdir(parents=True, exist_ok=True)
-        for j in range(k):
+        for j in range(first - 1, first - 1 + k):
             path = sub / f"sub{subject.index:02d}_{j + 1:02d}.mp4"
             clip_seed = int(rng_for(seed, LONG_KEY, key + subject.index, j).integers(0, 2**31))
             if ident.kind == "video":
