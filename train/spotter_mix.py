@@ -79,11 +79,11 @@ def footage_for(free: list[Clip], val: list[Clip], truth: list[Path], identities
     """(the event-free clips mixed in, those the false-alarm budget is checked on). Only training people's
     footage is mixed in; the validation people's and footage of nobody in the generator's set stay out of
     training, so the check measures footage the network never saw."""
-    folders = {t.name: t for t in truth}
     held: set[str] = set()
-    for c in val:
-        source = json.loads((folders[c.identity.split("/")[0]] / f"{c.key}.json").read_text(encoding="utf-8"))
-        held.add(Path(source.get("source") or "").stem)
+    for c in val:  # a person's clips may lie in several truth folders of one name (--train-long-from)
+        sheet = next(t / f"{c.key}.json" for t in truth
+                     if t.name == c.identity.split("/")[0] and (t / f"{c.key}.json").is_file())
+        held.add(Path(json.loads(sheet.read_text(encoding="utf-8")).get("source") or "").stem)
     ids = json.loads(identities.read_text(encoding="utf-8"))
     training = {Path(ids["sources"][p]["path"]).stem for p in ids.get("train", [])} - held
     mixed = [c for c in free if c.key in training and len(c.x) >= 2]

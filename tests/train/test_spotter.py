@@ -158,11 +158,12 @@ def test_only_training_peoples_footage_is_mixed_in_and_the_rest_checks_false_ala
         "p1": {"path": str(folder / "sub01_01.mp4")}, "p3": {"path": str(folder / "sub03_01.mp4")}}}))
     free = spotter.load_event_free(spotter.SpotterConfig(record=cfg.record, truth=cfg.truth, event_free=[folder],
                                                          identities=ids))
-    truth = tmp_path / "long"
-    truth.mkdir()
+    truth, more = tmp_path / "a" / "long", tmp_path / "b" / "long"  # one person's clips in two folders of a name
+    truth.mkdir(parents=True)
+    more.mkdir(parents=True)
     val = [c for c in spotter.load_clips(cfg) if c.key == "sub02_01"]
     (truth / "sub02_01.json").write_text(json.dumps({"source": "sub03_01.mp4"}))  # a validation clip of p3's
-    mixed, checked = spotter_mix.footage_for(free, val, [truth], ids)
+    mixed, checked = spotter_mix.footage_for(free, val, [truth, more], ids)
     # p1 trains; p3 validates, so its footage is not trained on; sub02_01 is nobody's
     assert [c.key for c in mixed] == ["sub01_01"] and [c.key for c in checked] == ["sub02_01", "sub03_01"]
     run = dataclasses.replace(cfg, mix=1, event_free=[folder], identities=ids, epochs=2, out=tmp_path / "out",
