@@ -92,6 +92,8 @@ class SpotterConfig:
             raise MexError("train.spotter: --false-budget must be >= 0 (false micro events per minute)")
         if self.val_identities < 1:
             raise MexError("train.spotter: --val-identities must be >= 1 (the threshold is chosen on them)")
+        if not 32 <= self.flow_size <= 256:
+            raise MexError(f"train.spotter: --flow-size must be in [32, 256] (the recordings' aligned crop), got {self.flow_size}")
 
 
 def batches(clips: list[Clip], cfg: SpotterConfig, rng: np.random.Generator | None):
@@ -301,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=d["out"].default, help="report and exported files")
     ap.add_argument("--publish-dir", type=Path, default=None, help="engines folder to publish into (none: engines/)")
     for name in ("epochs", "lr", "batch_size", "weight_decay", "width", "dropout", "past", "lookahead",
-                 "false_budget", "mix", "runs", "val_identities", "seed"):
+                 "false_budget", "mix", "runs", "val_identities", "seed", "flow_size"):
         ap.add_argument("--" + name.replace("_", "-"), type=type(d[name].default), default=d[name].default)
     ap.add_argument("--network", type=Path, default=None,
                     help="a trained spotter's .pt to keep: no training, its decoder chosen again on its validation people")

@@ -108,6 +108,8 @@ def test_missing_recordings_and_too_few_people_are_named(tmp_path, trained):
         spotter.split(clips, 3, 0)
     with pytest.raises(MexError, match="at least one --truth"):
         spotter.SpotterConfig()
+    with pytest.raises(MexError, match=r"--flow-size must be in \[32, 256\].*got 320"):
+        spotter.SpotterConfig(truth=cfg.truth, flow_size=320)
     assert np.array_equal(clips[0].x, clips[1].x)  # the same recording gives the same features
 
 
