@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mecore.errors import MexError
 from mecore.spotflow import NAMES, NOISE_EVERY, NOISE_FLOOR, NOISE_WINDOW, mirror, nanmedian
 from train.spotter_decode import Clip
 
@@ -81,8 +82,10 @@ def footage_for(free: list[Clip], val: list[Clip], truth: list[Path], identities
     training, so the check measures footage the network never saw."""
     held: set[str] = set()
     for c in val:  # a person's clips may lie in several truth folders of one name (--train-long-from)
-        sheet = next(t / f"{c.key}.json" for t in truth
-                     if t.name == c.identity.split("/")[0] and (t / f"{c.key}.json").is_file())
+        sheet = next((t / f"{c.key}.json" for t in truth
+                      if t.name == c.identity.split("/")[0] and (t / f"{c.key}.json").is_file()), None)
+        if sheet is None:
+            raise MexError(f"{c.key}.json: no ground truth of validation clip {c.key} in any --truth folder")
         held.add(Path(json.loads(sheet.read_text(encoding="utf-8")).get("source") or "").stem)
     ids = json.loads(identities.read_text(encoding="utf-8"))
     training = {Path(ids["sources"][p]["path"]).stem for p in ids.get("train", [])} - held

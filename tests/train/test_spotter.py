@@ -166,6 +166,8 @@ def test_only_training_peoples_footage_is_mixed_in_and_the_rest_checks_false_ala
     val = [c for c in spotter.load_clips(cfg) if c.key == "sub02_01"]
     (truth / "sub02_01.json").write_text(json.dumps({"source": "sub03_01.mp4"}))  # a validation clip of p3's
     mixed, checked = spotter_mix.footage_for(free, val, [truth, more], ids)
+    with pytest.raises(MexError, match=r"sub02_01\.json: no ground truth of validation clip sub02_01"):
+        spotter_mix.footage_for(free, val, [more], ids)
     # p1 trains; p3 validates, so its footage is not trained on; sub02_01 is nobody's
     assert [c.key for c in mixed] == ["sub01_01"] and [c.key for c in checked] == ["sub02_01", "sub03_01"]
     run = dataclasses.replace(cfg, mix=1, event_free=[folder], identities=ids, epochs=2, out=tmp_path / "out",
