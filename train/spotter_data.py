@@ -3,6 +3,7 @@ the event it falls in; real event-free footage (never a held-out person's); the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -37,9 +38,18 @@ def load_clips(cfg: SpotterConfig) -> list[Clip]:
                 print(f"note: {key}: no face tracked; left out", file=sys.stderr)
                 continue
             sub = re.match(r"sub\d+", key)  # sub07_02: the second long clip of subject 7
-            clips.append(labelled(key, f"{folder.name}/{sub.group(0) if sub else key}", got, truth[key], cfg))
+            clip = labelled(key, f"{folder.name}/{sub.group(0) if sub else key}", got, truth[key], cfg)
+            clips.append(dataclasses.replace(clip, source=source_of(videos[key].with_suffix(".json"))))
     # by person and clip, not by folder: one folder of 6 clips a person trains as two folders of 3 do
     return sorted(clips, key=lambda c: (c.identity, c.key))
+
+
+def source_of(sheet: Path) -> str:
+    """What a generator clip was made from, per its sheet (the generator writes clip.json beside clip.mp4)."""
+    try:
+        return str(json.loads(sheet.read_text(encoding="utf-8")).get("source") or "")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise MexError(f"{sheet}: no ground-truth sheet beside its clip ({type(exc).__name__}: {exc})") from None
 
 
 def labelled(key: str, identity: str, got: tuple[np.ndarray, np.ndarray, float], truth: list[Interval],

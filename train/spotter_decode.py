@@ -25,6 +25,7 @@ class Clip:
     fps: float
     pos: np.ndarray  # rows with a full, unbroken window
     truth: list[Interval]
+    source: str = ""  # what the generator made the clip from (its sheet's "source": a video's name or a photo's)
 
 
 def decode(clip: Clip, probs: np.ndarray, threshold: float, min_frames: int = 3, gap: int = 2) -> list[Interval]:

@@ -17,12 +17,12 @@ checked instead.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 
-from mecore.errors import MexError
 from mecore.spotflow import NAMES, NOISE_EVERY, NOISE_FLOOR, NOISE_WINDOW, mirror, nanmedian
 from train.spotter_decode import Clip
 
@@ -72,21 +72,14 @@ def mix(clip: Clip, footage: np.ndarray, rng: np.random.Generator, size: int = 1
     own, _ = raw(clip.x, size)
     # blink, jaw and head motion: the larger of the two (either one blinking is a blink)
     ctx = np.maximum(clip.x[:, 3 * R:], context)
-    return Clip(clip.key + "+mix", clip.identity, vectors(own + flow, ctx, size), clip.y, clip.idx, clip.fps,
-                clip.pos, clip.truth)
+    return dataclasses.replace(clip, key=clip.key + "+mix", x=vectors(own + flow, ctx, size))
 
 
-def footage_for(free: list[Clip], val: list[Clip], truth: list[Path], identities: Path) -> tuple[list[Clip], list[Clip]]:
+def footage_for(free: list[Clip], val: list[Clip], identities: Path) -> tuple[list[Clip], list[Clip]]:
     """(the event-free clips mixed in, those the false-alarm budget is checked on). Only training people's
     footage is mixed in; the validation people's and footage of nobody in the generator's set stay out of
     training, so the check measures footage the network never saw."""
-    held: set[str] = set()
-    for c in val:  # a person's clips may lie in several truth folders of one name (--train-long-from)
-        sheet = next((t / f"{c.key}.json" for t in truth
-                      if t.name == c.identity.split("/")[0] and (t / f"{c.key}.json").is_file()), None)
-        if sheet is None:
-            raise MexError(f"{c.key}.json: no ground truth of validation clip {c.key} in any --truth folder")
-        held.add(Path(json.loads(sheet.read_text(encoding="utf-8")).get("source") or "").stem)
+    held = {Path(c.source).stem for c in val}
     ids = json.loads(identities.read_text(encoding="utf-8"))
     training = {Path(ids["sources"][p]["path"]).stem for p in ids.get("train", [])} - held
     mixed = [c for c in free if c.key in training and len(c.x) >= 2]

@@ -15,7 +15,7 @@ from bench import spot_replay
 from mecore import spotrec
 from mecore.errors import MexError
 from stream.config import StreamConfig
-from train import spotter, spotter_mix
+from train import spotter, spotter_data, spotter_mix
 
 ASSETS = Path(__file__).resolve().parents[2] / "stream" / "assets"
 
@@ -152,6 +152,11 @@ def test_mixing_adds_real_movement_and_normalises_the_sum_as_the_stream_does(tra
     assert not np.allclose(both.x[:, :2 * spotter_mix.R], clip.x[:, :2 * spotter_mix.R])
 
 
+def test_a_clip_without_its_sheet_beside_it_is_named(tmp_path):
+    with pytest.raises(MexError, match=r"sub01_01\.json: no ground-truth sheet beside its clip"):
+        spotter_data.source_of(tmp_path / "sub01_01.json")
+
+
 def test_only_training_peoples_footage_is_mixed_in_and_the_rest_checks_false_alarms(tmp_path, trained):
     cfg, _, _ = trained
     folder = cfg.truth[0]
@@ -160,14 +165,10 @@ def test_only_training_peoples_footage_is_mixed_in_and_the_rest_checks_false_ala
         "p1": {"path": str(folder / "sub01_01.mp4")}, "p3": {"path": str(folder / "sub03_01.mp4")}}}))
     free = spotter.load_event_free(spotter.SpotterConfig(record=cfg.record, truth=cfg.truth, event_free=[folder],
                                                          identities=ids))
-    truth, more = tmp_path / "a" / "long", tmp_path / "b" / "long"  # one person's clips in two folders of a name
-    truth.mkdir(parents=True)
-    more.mkdir(parents=True)
     val = [c for c in spotter.load_clips(cfg) if c.key == "sub02_01"]
-    (truth / "sub02_01.json").write_text(json.dumps({"source": "sub03_01.mp4"}))  # a validation clip of p3's
-    mixed, checked = spotter_mix.footage_for(free, val, [truth, more], ids)
-    with pytest.raises(MexError, match=r"sub02_01\.json: no ground truth of validation clip sub02_01"):
-        spotter_mix.footage_for(free, val, [more], ids)
+    assert val[0].source == json.loads((ASSETS / "demo.json").read_text(encoding="utf-8"))["source"]  # from its sheet
+    val = [dataclasses.replace(val[0], source="sub03_01.mp4")]  # a validation clip made from p3's footage
+    mixed, checked = spotter_mix.footage_for(free, val, ids)
     # p1 trains; p3 validates, so its footage is not trained on; sub02_01 is nobody's
     assert [c.key for c in mixed] == ["sub01_01"] and [c.key for c in checked] == ["sub02_01", "sub03_01"]
     run = dataclasses.replace(cfg, mix=1, event_free=[folder], identities=ids, epochs=2, out=tmp_path / "out",
