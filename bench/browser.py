@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mecore import upright
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -60,7 +62,7 @@ def write_y4m(src: str | Path, dst: str | Path, size: tuple[int, int] = (640, 48
         for i, frame in enumerate(container.decode(stream)):
             if max_frames is not None and i >= max_frames:
                 break
-            rgb = frame.to_ndarray(format="rgb24")
+            rgb = upright.rgb(frame)
             h, w = rgb.shape[:2]
             scale = min(width / w, height / h, 1.0)
             if scale < 1.0:

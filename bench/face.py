@@ -30,6 +30,7 @@ import av
 import cv2
 import numpy as np
 
+from mecore import upright
 from mecore.errors import MexError, run_cli
 from mecore.face import roi
 from mecore.face.align import Aligner
@@ -49,7 +50,7 @@ def decode(path: Path, frames: int) -> tuple[list[np.ndarray], float]:
     try:
         with av.open(str(path)) as container:
             for frame in container.decode(video=0):
-                out.append(frame.to_ndarray(format="rgb24"))
+                out.append(upright.rgb(frame))
                 if len(out) >= frames:
                     break
     except (av.error.FFmpegError, OSError) as exc:

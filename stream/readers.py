@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from mecore.errors import MexError
+from mecore.upright import rgb
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|pass|token|key|secret|auth)=)[^&#]*")
@@ -78,7 +79,7 @@ class AVReader:
             for frame in self.container.decode(video=0):
                 n += 1
                 last_t = frame.time
-                yield frame.to_ndarray(format="rgb24"), frame.time
+                yield rgb(frame), frame.time
         except (av.error.FFmpegError, OSError) as exc:
             if self.live:
                 raise Lost(why(exc)) from None

@@ -66,3 +66,29 @@ def ray_local():
         pytest.skip(f"Ray cannot start here: {type(exc).__name__}: {exc}")
     yield ray
     ray.shutdown()
+
+
+def write_turned_mp4(path: Path, upright: list, fps: float, angle: int) -> Path:
+    """An mp4 as a phone records it: each upright RGB frame stored turned, and the track's display matrix
+    (FFmpeg's display rotation ``angle``, degrees counter-clockwise: -90 for an iPhone's portrait video)
+    saying how to turn it back. Real libx264 encode; the matrix is written into the track header in place."""
+    import math
+    import struct
+
+    import numpy as np
+
+    from train.synth.long_clips import write_mp4
+
+    write_mp4(path, (np.ascontiguousarray(np.rot90(f, -(angle // 90))) for f in upright), fps, 18)
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd")
+    matrix = at + 8 + (32 if data[at + 4] == 1 else 20) + 16  # after version, flags, times, ids, layer, volume
+    cos, sin = round(math.cos(math.radians(angle))), round(math.sin(math.radians(angle)))
+    struct.pack_into(">9i", data, matrix, cos << 16, -sin << 16, 0, sin << 16, cos << 16, 0, 0, 0, 1 << 30)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def turned_mp4():
+    return write_turned_mp4

@@ -206,3 +206,15 @@ def test_later_training_clips_continue_the_numbering(tmp_path, monkeypatch):
     assert sorted(later) == ["long_video/sub02_03.mp4", "long_video/sub02_04.mp4"]
     assert all(all_four[name] == seed for name, seed in later.items())
     assert len(set(all_four.values())) == 8
+
+
+def test_a_phone_video_source_is_used_upright(tmp_path, turned_mp4):
+    # a user's --faces video filmed in portrait on a phone: events are injected on the face the way up it was filmed
+    from train.synth.faces import _video_stills
+    from train.synth.video import decode
+
+    upright = np.full((64, 48, 3), 90, np.uint8)
+    upright[:16, :16] = 255
+    clip = turned_mp4(tmp_path / "portrait.mp4", [upright] * 4, 30.0, -90)
+    for frame in [*decode(clip, None), *(f for _, f in _video_stills(clip, 2))]:
+        assert frame.shape == (64, 48, 3) and frame[:16, :16].mean() > 230

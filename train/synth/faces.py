@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mecore import upright
 from mecore.errors import MexError
 from mecore.face.tracker import FaceTracker
 from train.synth.warp import FaceGeometry
@@ -69,7 +70,7 @@ def _video_stills(path: Path, count: int) -> list[tuple[str, np.ndarray]]:
 
     try:
         with av.open(str(path)) as container:
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+            frames = [upright.rgb(f) for f in container.decode(video=0)]
     except (av.error.FFmpegError, IndexError, ValueError) as exc:
         raise MexError(f"{path}: cannot decode video ({exc})") from None
     if not frames:

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mecore import atomic
+from mecore import atomic, upright
 from mecore.errors import MexError
 from mecore.face.tracker import FaceTracker
 from train.synth.events import Event
@@ -37,7 +37,7 @@ def decode(path: Path, max_frames: int | None) -> Iterator[np.ndarray]:
             for i, frame in enumerate(container.decode(video=0)):
                 if max_frames is not None and i >= max_frames:
                     break
-                yield frame.to_ndarray(format="rgb24")
+                yield upright.rgb(frame)
     except av.error.FFmpegError as exc:
         raise MexError(f"{path}: cannot decode video ({exc})") from None
 
