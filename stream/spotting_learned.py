@@ -81,8 +81,17 @@ class LearnedSpotter:
     @staticmethod
     def fits(config: StreamConfig) -> bool:
         """Whether the engine was trained near the source's frame rate (within 0.8x its lowest .. 1.2x its highest)."""
+        return LearnedSpotter.stride(config) == 1
+
+    @staticmethod
+    def stride(config: StreamConfig) -> int | None:
+        """Every how many of the source's frames the engine should see: 1 where it was trained near the source's
+        rate (0.8x its lowest .. 1.2x its highest); for a faster source the n that brings the rate nearest its
+        highest (a 60 fps phone video: 2, a 200 fps dataset clip: 7); None for a slower one (a browser's 10 fps)."""
         fps = _engine(config.spotter_model).meta["fps"]
-        return 0.8 * min(fps) <= config.fps <= 1.2 * max(fps)
+        lo, hi = 0.8 * min(fps), 1.2 * max(fps)
+        fit = [n for n in range(1, 1 + int(config.fps // lo)) if lo <= config.fps / n <= hi]
+        return min(fit, key=lambda n: abs(config.fps / n - max(fps))) if fit else None
 
     def _make_decoder(self) -> Decoder:
         m = self.engine.meta

@@ -43,10 +43,44 @@ def test_auto_is_the_learned_spotter_where_its_engine_fits_the_frame_rate_and_fl
     from stream.spotting_flow import FlowSpotter
 
     assert StreamConfig().spotter == "auto"
-    assert [resolve(StreamConfig(fps=f)) for f in (30.0, 25.0, 10.0, 60.0)] == ["learned", "learned", "flow", "flow"]
+    assert [resolve(StreamConfig(fps=f)) for f in (30.0, 25.0, 10.0, 60.0)] == ["learned", "learned", "flow", "learned"]
     assert isinstance(make_spotter(StreamConfig(fps=10.0)), FlowSpotter)  # a browser webcam's 10 frames a second
     with pytest.warns(UserWarning, match=r"trained on 22.*fps clips, the source runs at 10"):
         assert isinstance(make_spotter(StreamConfig(spotter="learned", fps=10.0)), LearnedSpotter)  # asked for: kept
     with caplog.at_level(logging.INFO, logger="stream"):
         assert resolve(StreamConfig(spotter_model=str(tmp_path / "none.onnx"))) == "flow"
     assert "no spotter engine" in caplog.text
+
+
+def test_a_faster_source_is_spotted_on_every_nth_frame_at_the_engines_rate(demo_clip):
+    """A 60 fps phone video (or a 200 fps dataset clip) keeps the learned spotter: it sees every second (seventh)
+    frame, so it finds what it finds at 30 fps, reported in the source's frame indices."""
+    from stream.pipeline import Analyzer
+    from stream.spotters import Strided
+    from tests.stream.test_pipeline import _frames
+
+    assert [LearnedSpotter.stride(StreamConfig(fps=f)) for f in (30.0, 36.0, 50.0, 60.0, 100.0, 200.0, 10.0)] == \
+        [1, 1, 2, 2, 3, 7, None]
+    inputs = []
+    with Analyzer(StreamConfig(spotter="learned", classify=False, overlay=False),
+                  spot_tap=lambda fid, x: inputs.append(x)) as an:
+        for f in _frames(demo_clip, 170):
+            an.process(f)
+    at30 = LearnedSpotter(StreamConfig(spotter="learned"))
+    at60 = make_spotter(StreamConfig(spotter="learned", fps=60.0))
+    assert isinstance(at60, Strided) and at60.n == 2 and at60.spotter.k == at30.k
+    want, got, signals = [], [], 0
+    for x in inputs:
+        want += at30.update(**x)[0]
+        got += at60.update(**dict(x, index=2 * x["index"]))[0]
+        # the frame between: another picture, which the strided spotter must not see
+        between = at60.update(**dict(x, index=2 * x["index"] + 1, grey=255 - x["grey"]))
+        assert between == ([], None) and at60.guess is None
+        signals += at60.spotter.last_signal is not None
+    want += at30.flush()
+    got += at60.flush()
+    assert len(want) >= 2 and signals
+    assert [(2 * e.onset_frame, 2 * e.apex_frame, 2 * e.offset_frame, e.kind, e.regions) for e in want] == \
+        [(e.onset_frame, e.apex_frame, e.offset_frame, e.kind, e.regions) for e in got]
+    assert all(e.fps == 60.0 for e in got) and all(e.fps == 30.0 for e in want)
+    assert [round(e.duration_s, 3) for e in got] == [round(e.duration_s, 3) for e in want]
