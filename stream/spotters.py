@@ -49,21 +49,28 @@ def _auto(model: str, fps: float) -> str:
 
 
 class Strided:
-    """A spotter made for a lower frame rate, fed every ``n``-th frame of a faster source, as if the source ran at
-    its rate (a 60 fps phone video: every second frame; a 200 fps dataset clip: every seventh). Its events, guess
-    and signal come back in the source's frame indices and rate."""
+    """A spotter made for a lower frame rate, fed one frame in each run of ``n`` of a faster source, as if the
+    source ran at its rate (a 60 fps phone video: every second frame; a 200 fps dataset clip: every seventh). The
+    first frame seen in each run is the one fed, so a live source's dropped frames do not break its window. Its
+    events, guess and signal come back in the source's frame indices and rate."""
+
+    KEEP = 4096  # runs whose fed frame is remembered: further back than any event of the spotter reaches
 
     def __init__(self, spotter: LearnedSpotter, n: int, fps: float):
         self.spotter, self.n, self.fps = spotter, n, fps
         self.guess: SpotEvent | None = None
+        self._fed: dict[int, int] = {}  # run -> the source frame fed for it
 
     def update(self, index: int, *args, **kwargs) -> tuple[list[SpotEvent], SignalPoint | None]:
         self.guess = None
-        if index % self.n:
+        run = index // self.n
+        if run in self._fed:
             return [], None
-        events, signal = self.spotter.update(index // self.n, *args, **kwargs)
+        self._fed[run] = index
+        self._fed.pop(run - self.KEEP, None)
+        events, signal = self.spotter.update(run, *args, **kwargs)
         self.guess = self._source(self.spotter.guess)
-        return [self._source(e) for e in events], (replace(signal, frame=signal.frame * self.n) if signal else None)
+        return [self._source(e) for e in events], (replace(signal, frame=self._index(signal.frame)) if signal else None)
 
     def flush(self) -> list[SpotEvent]:
         self.guess = None
@@ -72,9 +79,11 @@ class Strided:
     def reconfigure(self, config: StreamConfig) -> None:
         self.spotter.reconfigure(config.with_fps(config.fps / self.n))
 
+    def _index(self, run: int) -> int:
+        return self._fed.get(run, run * self.n)
+
     def _source(self, ev: SpotEvent | None) -> SpotEvent | None:
         if ev is None:
             return None
-        n = self.n
-        return replace(ev, onset_frame=ev.onset_frame * n, apex_frame=ev.apex_frame * n, offset_frame=ev.offset_frame * n,
-                       fps=self.fps)
+        return replace(ev, onset_frame=self._index(ev.onset_frame), apex_frame=self._index(ev.apex_frame),
+                       offset_frame=self._index(ev.offset_frame), fps=self.fps)

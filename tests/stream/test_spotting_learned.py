@@ -84,3 +84,9 @@ def test_a_faster_source_is_spotted_on_every_nth_frame_at_the_engines_rate(demo_
         [(e.onset_frame, e.apex_frame, e.offset_frame, e.kind, e.regions) for e in got]
     assert all(e.fps == 60.0 for e in got) and all(e.fps == 30.0 for e in want)
     assert [round(e.duration_s, 3) for e in got] == [round(e.duration_s, 3) for e in want]
+    # a live source that dropped the run's first frame: its second one is fed in its place, the window unbroken
+    live = make_spotter(StreamConfig(spotter="learned", fps=60.0))
+    fed = [live.update(**dict(x, index=2 * x["index"] + (x["index"] % 5 == 0)))[1] for x in inputs]
+    assert sum(s is not None for s in fed) == signals
+    run = inputs[-1]["index"] - live.spotter.lookahead  # the newest signal's frame, in the spotter's own frames
+    assert fed[-1].frame == 2 * run + (run % 5 == 0)
