@@ -46,6 +46,8 @@ def test_it_learns_the_clips_events_and_publishes_a_self_describing_engine(train
     assert len(report["val_identities"]) == 1 and len(report["train_identities"]) == 2
     assert not set(report["val_identities"]) & set(report["train_identities"])
     assert report["chosen"]["f1_micro"] >= 0.6, report["chosen"]
+    fit = report["train_fit"]  # the chosen network on its own training clips, as a check of underfitting
+    assert fit["micro"][0] > 0 and fit["threshold"] == report["chosen"]["threshold"]
     manifest = json.loads((cfg.publish_dir / "manifest.json").read_text())
     meta = manifest["artifacts"]["spotter.onnx"]["meta"]
     assert meta["threshold"] == report["chosen"]["threshold"] and meta["labels"] == ["none", "micro", "macro"]
