@@ -218,3 +218,12 @@ def test_a_phone_video_source_is_used_upright(tmp_path, turned_mp4):
     clip = turned_mp4(tmp_path / "portrait.mp4", [upright] * 4, 30.0, -90)
     for frame in [*decode(clip, None), *(f for _, f in _video_stills(clip, 2))]:
         assert frame.shape == (64, 48, 3) and frame[:16, :16].mean() > 230
+
+
+def test_camcorder_and_old_phone_clips_are_video_sources(tmp_path):
+    from train.synth.identities import user_identities
+
+    paths = [tmp_path / n for n in ("00012.MTS", "clip.3gp", "cam.m2ts", "face.JPG")]
+    for p in paths:
+        p.touch()
+    assert [i.kind for i in user_identities([str(p) for p in paths])] == ["video", "video", "video", "photo"]

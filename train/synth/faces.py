@@ -21,7 +21,7 @@ from mecore.errors import MexError
 from mecore.face.tracker import FaceTracker
 from train.synth.warp import FaceGeometry
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".3gp", ".mts", ".m2ts", ".ts")
 FRAMES_PER_VIDEO = 3  # stills taken from each video given as a face source
 FACE_PX = (120.0, 400.0)  # face width (cheek to cheek) in a subject's frame
 _FORE, _CHIN = 10, 152
