@@ -10,6 +10,8 @@ import logging
 from dataclasses import replace
 from functools import lru_cache
 
+import numpy as np
+
 from mecore.errors import MexError
 from mecore.types import SpotEvent
 from stream.config import StreamConfig
@@ -49,38 +51,60 @@ def _auto(model: str, fps: float) -> str:
 
 
 class Strided:
-    """A spotter made for a lower frame rate, fed one frame in each run of ``n`` of a faster source, as if the
-    source ran at its rate (a 60 fps phone video: every second frame; a 200 fps dataset clip: every seventh). The
-    first frame seen in each run is the one fed, so a live source's dropped frames do not break its window. Its
-    events, guess and signal come back in the source's frame indices and rate."""
+    """A spotter made for a lower frame rate, fed each run of ``n`` frames of a faster source as one frame, as if
+    the source ran at its rate (a 60 fps phone video: runs of 2; a 200 fps dataset clip: runs of 7). The run's
+    aligned crops, landmarks and face measures are averaged (the picture a camera at the engine's rate with the
+    longer exposure would take, with less of the sensor's and encoder's noise) and fed at the run's last frame,
+    or, when a live source dropped that, at the next run's first. Its events, guess and signal come back in the
+    source's frame indices (a run's first frame) and rate."""
 
-    KEEP = 4096  # runs whose fed frame is remembered: further back than any event of the spotter reaches
+    KEEP = 4096  # runs whose first frame is remembered: further back than any event of the spotter reaches
 
     def __init__(self, spotter: LearnedSpotter, n: int, fps: float):
         self.spotter, self.n, self.fps = spotter, n, fps
         self.guess: SpotEvent | None = None
-        self._fed: dict[int, int] = {}  # run -> the source frame fed for it
+        self._first: dict[int, int] = {}  # run -> its first frame seen
+        self._run: list[dict] = []  # the inputs of the run not fed yet
 
-    def update(self, index: int, *args, **kwargs) -> tuple[list[SpotEvent], SignalPoint | None]:
+    def update(self, index: int, grey: np.ndarray, crop_landmarks: np.ndarray, crop_size: int, blink: float = 0.0,
+               centre: tuple[float, float] = (0.0, 0.0), face_width: float = 1.0,
+               blendshapes: dict[str, float] | None = None) -> tuple[list[SpotEvent], SignalPoint | None]:
         self.guess = None
-        run = index // self.n
-        if run in self._fed:
-            return [], None
-        self._fed[run] = index
-        self._fed.pop(run - self.KEEP, None)
-        events, signal = self.spotter.update(run, *args, **kwargs)
-        self.guess = self._source(self.spotter.guess)
-        return [self._source(e) for e in events], (replace(signal, frame=self._index(signal.frame)) if signal else None)
+        events: list[SpotEvent] = []
+        signal = None
+        if self._run and self._run[0]["index"] // self.n != index // self.n:  # the last one's end was dropped
+            events, signal = self._feed()
+        self._run.append(dict(index=index, grey=grey, crop_landmarks=crop_landmarks, crop_size=crop_size, blink=blink,
+                              centre=centre, face_width=face_width, blendshapes=blendshapes))
+        if index % self.n == self.n - 1:
+            more, newer = self._feed()
+            events, signal = events + more, newer or signal
+        return events, signal
 
     def flush(self) -> list[SpotEvent]:
+        events = self._feed()[0] if self._run else []
         self.guess = None
-        return [self._source(e) for e in self.spotter.flush()]
+        return events + [self._source(e) for e in self.spotter.flush()]
 
     def reconfigure(self, config: StreamConfig) -> None:
         self.spotter.reconfigure(config.with_fps(config.fps / self.n))
 
+    def _feed(self) -> tuple[list[SpotEvent], SignalPoint | None]:
+        run, frames, self._run = self._run[0]["index"] // self.n, self._run, []
+        self._first[run] = frames[0]["index"]
+        self._first.pop(run - self.KEEP, None)
+
+        def mean(key):
+            return np.mean([np.asarray(f[key], np.float32) for f in frames], axis=0)
+
+        grey = frames[0]["grey"] if len(frames) == 1 else np.rint(mean("grey")).astype(np.uint8)
+        events, signal = self.spotter.update(run, grey, mean("crop_landmarks"), frames[0]["crop_size"], float(mean("blink")),
+                                             tuple(mean("centre")), float(mean("face_width")), frames[-1]["blendshapes"])
+        self.guess = self._source(self.spotter.guess)
+        return [self._source(e) for e in events], (replace(signal, frame=self._index(signal.frame)) if signal else None)
+
     def _index(self, run: int) -> int:
-        return self._fed.get(run, run * self.n)
+        return self._first.get(run, run * self.n)
 
     def _source(self, ev: SpotEvent | None) -> SpotEvent | None:
         if ev is None:
