@@ -85,7 +85,7 @@ class LearnedSpotter:
 
     @staticmethod
     def stride(config: StreamConfig) -> int | None:
-        """Every how many of the source's frames the engine should see: 1 where it was trained near the source's
+        """How many of the source's frames the engine should see as one: 1 where it was trained near the source's
         rate (0.8x its lowest .. 1.2x its highest); for a faster source the n that brings the rate nearest its
         highest (a 60 fps phone video: 2, a 200 fps dataset clip: 7); None for a slower one (a browser's 10 fps)."""
         fps = _engine(config.spotter_model).meta["fps"]
