@@ -2,9 +2,10 @@
 
 Phones record portrait video as landscape frames and put the turn that displays them upright in the
 container (the track's display matrix; the old ``rotate`` tag). FFmpeg's decoders, and so PyAV's, hand out
-the frames as stored: a face filmed upright on a phone arrives lying on its side, where MediaPipe's
-landmarker finds no face. Every reader of user video turns its frames with ``rgb`` below. Mirrored display
-matrices (rare, and not written by cameras) are read for their rotation only.
+the frames as stored: a face filmed upright on a phone arrives lying on its side. The landmarker and the
+alignment still find and straighten most such faces, but the window, the annotated and magnified videos and
+the generator's clips would show the person on their side. Every reader of user video turns its frames with
+``rgb`` below. Mirrored display matrices (rare, and not written by cameras) are read for their rotation only.
 """
 
 from __future__ import annotations
