@@ -37,6 +37,7 @@ def generate(
     train_long: int = 0,
     train_long_from: int = 1,
     train_long_kind: str | None = None,
+    long_fps: float = 30.0,
 ) -> dict:
     """The synthetic set in the CASME II layout at ``out`` (see ``train.synth.generate``); returns its
     ground truth, with ``"summary"`` (one line), ``"seconds"`` and ``"identities"`` (train / holdout)."""
@@ -51,7 +52,7 @@ def generate(
         raise MexError(str(exc)) from None
     return _generate(out, cfg, faces=faces, long_clips=long_clips, progress=progress, default_faces=default_faces,
                      holdout_long=holdout_long, train_long=train_long, train_long_from=train_long_from,
-                     train_long_kind=train_long_kind)
+                     train_long_kind=train_long_kind, long_fps=long_fps)
 
 
 def _range(text: str) -> tuple[float, float]:
@@ -93,6 +94,8 @@ def _dataset(argv: list[str]) -> str:
     p.add_argument("--amplitude", type=_range, default=SynthConfig.amplitude, metavar="LO,HI",
                    help="apex displacement per AU, px on the aligned 256 face, about px per 200 px of face width "
                         "(default 0.5,3)")
+    p.add_argument("--long-fps", type=float, default=30.0, metavar="FPS",
+                   help="rate of the --holdout-long / --train-long clips made from photos (60: a phone's; videos keep theirs)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     if a.long_clips < 0:
@@ -105,11 +108,13 @@ def _dataset(argv: list[str]) -> str:
         raise MexError(str(exc)) from None
     if a.holdout_long < 0:
         raise MexError("--holdout-long must be >= 0")
+    if not 1 <= a.long_fps <= 1000:
+        raise MexError(f"--long-fps must be in [1, 1000], got {a.long_fps:g}")
     if a.train_long < 0 or a.train_long_from < 1:
         raise MexError("--train-long must be >= 0 and --train-long-from >= 1")
     truth = generate(a.out, cfg, faces=a.faces, long_clips=a.long_clips, progress=not a.quiet,
                      default_faces=a.default_faces, holdout_long=a.holdout_long, train_long=a.train_long,
-                     train_long_from=a.train_long_from, train_long_kind=a.train_long_kind)
+                     train_long_from=a.train_long_from, train_long_kind=a.train_long_kind, long_fps=a.long_fps)
     return f"{truth['summary']} -> {a.out}"
 
 

@@ -227,3 +227,20 @@ def test_camcorder_and_old_phone_clips_are_video_sources(tmp_path):
     for p in paths:
         p.touch()
     assert [i.kind for i in user_identities([str(p) for p in paths])] == ["video", "video", "video", "photo"]
+
+
+def test_long_clips_from_photos_at_a_phones_rate(tmp_path, monkeypatch):
+    # --long-fps 60: the photo clips at 60 fps (events and distractors timed in seconds), a video at its own rate
+    from types import SimpleNamespace
+
+    from train.synth import dataset
+
+    rates = []
+    monkeypatch.setattr(dataset, "long_clip_from_video", lambda src, path, cfg, seed: rates.append(("video", cfg.fps)))
+    monkeypatch.setattr(dataset, "long_clip_from_subject", lambda sub, path, cfg, seed: rates.append(("photo", cfg.fps)))
+    ids = [Identity("a", "photo", "a.jpg", "user"), Identity("b", "video", "b.mp4", "user")]
+    dataset.write_identity_long(tmp_path, [SimpleNamespace(index=1), SimpleNamespace(index=2)], ids, 1, seed=0, fps=60.0)
+    assert rates[0] == ("photo", 60.0) and dataset.HOLDOUT_LONG.fps == 30.0  # a video keeps its own rate whatever cfg says
+    rates.clear()
+    dataset.write_identity_long(tmp_path, [SimpleNamespace(index=1)], ids[:1], 1, seed=0)
+    assert rates == [("photo", 30.0)]

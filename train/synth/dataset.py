@@ -87,13 +87,15 @@ def generate(
     train_long: int = 0,
     train_long_from: int = 1,
     train_long_kind: str | None = None,
+    long_fps: float = HOLDOUT_LONG.fps,
 ) -> dict:
     """Write the set into ``out`` (new, empty, or a previous synth output) and return its ground truth
     with ``"summary"`` (the one-line summary), ``"seconds"`` and ``"identities"`` added.
 
     ``holdout_long``: long clips per held-out identity (photo ones into holdout/long, video ones into
     holdout/long_video); ``train_long``: the same per training identity, into spot/, numbered from
-    ``train_long_from``, of ``train_long_kind``'s identities only when given (photo, video)."""
+    ``train_long_from``, of ``train_long_kind``'s identities only when given (photo, video); ``long_fps``: the rate
+    of those made from photos (a phone's 60 fps; a video keeps its own)."""
     start = time.perf_counter()
     cfg = cfg or SynthConfig()
     out = Path(out)
@@ -111,6 +113,8 @@ def generate(
         settings["train_long"] = train_long
         if (train_long_from, train_long_kind) != (1, None):
             settings["train_long_from"], settings["train_long_kind"] = train_long_from, train_long_kind
+    if long_fps != HOLDOUT_LONG.fps:
+        settings["long_fps"] = long_fps
     with FaceTracker(mode="image", max_faces=6, blendshapes=False) as tracker:
         identities, notes = identities_for(faces, default_faces, tracker)
         train_ids, held_ids = split_holdout(identities, cfg.holdout_identities, cfg.seed)
@@ -131,12 +135,12 @@ def generate(
         write_long_clips(out / LONG_DIR, subjects, faces, long_clips, long_cfg or LongClipConfig(fps=cfg.fps), cfg.seed)
     if train_long:
         write_identity_long(out / TRAIN_LONG_DIR, subjects, train_ids, train_long, cfg.seed, key=300,
-                            first=train_long_from, kind=train_long_kind)
+                            first=train_long_from, kind=train_long_kind, fps=long_fps)
     if held:
         hcfg = replace(cfg, clips_per_subject=cfg.holdout_clips)
         write_dataset(out / HOLDOUT_DIR, hcfg, held, progress=progress)
         if holdout_long:
-            write_identity_long(out / HOLDOUT_DIR, held, held_ids, holdout_long, cfg.seed)
+            write_identity_long(out / HOLDOUT_DIR, held, held_ids, holdout_long, cfg.seed, fps=long_fps)
     output.write_split(out, split, identities)
     output.finish(out, settings, planned)
     seconds = time.perf_counter() - start
@@ -147,11 +151,14 @@ def generate(
 
 
 def write_identity_long(folder: Path, subjects: list, ids: list[Identity], k: int, seed: int,
-                        key: int = 100, first: int = 1, kind: str | None = None) -> list[dict]:
+                        key: int = 100, first: int = 1, kind: str | None = None,
+                        fps: float = HOLDOUT_LONG.fps) -> list[dict]:
     """``k`` long clips per identity, numbered from ``first``: photos in ``long/``, real videos in
     ``long_video/``; only ``kind``'s identities (photo, video) when given. A clip's seed is its person's and
     its number's, so a later run from ``first`` adds clips a larger ``k`` would have written, byte for byte.
-    ``key`` keeps the training identities' clip seeds (300 + subject) apart from the held-out ones' (100 + subject)."""
+    ``key`` keeps the training identities' clip seeds (300 + subject) apart from the held-out ones' (100 + subject).
+    ``fps``: the photo clips' rate (a video keeps its own)."""
+    cfg = replace(HOLDOUT_LONG, fps=fps)
     truths = []
     for subject, ident in zip(subjects, ids):
         if kind and ident.kind != kind:
@@ -162,9 +169,9 @@ def write_identity_long(folder: Path, subjects: list, ids: list[Identity], k: in
             path = sub / f"sub{subject.index:02d}_{j + 1:02d}.mp4"
             clip_seed = int(rng_for(seed, LONG_KEY, key + subject.index, j).integers(0, 2**31))
             if ident.kind == "video":
-                truths.append(long_clip_from_video(ident.path, path, HOLDOUT_LONG, clip_seed))
+                truths.append(long_clip_from_video(ident.path, path, cfg, clip_seed))
             else:
-                truths.append(long_clip_from_subject(subject, path, HOLDOUT_LONG, clip_seed))
+                truths.append(long_clip_from_subject(subject, path, cfg, clip_seed))
     return truths
 
 
