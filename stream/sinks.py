@@ -18,7 +18,7 @@ import logging
 import math
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +31,17 @@ from mecore.types import Prediction, SpotEvent
 log = logging.getLogger("stream")
 
 
-def event_record(ev: SpotEvent, pred: Prediction | None) -> dict:
-    """The events.jsonl object of one event (label, probs, backend, latency_ms null when unclassified)."""
+def event_record(ev: SpotEvent, pred: Prediction | None, times: dict[int, float] | None = None) -> dict:
+    """The events.jsonl object of one event (label, probs, backend, latency_ms null when unclassified). Its
+    seconds are its frames' own timestamps where ``times`` has them (a phone's variable frame rate, a live
+    source's dropped frames), else frame / fps."""
+    def at(frame: int) -> float:
+        return round(times[frame] if times and frame in times else frame / ev.fps, 4)
+
     return {
         "type": "event", "face_id": ev.face_id,
         "onset_frame": ev.onset_frame, "apex_frame": ev.apex_frame, "offset_frame": ev.offset_frame,
-        "onset_s": round(ev.onset_s, 4), "apex_s": round(ev.apex_s, 4), "offset_s": round(ev.offset_s, 4),
+        "onset_s": at(ev.onset_frame), "apex_s": at(ev.apex_frame), "offset_s": at(ev.offset_frame),
         "score": round(float(ev.score), 4),
         "kind": ev.kind, "regions": list(ev.regions), "aus": list(ev.aus),
         "label": pred.label if pred else None,
@@ -75,12 +80,22 @@ class EventsFile:
         self.wait = wait_for_labels
         self._pending: dict[SpotEvent, None] = {}
         self.written = 0
+        self._times: dict[int, float] = {}  # frame index -> its timestamp, for the newest KEEP frames
+        self._order: deque[int] = deque()
+
+    KEEP = 8192  # frames whose timestamp is kept: more than an event and its classification reach back
 
     def _write(self, obj: dict) -> None:
         self.f.write(json.dumps(obj) + "\n")
         self.f.flush()
 
     def __call__(self, result) -> None:
+        frame = result.frame
+        if frame is not None and frame.timestamp_s is not None:
+            self._times[frame.index] = float(frame.timestamp_s)
+            self._order.append(frame.index)
+            if len(self._order) > self.KEEP:
+                self._times.pop(self._order.popleft(), None)
         self.add_events(result.events)
         self.add_predictions(result.predictions)
 
@@ -89,18 +104,18 @@ class EventsFile:
             if self.wait and ev.kind == "micro":  # a macro-expression is not classified: no label comes
                 self._pending[ev] = None
             else:
-                self._write(event_record(ev, None))
+                self._write(event_record(ev, None, self._times))
                 self.written += 1
 
     def add_predictions(self, preds: list[Prediction]) -> None:
         for p in preds:
             self._pending.pop(p.event, None)
-            self._write(event_record(p.event, p))
+            self._write(event_record(p.event, p, self._times))
             self.written += 1
 
     def close(self, report: dict | None = None) -> None:
         for ev in list(self._pending):
-            self._write(event_record(ev, None))
+            self._write(event_record(ev, None, self._times))
             self.written += 1
         self._pending.clear()
         if report is not None:

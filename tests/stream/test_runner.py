@@ -161,3 +161,35 @@ def test_max_frames_is_validated(bad, face_model):
 
     with Analyzer(StreamConfig(classify=False)) as an, pytest.raises(MexError, match="max_frames"):
         Runner(an, max_frames=bad)
+
+
+def test_events_carry_their_frames_own_times_in_a_variable_frame_rate_video(demo_clip, tmp_path):
+    # a phone slows to 15 fps in dim light: frame / average rate would put later events at the wrong second
+    from fractions import Fraction
+
+    vfr = tmp_path / "vfr.mp4"
+    with av.open(str(demo_clip)) as src, av.open(str(vfr), "w") as dst:
+        out = dst.add_stream("libx264", rate=30)
+        out.width, out.height, out.pix_fmt = 640, 480, "yuv420p"
+        out.codec_context.time_base = Fraction(1, 1000)
+        t = 0
+        for i, f in enumerate(src.decode(video=0)):
+            if i >= 200:
+                break
+            frame = av.VideoFrame.from_ndarray(f.to_ndarray(format="rgb24"), format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            t += 67 if 20 <= i < 40 else 33  # 20 frames at 15 fps
+            dst.mux(out.encode(frame))
+        dst.mux(out.encode(None))
+    with av.open(str(vfr)) as c:
+        times = [f.time for f in c.decode(video=0)]
+    path = tmp_path / "ev.jsonl"
+    with open_source(str(vfr)) as src, Analyzer(StreamConfig(classify=False, overlay=False).with_fps(src.fps)) as an:
+        Runner(an, [EventsFile(path)]).run(src)
+        fps = src.fps
+    events = [json.loads(x) for x in path.read_text().splitlines() if '"event"' in x]
+    assert events, "no event in the demo's first 200 frames"
+    for e in events:
+        assert e["onset_s"] == round(times[e["onset_frame"]], 4) and e["apex_s"] == round(times[e["apex_frame"]], 4)
+    # frame / average rate, the old seconds, were off after the slow stretch (half a second at the first event)
+    assert max(abs(e["onset_s"] - e["onset_frame"] / fps) for e in events) > 0.1
