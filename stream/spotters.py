@@ -92,7 +92,8 @@ class Strided:
     def _feed(self) -> tuple[list[SpotEvent], SignalPoint | None]:
         run, frames, self._run = self._run[0]["index"] // self.n, self._run, []
         self._first[run] = frames[0]["index"]
-        self._first.pop(run - self.KEEP, None)
+        if len(self._first) > 2 * self.KEEP:  # pruned in bulk: a live source's skipped runs leave gaps in the keys
+            self._first = {r: i for r, i in self._first.items() if r > run - self.KEEP}
 
         def mean(key):
             return np.mean([np.asarray(f[key], np.float32) for f in frames], axis=0)

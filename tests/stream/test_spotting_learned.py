@@ -105,3 +105,8 @@ def test_a_faster_source_is_spotted_run_by_run_at_the_engines_rate(demo_clip):
     assert sum(s is not None for _, s in out) == signals
     run = inputs[-1]["index"] - live.spotter.lookahead  # the newest signal's frame, in the spotter's own frames
     assert [s for _, s in out if s][-1].frame == 2 * run  # a run's first frame
+    # a long live run forgets old runs' first frames, even across skipped runs
+    live.KEEP = 8
+    for x in inputs[:60]:
+        live.update(**dict(x, index=6 * x["index"] + 1))  # every third run only
+    assert len(live._first) <= 2 * live.KEEP + 1
