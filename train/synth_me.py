@@ -65,7 +65,7 @@ def _range(text: str) -> tuple[float, float]:
 
 def _dataset(argv: list[str]) -> str:
     from train.synth.casme_layout import SynthConfig
-    from train.synth.dataset import generate
+    from train.synth.dataset import generate, identity_long_config
 
     p = argparse.ArgumentParser(prog="python -m train.synth_me", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output folder (new, empty, or a previous synth_me output)")
@@ -108,8 +108,10 @@ def _dataset(argv: list[str]) -> str:
         raise MexError(str(exc)) from None
     if a.holdout_long < 0:
         raise MexError("--holdout-long must be >= 0")
-    if not 1 <= a.long_fps <= 1000:
-        raise MexError(f"--long-fps must be in [1, 1000], got {a.long_fps:g}")
+    try:
+        identity_long_config(a.long_fps)  # the clips' own check, before minutes of generating
+    except ValueError as exc:
+        raise MexError(f"--long-fps {a.long_fps:g}: {exc}") from None
     if a.train_long < 0 or a.train_long_from < 1:
         raise MexError("--train-long must be >= 0 and --train-long-from >= 1")
     truth = generate(a.out, cfg, faces=a.faces, long_clips=a.long_clips, progress=not a.quiet,

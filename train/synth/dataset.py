@@ -150,6 +150,11 @@ def generate(
     return truth
 
 
+def identity_long_config(fps: float = HOLDOUT_LONG.fps) -> LongClipConfig:
+    """The identity long clips' settings at ``fps`` (the photo clips' rate); a bad rate is LongClipConfig's ValueError."""
+    return replace(HOLDOUT_LONG, fps=fps)
+
+
 def write_identity_long(folder: Path, subjects: list, ids: list[Identity], k: int, seed: int,
                         key: int = 100, first: int = 1, kind: str | None = None,
                         fps: float = HOLDOUT_LONG.fps) -> list[dict]:
@@ -158,7 +163,7 @@ def write_identity_long(folder: Path, subjects: list, ids: list[Identity], k: in
     its number's, so a later run from ``first`` adds clips a larger ``k`` would have written, byte for byte.
     ``key`` keeps the training identities' clip seeds (300 + subject) apart from the held-out ones' (100 + subject).
     ``fps``: the photo clips' rate (a video keeps its own)."""
-    cfg = replace(HOLDOUT_LONG, fps=fps)
+    cfg = identity_long_config(fps)
     truths = []
     for subject, ident in zip(subjects, ids):
         if kind and ident.kind != kind:
