@@ -1,12 +1,14 @@
 """Frame readers, one per kind of source: ``open()`` then ``frames()`` yields (RGB uint8, time_s or None).
 
-PyAV for files and URLs, OpenCV for webcams, image files for folders. ``stream.sources.VideoSource``
+PyAV for files and URLs (packet by packet: a damaged packet is skipped and counted, not the end of the
+file or a reconnect), OpenCV for webcams, image files for folders. ``stream.sources.VideoSource``
 drives them (capture thread, reconnects, state). Passwords in URLs never reach a message (``mask_url``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,9 @@ from mecore.errors import MexError
 from mecore.upright import rgb
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+# damaged packets in a row after which a stream counts as broken rather than damaged in places
+MAX_DAMAGED_RUN = 25
+log = logging.getLogger("stream")
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|pass|token|key|secret|auth)=)[^&#]*")
 
 
@@ -50,6 +55,7 @@ class AVReader:
         self.duration_s: float | None = None
         self.size = (0, 0)
         self.expected = 0
+        self.damaged: list[int] = []  # frames decoded before each skipped packet
 
     def open(self) -> None:
         import av
@@ -74,23 +80,43 @@ class AVReader:
         import av
 
         assert self.container is not None
-        n, last_t = 0, None
+        stream = self.container.streams.video[0]
+        n, last_t, run = 0, None, 0
         try:
-            for frame in self.container.decode(video=0):
-                n += 1
-                last_t = frame.time
-                yield rgb(frame), frame.time
+            for packet in self.container.demux(stream):
+                try:
+                    decoded = packet.decode()
+                except av.error.InvalidDataError:
+                    # one damaged packet (a lost RTP packet, a bad block on a card): skipped, as a player does; the
+                    # decoder takes up again at the next packet, its picture damaged until the next keyframe
+                    run += 1
+                    self.damaged.append(n)
+                    if run >= MAX_DAMAGED_RUN:
+                        raise
+                    if self.live and len(self.damaged) in (1, 10, 100, 1000, 10000):
+                        log.warning("%s: %d damaged packet(s) skipped so far, the last after frame %d",
+                                    mask_url(self.target), len(self.damaged), n)
+                    continue
+                run = 0
+                for frame in decoded:
+                    n += 1
+                    last_t = frame.time
+                    yield rgb(frame), frame.time
         except (av.error.FFmpegError, OSError) as exc:
             if self.live:
                 raise Lost(why(exc)) from None
             raise MexError(f"{self.target}: corrupt or truncated video after frame {n} ({why(exc)})") from None
+        if self.damaged and not self.live:
+            at = ", ".join(map(str, self.damaged[:5])) + (", ..." if len(self.damaged) > 5 else "")
+            log.warning("%s: %d damaged packet(s) skipped, after frame(s) %s: frames there are missing or show "
+                        "decoding damage", self.target, len(self.damaged), at)
         if self.live:
             near_end = self.duration_s is not None and last_t is not None and last_t >= self.duration_s - 1.0
             if not near_end:
                 raise Lost("stream ended")
         elif n == 0:
             raise MexError(f"{self.target}: no decodable video frames (corrupt or truncated)")
-        elif self.expected and n < self.expected - max(2, self.expected // 50):
+        elif self.expected and n + len(self.damaged) < self.expected - max(2, self.expected // 50):
             raise MexError(f"{self.target}: truncated: only {n} of its {self.expected} frames could be decoded")
 
     def close(self) -> None:

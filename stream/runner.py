@@ -192,7 +192,8 @@ class Runner:
         if not self._finished:
             self.finish()
         stats = self._stats
-        report = self.summary.report(getattr(stats, "dropped", 0), getattr(stats, "reconnects", 0))
+        report = self.summary.report(getattr(stats, "dropped", 0), getattr(stats, "reconnects", 0),
+                                     {"damaged_packets": getattr(stats, "damaged", 0)})
         report.update(self.info())
         if self.changes:
             report["config_changes"] = self.changes

@@ -296,7 +296,8 @@ def format_summary(s: dict) -> str:
     labels = ", ".join(f"{k} {v}" for k, v in s.get("events_by_label", {}).items()) or "none"
     kinds = ", ".join(f"{k} {v}" for k, v in s.get("events_by_kind", {}).items()) or "none"
     lines = [f"frames {s['frames']} ({s['frames_with_face']} with a face) in {s['seconds']} s: {s['fps']} fps; "
-             f"dropped {s['dropped']}, reconnects {s['reconnects']}",
+             f"dropped {s['dropped']}, reconnects {s['reconnects']}"
+             + (f", damaged packets skipped {s['damaged_packets']}" if s.get("damaged_packets") else ""),
              f"events {s['events']} ({kinds}); micro-expressions by label: {labels}"]
     faces = s.get("faces", {})
     if faces:

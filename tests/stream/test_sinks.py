@@ -66,7 +66,8 @@ def test_summary_counts_frames_not_the_final_result():
     summary(FrameResult(None, [], None, [EV], [], {}, {}, final=True))  # the end of stream: an event, no frame
     assert summary.frames == 3 and summary.events == 2 and summary.stage_n["landmarks"] == 3
     text = format_summary(summary.report(dropped=2))
-    assert "frames 3" in text and "dropped 2" in text and "events 2" in text
+    assert "frames 3" in text and "dropped 2" in text and "events 2" in text and "damaged" not in text
+    assert "damaged packets skipped 3" in format_summary(summary.report(extra={"damaged_packets": 3}))
 
 
 def test_the_video_names_how_it_was_made(tmp_path):

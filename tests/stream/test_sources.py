@@ -86,6 +86,51 @@ def test_truncated_file_is_reported_after_its_frames(tmp_path):
     src.close()
 
 
+def _damaged(clip, out, packets):
+    """``clip`` with the length field of each of ``packets`` (indices) overwritten: the decoder refuses those."""
+    with av.open(str(clip)) as c:
+        where = [p.pos for p in c.demux(video=0) if p.size]
+    data = bytearray(clip.read_bytes())
+    for i in packets:
+        data[where[i]:where[i] + 4] = b"\xff\xff\xff\xff"
+    out.write_bytes(bytes(data))
+    return out
+
+
+def _noise_clip(path, n=60):
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+        rng = np.random.default_rng(0)
+        for _ in range(n):  # noise: every packet is large, so a damaged one fails to decode
+            img = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+            c.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        c.mux(s.encode(None))
+    return path
+
+
+def test_a_damaged_packet_is_skipped_not_the_rest_of_the_file(tmp_path, caplog):
+    bad = _damaged(_noise_clip(tmp_path / "c.mp4"), tmp_path / "bad.mp4", [30])
+    with av.open(str(bad)) as c, pytest.raises(av.error.InvalidDataError):
+        for _ in c.decode(video=0):  # what the reader did before: the file ended at the damage
+            pass
+    with caplog.at_level("WARNING", logger="stream"), open_source(str(bad)) as src:
+        frames = list(src)
+        assert src.state == State.ENDED and src.stats.damaged == 1
+    assert len(frames) == 59
+    assert [r.getMessage() for r in caplog.records if "damaged" in r.getMessage()] == [
+        f"{bad}: 1 damaged packet(s) skipped, after frame(s) {src._reader.damaged[0]}: frames there are missing "
+        "or show decoding damage"]
+
+
+def test_a_file_damaged_throughout_is_an_error(tmp_path):
+    bad = _damaged(_noise_clip(tmp_path / "c.mp4"), tmp_path / "bad.mp4", range(10, 60))
+    got = []
+    with pytest.raises(MexError, match="bad.mp4: corrupt or truncated video after frame"), open_source(str(bad)) as src:
+        got.extend(f.index for f in src)
+    assert 5 < len(got) <= 10
+
+
 def test_state_machine_is_explicit(tmp_path):
     # a lost stream reconnects through CONNECTING (never straight to RUNNING), or gives up, or is closed
     assert TRANSITIONS[State.RECONNECTING] == {State.CONNECTING, State.FAILED, State.CLOSED}
