@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mecore.errors import MexError
+from stream.readers import AVReader
 from stream.sources import TRANSITIONS, State, VideoSource, mask_url, open_source
 
 
@@ -121,6 +122,13 @@ def test_a_damaged_packet_is_skipped_not_the_rest_of_the_file(tmp_path, caplog):
     assert [r.getMessage() for r in caplog.records if "damaged" in r.getMessage()] == [
         f"{bad}: 1 damaged packet(s) skipped, after frame(s) {src._reader.damaged[0]}: frames there are missing "
         "or show decoding damage"]
+    caplog.clear()
+    live = AVReader(str(bad), live=True, transport="tcp", open_timeout=5, read_timeout=5)  # as a camera's stream reads
+    live.open()
+    assert len(list(live.frames())) == 59  # no Lost: a damaged packet is not a reason to reconnect
+    live.close()
+    assert [r.getMessage() for r in caplog.records if "damaged" in r.getMessage()] == [
+        f"{bad}: 1 damaged packet(s) skipped so far, the last after frame {live.damaged[0]}"]
 
 
 def test_a_file_damaged_throughout_is_an_error(tmp_path):
