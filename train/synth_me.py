@@ -65,7 +65,7 @@ def _range(text: str) -> tuple[float, float]:
 
 def _dataset(argv: list[str]) -> str:
     from train.synth.casme_layout import SynthConfig
-    from train.synth.dataset import generate, identity_long_config
+    from train.synth.dataset import generate
 
     p = argparse.ArgumentParser(prog="python -m train.synth_me", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output folder (new, empty, or a previous synth_me output)")
@@ -98,22 +98,13 @@ def _dataset(argv: list[str]) -> str:
                    help="rate of the --holdout-long / --train-long clips made from photos (60: a phone's; videos keep theirs)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
-    if a.long_clips < 0:
-        raise MexError("--long-clips must be >= 0")
     try:
         cfg = SynthConfig(subjects=a.subjects, clips_per_subject=a.clips_per_subject, fps=a.fps, seed=a.seed,
                           first_frame=a.first_frame, amplitude=a.amplitude, holdout_identities=a.holdout_identities,
                           holdout_clips=a.holdout_clips)
     except ValueError as exc:
         raise MexError(str(exc)) from None
-    if a.holdout_long < 0:
-        raise MexError("--holdout-long must be >= 0")
-    try:
-        identity_long_config(a.long_fps)  # the clips' own check, before minutes of generating
-    except ValueError as exc:
-        raise MexError(f"--long-fps {a.long_fps:g}: {exc}") from None
-    if a.train_long < 0 or a.train_long_from < 1:
-        raise MexError("--train-long must be >= 0 and --train-long-from >= 1")
+    # counts and --long-fps are generate's to check, before any work: one rule for the CLI and the API
     truth = generate(a.out, cfg, faces=a.faces, long_clips=a.long_clips, progress=not a.quiet,
                      default_faces=a.default_faces, holdout_long=a.holdout_long, train_long=a.train_long,
                      train_long_from=a.train_long_from, train_long_kind=a.train_long_kind, long_fps=a.long_fps)

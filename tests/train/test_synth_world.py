@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from mecore.errors import MexError
 from stream.spot_eval import read_distractors, read_synthetic
 from train.synth.distractors import DISTRACTOR_KINDS
 from train.synth.events import Event, sample_aus
@@ -244,3 +245,14 @@ def test_long_clips_from_photos_at_a_phones_rate(tmp_path, monkeypatch):
     rates.clear()
     dataset.write_identity_long(tmp_path, [SimpleNamespace(index=1)], ids[:1], 1, seed=0)
     assert rates == [("photo", 30.0)]
+
+
+@pytest.mark.parametrize("bad", [{"train_long": 1, "train_long_from": 0}, {"holdout_long": -1}, {"long_fps": 0.0},
+                                 {"train_long": 1, "train_long_kind": "cartoon"}])
+def test_generate_refuses_bad_long_clip_options_before_any_work(tmp_path, bad):
+    # the API checks what the CLI used to check alone: nothing is written, no face is looked for
+    from train.synth.dataset import generate
+
+    with pytest.raises(MexError, match="--(train-long|holdout-long|long-fps)"):
+        generate(tmp_path / "out", **bad)
+    assert not (tmp_path / "out").exists()

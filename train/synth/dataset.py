@@ -95,8 +95,16 @@ def generate(
     ``holdout_long``: long clips per held-out identity (photo ones into holdout/long, video ones into
     holdout/long_video); ``train_long``: the same per training identity, into spot/, numbered from
     ``train_long_from``, of ``train_long_kind``'s identities only when given (photo, video); ``long_fps``: the rate
-    of those made from photos (a phone's 60 fps; a video keeps its own)."""
+    of those made from photos (a phone's 60 fps; a video keeps its own). Bad counts or rate: MexError, before any work."""
     start = time.perf_counter()
+    if holdout_long < 0 or train_long < 0 or train_long_from < 1 or long_clips < 0:
+        raise MexError("--long-clips, --holdout-long and --train-long must be >= 0, --train-long-from >= 1")
+    if train_long_kind not in (None, "photo", "video"):
+        raise MexError(f"--train-long-kind {train_long_kind!r}: photo or video")
+    try:
+        identity_long_config(long_fps)  # the clips' own check
+    except ValueError as exc:
+        raise MexError(f"--long-fps {long_fps:g}: {exc}") from None
     cfg = cfg or SynthConfig()
     out = Path(out)
     n_train = cfg.subjects
