@@ -253,6 +253,9 @@ def train(cfg: SpotterConfig) -> dict:
               "train_identities": train_ids, "val_identities": val_ids, "chosen": chosen, "history": history,
               "runs": [r[0] for r in runs], "class_counts": counts.tolist(), "seconds": round(time.perf_counter() - t0, 1)}
     report["fps"] = sorted({c.fps for c in clips})
+    # which real footage steered this engine, so a benchmark can tell its false alarms there from those on footage
+    # it never saw (a test-time figure, not a selection one)
+    report["footage"] = {"mixed": sorted(c.key for c in footage), "checked": sorted(c.key for c in free)}
     report["published"] = str(export(model, net_kwargs(cfg), cfg, chosen, report))
     return report
 
@@ -275,6 +278,7 @@ def export(model, kwargs: dict, cfg: SpotterConfig, chosen: dict, report: dict) 
         "validation": {k: chosen[k] for k in ("train_seed", "epoch", "mix", "threshold", "min_frames", "gap", "false_per_min",
                                               "free_per_min", "micro", "macro", "f1_micro", "f1")},
         "train_identities": report["train_identities"], "val_identities": report["val_identities"],
+        "footage": report["footage"],
     }
     cfg.out.mkdir(parents=True, exist_ok=True)
     model.eval()

@@ -54,6 +54,7 @@ def test_it_learns_the_clips_events_and_publishes_a_self_describing_engine(train
     assert meta["min_frames"] == report["chosen"]["min_frames"] in spotter.MIN_FRAMES
     assert meta["gap"] == report["chosen"]["gap"] in spotter.GAPS
     assert (meta["step_s"], meta["past"], meta["lookahead"], meta["fps"]) == (0.15, 33, 6, [30.0])
+    assert meta["footage"] == {"mixed": [], "checked": []}  # no event-free footage here: none steered it
 
 
 def test_the_stream_decodes_what_training_decoded(trained):
