@@ -122,23 +122,45 @@ def run_truth(folders: list[str], config: StreamConfig, record: Path | None = No
     return out
 
 
-def table(results: dict[str, dict]) -> str:
+def steered(config: StreamConfig) -> dict[str, str]:
+    """Clip stem -> how the learned spotter's engine used that real footage ("trained on": mixed into its
+    training clips; "chose it": its false alarms there chose the decoder), from the engine's metadata; empty
+    when there is no engine or it does not say (an engine from before session 19)."""
+    import engines
+
+    try:
+        footage = engines.load(config.spotter_model, "onnxruntime", threads=1).meta.get("footage")
+    except (FileNotFoundError, MexError, LookupError):
+        return {}
+    if not isinstance(footage, dict):
+        return {}
+    return {**{k: "chose it" for k in footage.get("checked", [])}, **{k: "trained on" for k in footage.get("mixed", [])}}
+
+
+def table(results: dict[str, dict], seen: dict[str, str] | None = None) -> str:
+    """The Markdown tables; ``seen`` (``steered``) adds whether the learned engine saw each real clip, and the rates
+    on the clips it never saw: the only ones that are not a figure of its own selection."""
     names = list(results)
-    lines = ["| clip | kind | s | " + " | ".join(f"{s}: micro | {s}: macro" for s in names) + " |",
-             "|---|---|---|" + "---|---|" * len(names)]
+    seen = seen or {}
+    lines = ["| clip | kind | s | learned engine | " + " | ".join(f"{s}: micro | {s}: macro" for s in names) + " |",
+             "|---|---|---|---|" + "---|---|" * len(names)]
     first = results[names[0]]
     for i, row in enumerate(first.get("real", [])):
         cells = [f"{results[s]['real'][i]['micro']} | {results[s]['real'][i]['macro']}" for s in names]
-        lines.append(f"| {row['clip']} | {row['kind']} | {row['seconds']} | " + " | ".join(cells) + " |")
-    kinds = sorted({r["kind"] for r in first.get("real", [])})
-    for kind in kinds:
+        use = seen.get(Path(row["clip"]).stem, "never saw it") if seen else "?"
+        lines.append(f"| {row['clip']} | {row['kind']} | {row['seconds']} | {use} | " + " | ".join(cells) + " |")
+    groups = [(kind, "", lambda r, k=kind: r["kind"] == k) for kind in sorted({r["kind"] for r in first.get("real", [])})]
+    if seen:
+        groups.append(("all", "never saw it", lambda r: Path(r["clip"]).stem not in seen))
+    for label, use, keep in groups:
         cells = []
         for s in names:
-            rows = [r for r in results[s]["real"] if r["kind"] == kind]
+            rows = [r for r in results[s]["real"] if keep(r)]
             minutes = sum(r["seconds"] for r in rows) / 60
-            cells.append(f"{sum(r['micro'] for r in rows) / minutes:.2f}/min | {sum(r['macro'] for r in rows) / minutes:.2f}/min")
-        secs = sum(r["seconds"] for r in first["real"] if r["kind"] == kind)
-        lines.append(f"| **pooled** | {kind} | {secs:.0f} | " + " | ".join(cells) + " |")
+            cells.append(f"{sum(r['micro'] for r in rows) / minutes:.2f}/min | {sum(r['macro'] for r in rows) / minutes:.2f}/min"
+                         if minutes else "- | -")
+        secs = sum(r["seconds"] for r in first["real"] if keep(r))
+        lines.append(f"| **pooled** | {label} | {secs:.0f} | {use} | " + " | ".join(cells) + " |")
     if first.get("synthetic"):
         lines += ["", "| synthetic clip | s | " + " | ".join(f"{s}: micro TP/FP/FN | {s}: macro TP/FP/FN" for s in names) + " |",
                   "|---|---|" + "---|---|" * len(names)]
@@ -209,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         base = from_options(StreamConfig, args)
         results = {s: {"real": run_real(clips, base.updated(spotter=s), args.record),
                        "synthetic": run_truth(args.truth, base.updated(spotter=s), args.record)} for s in spotters}
-        print(table(results))
+        print(table(results, steered(base) if clips else None))
         if args.out:
             from mecore.atomic import write_text
 

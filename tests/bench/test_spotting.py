@@ -18,3 +18,24 @@ def test_the_table_pools_false_micro_events_by_cause():
     assert "| learned | 4 | 4.00/min | 2 (2.00/min) | blink 1, event 2, speech 1 |" in text
     assert "| **pooled** | 60 | 6/4/1 F1 0.706 |" in text
     assert results["learned"]["pooled"]["false"] == {"blink": 1, "event": 2, "speech": 1}
+
+
+def test_real_clips_the_learned_engine_never_saw_are_pooled_apart():
+    # its false alarms on footage that chose its decoder are a figure of that choice: the unseen ones stand apart
+    real = [{"clip": f"{n}.mp4", "kind": "still", "seconds": s, "micro": m, "macro": 0}
+            for n, s, m in (("seen", 30.0, 0), ("mixed", 30.0, 0), ("new", 15.0, 1))]
+    results = {"learned": {"real": real, "synthetic": []}}
+    text = spotting.table(results, {"seen": "chose it", "mixed": "trained on"})
+    assert "| seen.mp4 | still | 30.0 | chose it | 0 | 0 |" in text and "| new.mp4 | still | 15.0 | never saw it | 1 | 0 |" in text
+    assert "| **pooled** | still | 75 |  | 0.80/min | 0.00/min |" in text
+    assert "| **pooled** | all | 15 | never saw it | 4.00/min | 0.00/min |" in text
+    assert "| seen.mp4 | still | 30.0 | ? |" in spotting.table(results)  # an engine that does not say
+
+
+def test_the_shipped_engine_names_the_footage_that_steered_it():
+    from stream.config import StreamConfig
+
+    seen = spotting.steered(StreamConfig())
+    assert seen and set(seen.values()) == {"chose it", "trained on"}
+    assert "bc_man_webcam_sad" not in seen  # a held-out person's clip never steers a choice
+    assert spotting.steered(StreamConfig(spotter_model="/nonexistent/spotter.onnx")) == {}
