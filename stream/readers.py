@@ -109,7 +109,7 @@ class AVReader:
         if self.damaged and not self.live:
             at = ", ".join(map(str, self.damaged[:5])) + (", ..." if len(self.damaged) > 5 else "")
             log.warning("%s: %d damaged packet(s) skipped, after frame(s) %s: frames there are missing or show "
-                        "decoding damage", self.target, len(self.damaged), at)
+                        "decoding damage", mask_url(self.target), len(self.damaged), at)
         if self.live:
             near_end = self.duration_s is not None and last_t is not None and last_t >= self.duration_s - 1.0
             if not near_end:
