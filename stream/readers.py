@@ -55,7 +55,8 @@ class AVReader:
         self.duration_s: float | None = None
         self.size = (0, 0)
         self.expected = 0
-        self.damaged: list[int] = []  # frames decoded before each skipped packet
+        self.damaged = 0  # packets skipped (a live stream's, over all its reconnects)
+        self.damaged_after: list[int] = []  # the frames decoded before the first few of them, for the warning
 
     def open(self) -> None:
         import av
@@ -90,12 +91,14 @@ class AVReader:
                     # one damaged packet (a lost RTP packet, a bad block on a card): skipped, as a player does; the
                     # decoder takes up again at the next packet, its picture damaged until the next keyframe
                     run += 1
-                    self.damaged.append(n)
+                    self.damaged += 1
+                    if len(self.damaged_after) < 5:  # bounded: a lossy camera link may damage packets for days
+                        self.damaged_after.append(n)
                     if run >= MAX_DAMAGED_RUN:
                         raise
-                    if self.live and len(self.damaged) in (1, 10, 100, 1000, 10000):
+                    if self.live and self.damaged in (1, 10, 100, 1000, 10000):
                         log.warning("%s: %d damaged packet(s) skipped so far, the last after frame %d",
-                                    mask_url(self.target), len(self.damaged), n)
+                                    mask_url(self.target), self.damaged, n)
                     continue
                 run = 0
                 for frame in decoded:
@@ -107,16 +110,16 @@ class AVReader:
                 raise Lost(why(exc)) from None
             raise MexError(f"{self.target}: corrupt or truncated video after frame {n} ({why(exc)})") from None
         if self.damaged and not self.live:
-            at = ", ".join(map(str, self.damaged[:5])) + (", ..." if len(self.damaged) > 5 else "")
+            at = ", ".join(map(str, self.damaged_after)) + (", ..." if self.damaged > len(self.damaged_after) else "")
             log.warning("%s: %d damaged packet(s) skipped, after frame(s) %s: frames there are missing or show "
-                        "decoding damage", mask_url(self.target), len(self.damaged), at)
+                        "decoding damage", mask_url(self.target), self.damaged, at)
         if self.live:
             near_end = self.duration_s is not None and last_t is not None and last_t >= self.duration_s - 1.0
             if not near_end:
                 raise Lost("stream ended")
         elif n == 0:
             raise MexError(f"{self.target}: no decodable video frames (corrupt or truncated)")
-        elif self.expected and n + len(self.damaged) < self.expected - max(2, self.expected // 50):
+        elif self.expected and n + self.damaged < self.expected - max(2, self.expected // 50):
             raise MexError(f"{self.target}: truncated: only {n} of its {self.expected} frames could be decoded")
 
     def close(self) -> None:

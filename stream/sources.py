@@ -204,13 +204,13 @@ class VideoSource:
                 ts = t if t is not None and np.isfinite(t) else i / self.fps
                 self.stats.captured += 1
                 self.stats.frames += 1
-                self.stats.damaged = len(getattr(self._reader, "damaged", ()))
+                self.stats.damaged = getattr(self._reader, "damaged", 0)
                 yield Frame(rgb, i, float(i / self.fps) if self.kind == "folder" else float(ts), self.name)
         except MexError:
             self._to(State.FAILED)
             raise
         finally:
-            self.stats.damaged = len(getattr(self._reader, "damaged", ()))
+            self.stats.damaged = getattr(self._reader, "damaged", 0)
         if self._state == State.RUNNING:
             self._to(State.ENDED)
 
@@ -246,7 +246,7 @@ class VideoSource:
                     failures = 0
                     idx = self.stats.captured
                     self.stats.captured += 1
-                    self.stats.damaged = len(getattr(self._reader, "damaged", ()))
+                    self.stats.damaged = getattr(self._reader, "damaged", 0)
                     frame = Frame(rgb, idx, time.monotonic() - self._t0, self.name)
                     with self._cv:
                         if len(self._buffer) == self._buffer.maxlen:

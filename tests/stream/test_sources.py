@@ -120,7 +120,7 @@ def test_a_damaged_packet_is_skipped_not_the_rest_of_the_file(tmp_path, caplog):
         assert src.state == State.ENDED and src.stats.damaged == 1
     assert len(frames) == 59
     assert [r.getMessage() for r in caplog.records if "damaged" in r.getMessage()] == [
-        f"{bad}: 1 damaged packet(s) skipped, after frame(s) {src._reader.damaged[0]}: frames there are missing "
+        f"{bad}: 1 damaged packet(s) skipped, after frame(s) {src._reader.damaged_after[0]}: frames there are missing "
         "or show decoding damage"]
     caplog.clear()
     live = AVReader(str(bad), live=True, transport="tcp", open_timeout=5, read_timeout=5)  # as a camera's stream reads
@@ -128,7 +128,7 @@ def test_a_damaged_packet_is_skipped_not_the_rest_of_the_file(tmp_path, caplog):
     assert len(list(live.frames())) == 59  # no Lost: a damaged packet is not a reason to reconnect
     live.close()
     assert [r.getMessage() for r in caplog.records if "damaged" in r.getMessage()] == [
-        f"{bad}: 1 damaged packet(s) skipped so far, the last after frame {live.damaged[0]}"]
+        f"{bad}: 1 damaged packet(s) skipped so far, the last after frame {live.damaged_after[0]}"]
 
 
 def test_a_file_damaged_throughout_is_an_error(tmp_path):
