@@ -73,6 +73,7 @@ class VideoResult:
     frames: int = 0
     events: int = 0
     labels: dict = field(default_factory=dict)
+    damaged_packets: int = 0  # skipped by the decoder: the frames after each are missing or damaged
     seconds: float = 0.0
 
 
@@ -162,7 +163,8 @@ def analyse(cfg: BatchConfig, job: Job, threads: int = 0) -> VideoResult:
         return VideoResult(job.name, str(job.input), "failed", error=str(exc) or type(exc).__name__,
                            seconds=round(time.perf_counter() - t0, 2))
     res = VideoResult(job.name, str(job.input), "done", frames=report["frames"], events=report["events"],
-                      labels=report.get("events_by_label", {}), seconds=round(time.perf_counter() - t0, 2))
+                      labels=report.get("events_by_label", {}), seconds=round(time.perf_counter() - t0, 2),
+                      damaged_packets=report.get("damaged_packets", 0))
     write_json(cfg.out / f"{job.name}.done.json", {"record": job.record, "result": asdict(res)})
     return res
 
@@ -287,12 +289,13 @@ def summary_csv(results: list[VideoResult]) -> str:
     labels = sorted({k for r in results for k in r.labels})
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["video", "input", "status", "frames", "events", *labels, "seconds", "error"])
+    w.writerow(["video", "input", "status", "frames", "damaged_packets", "events", *labels, "seconds", "error"])
     for r in results:
-        w.writerow([r.name, r.input, r.status, r.frames, r.events, *[r.labels.get(k, 0) for k in labels],
+        w.writerow([r.name, r.input, r.status, r.frames, r.damaged_packets, r.events, *[r.labels.get(k, 0) for k in labels],
                     r.seconds, r.error])
     ok = [r for r in results if r.status != "failed"]
-    w.writerow(["TOTAL", "", f"{len(ok)} of {len(results)} ok", sum(r.frames for r in ok), sum(r.events for r in ok),
+    w.writerow(["TOTAL", "", f"{len(ok)} of {len(results)} ok", sum(r.frames for r in ok),
+                sum(r.damaged_packets for r in ok), sum(r.events for r in ok),
                 *[sum(r.labels.get(k, 0) for r in ok) for k in labels], round(sum(r.seconds for r in ok), 2), ""])
     return buf.getvalue()
 

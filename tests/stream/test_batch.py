@@ -98,3 +98,19 @@ def test_on_ray(tmp_path, archive, ray_local):
     with pytest.raises(MexError, match=r"1 of 3 videos failed: .*broken\.mp4"):
         batch.run(cfg, [str(archive)], progress=False)
     assert [r["status"] for r in _rows(cfg.out)] == ["failed", "done", "done", "2 of 3 ok"]
+
+
+def test_a_damaged_video_is_analysed_and_its_damage_counted(tmp_path):
+    import av
+
+    with av.open(str(DEMO_CLIP)) as c:
+        where = [p.pos for p in c.demux(video=0) if p.size]
+    data = bytearray(DEMO_CLIP.read_bytes())
+    data[where[10]:where[10] + 4] = b"\xff\xff\xff\xff"  # packet 10's length field: the decoder refuses it
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "damaged.mp4").write_bytes(bytes(data))
+    cfg = batch.BatchConfig(out=tmp_path / "out", workers=1, spot_only=True, max_frames=30)
+    batch.run(cfg, [str(tmp_path / "in")], progress=False)
+    row, total = _rows(cfg.out)
+    assert row["status"] == "done" and row["frames"] == "30" and row["damaged_packets"] == "1"
+    assert total["damaged_packets"] == "1"
