@@ -32,14 +32,15 @@ from stream.app_session import (
     explain,
 )
 from stream.config import StreamConfig
+from stream.spotters import retune
 
 log = logging.getLogger("stream.app")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 URL_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://")
-INTRO = ("**Micro-expression analyser.** Faces are tracked, short movements are spotted by frame "
-         "differencing on the aligned face, and each event is magnified and classified. Nothing leaves "
+INTRO = ("**Micro-expression analyser.** Faces are tracked, short movements are spotted in the optical flow "
+         "of the face's regions, and each micro-expression is magnified and classified. Nothing leaves "
          "this machine.")
 
 
@@ -48,9 +49,10 @@ class App:
 
     def __init__(self, engines_dir: str | Path | None = None, config: StreamConfig | None = None,
                  stream_every: float = 0.1, time_limit: float | None = 600.0, max_sessions: int = 8,
-                 backend: str = "auto"):
+                 backend: str = "auto", sensitivity: float = 0.5):
         self.engines_dir = engines_dir
         self.backend = backend  # the Backend control's initial value
+        self.sensitivity = sensitivity  # the Spotting sensitivity control's (stream.spotters.retune)
         self.config = config or StreamConfig()
         self.stream_every = stream_every
         self.time_limit = time_limit
@@ -61,7 +63,8 @@ class App:
     def _analyzer(self, fps: float, controls: PageSettings):
         from stream.pipeline import Analyzer
 
-        config = self.config.updated(fps=fps, threshold_p=controls.threshold)
+        config = self.config.updated(fps=fps)
+        config = config.updated(**retune(config, 0.5, controls.sensitivity))  # 0.5: the config's own setting
         try:
             return Analyzer(config, self.engines_dir, controls.backend), ""
         except MexError as e:
@@ -75,7 +78,7 @@ class App:
         return {"frames": self._frames, "busy_s": self._busy_s, "sessions": len(self.sessions)}
 
     # -- Live: one webcam frame in, one annotated frame out ------------------------------------------
-    def live_frame(self, image, amplification, threshold, backend, request: gr.Request):
+    def live_frame(self, image, amplification, sensitivity, backend, request: gr.Request):
         if image is None:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         t0 = time.perf_counter()
@@ -83,7 +86,7 @@ class App:
         try:
             session = self.sessions.get(_key(request))
             with session.lock:
-                run = session.run("live", 1.0 / self.stream_every, PageSettings(amplification, threshold, backend))
+                run = session.run("live", 1.0 / self.stream_every, PageSettings(amplification, sensitivity, backend))
                 frame = Frame(np.ascontiguousarray(image[..., :3]), run.next_index(), run.clock(), "webcam")
                 result = run.step(frame)
         except MexError as e:
@@ -101,7 +104,7 @@ class App:
         return None, None, EventLog.empty(), "Reset: tracking and spotting start afresh."
 
     # -- Video: a whole file, every frame ------------------------------------------------------------
-    def analyse_video(self, path, amplification, threshold, backend, request: gr.Request,
+    def analyse_video(self, path, amplification, sensitivity, backend, request: gr.Request,
                       progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
         from stream.app_video import analyse_file
 
@@ -110,7 +113,7 @@ class App:
             return (*empty, _warn(None, "Upload a video file first."))
         try:
             session = self.sessions.get(_key(request))
-            controls = PageSettings(amplification, threshold, backend)
+            controls = PageSettings(amplification, sensitivity, backend)
             out = analyse_file(Path(path), session.workdir(), lambda fps: self._analyzer(fps, controls), controls,
                                progress=lambda done, total, msg: progress((done, total), desc=msg))
         except MexError as e:
@@ -123,7 +126,7 @@ class App:
         return out.video, out.table, out.plot, out.jsonl, out.status
 
     # -- Camera URL: a live source pulled on the server ----------------------------------------------
-    def watch_url(self, url, amplification, threshold, backend, request: gr.Request):
+    def watch_url(self, url, amplification, sensitivity, backend, request: gr.Request):
         from stream.app_video import open_live
 
         url = (url or "").strip()
@@ -140,7 +143,7 @@ class App:
             session.attach("url", source)
             yield None, None, EventLog.empty(), f"Connected to {name} ({fps:.0f} fps)…"
             with session.lock:
-                run = session.run("url", fps, PageSettings(amplification, threshold, backend))
+                run = session.run("url", fps, PageSettings(amplification, sensitivity, backend))
             last_yield = 0.0
             for result in run.runner.results(source):  # the runner's loop; Stop / a new Connect cancel it
                 if session.generation.get("url", 0) != generation or session.closed:
@@ -182,8 +185,9 @@ class App:
                 amp = gr.Slider(amp_lo, amp_hi, value=amp_value, step=0.5, label="Amplification",
                                 info="MagNet magnification factor (clamped to the engine's range)",
                                 elem_id="amplification")
-                thr = gr.Slider(0.0, 0.95, value=cfg.threshold_p, step=0.05, label="Spotting threshold p",
-                                info="T = mean + p·(max − mean) of the contrast signal", elem_id="threshold")
+                thr = gr.Slider(0.0, 1.0, value=self.sensitivity, step=0.05, label="Spotting sensitivity",
+                                info="0.5: the spotter's own setting; higher finds more (false ones too), lower fewer",
+                                elem_id="sensitivity")
                 backend = gr.Dropdown(BACKEND_CHOICES, value=self.backend, label="Backend", elem_id="backend",
                                       info="engines backend for magnify + classify")
             controls = [amp, thr, backend]
@@ -284,8 +288,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="initial backend (default auto)")
     p.add_argument("--stream-every", type=float, default=0.1, help="webcam capture interval in seconds")
     p.add_argument("--time-limit", type=float, default=600.0, help="seconds one webcam stream may run")
+    p.add_argument("--sensitivity", type=float, default=0.5,
+                   help="initial spotting sensitivity, 0..1 (0.5: the spotter's own setting)")
     p.add_argument("-v", "--verbose", action="store_true", help="log sessions and events")
-    # amplification and threshold_p are the controls' initial values
+    # amplification is the control's initial value too
     add_options(p, StreamConfig, group="analyser (stream.config.StreamConfig; defaults are the dataclass's)")
     return p
 
@@ -299,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.port < 65536:
         print(f"error: --port {args.port}: not a port number", file=sys.stderr)
         return 2
+    if not 0.0 <= args.sensitivity <= 1.0:
+        print(f"error: --sensitivity {args.sensitivity}: must be in [0, 1]", file=sys.stderr)
+        return 2
     if not 0.02 <= args.stream_every <= 2.0:
         print(f"error: --stream-every {args.stream_every}: must be in [0.02, 2] s", file=sys.stderr)
         return 2
@@ -310,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     stopped = _note_ctrl_c()
     try:
         launch(args.host, args.port, args.share, args.engines, args.stream_every, config=config,
-               backend=args.backend, time_limit=args.time_limit)
+               backend=args.backend, time_limit=args.time_limit, sensitivity=args.sensitivity)
     except OSError as e:
         print(f"error: cannot serve on {args.host}:{args.port}: {e}", file=sys.stderr)
         return 2

@@ -27,6 +27,7 @@ from engines.backends import ALIASES, BACKENDS
 from mecore.errors import MexError
 from mecore.types import Frame, Prediction, SpotEvent
 from stream.runner import Runner
+from stream.spotters import retune
 
 log = logging.getLogger("stream.app")
 
@@ -60,10 +61,12 @@ class PageSettings:
     """The page's sliders and backend, as handlers receive them (runner.Controls is the loop's quit/pause channel)."""
 
     amplification: float
-    threshold: float
+    sensitivity: float  # 0..1, 0.5 the running spotter's own setting (stream.spotters.retune)
     backend: str = "auto"
 
     def __post_init__(self):
+        if not 0.0 <= self.sensitivity <= 1.0:
+            raise MexError(f"sensitivity {self.sensitivity}: choose a value in [0, 1]")
         if self.backend not in BACKEND_CHOICES:
             raise MexError(f"backend {self.backend!r}: choose one of {', '.join(BACKEND_CHOICES)}")
 
@@ -124,6 +127,9 @@ class Run:
         self.note = note  # e.g. why nothing is classified
         self.controls = controls
         self.fps = fps
+        # the config the run started with, at controls.sensitivity: a new sensitivity is applied from it, not from the
+        # last one, so slider moves between two frames do not add up
+        self.base, self.base_sensitivity = analyzer.config, controls.sensitivity
         self.log = EventLog(classify=bool(getattr(analyzer.config, "classify", True)))
         self.log.seconds = self.seconds
         self.runner = Runner(analyzer, [self.log], finish_timeout=5.0, lock=lock)
@@ -153,8 +159,8 @@ class Run:
         changes = {}
         if controls.amplification != self.controls.amplification:
             changes["amplification"] = float(controls.amplification)
-        if controls.threshold != self.controls.threshold:
-            changes["threshold_p"] = float(controls.threshold)
+        if controls.sensitivity != self.controls.sensitivity:
+            changes.update(retune(self.base, self.base_sensitivity, controls.sensitivity))
         if changes:
             self.runner.controls.change(**changes)
         self.controls = controls

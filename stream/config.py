@@ -60,7 +60,8 @@ class StreamConfig:
     max_macro_s: float = opt(4.0, "flow: an expression held longer is closed here (as macro)")
     flow_size: int = opt(128, "flow: grey aligned crop the optical flow is computed on")
     flow_patch: float = opt(0.1, "flow: side of a region's patch, fraction of the crop")
-    flow_noise_factor: float = opt(4.0, "flow: a region's threshold is this times its median signal over window_s")
+    flow_noise_factor: float = opt(4.0, "flow: a region's threshold is this times its median signal over window_s",
+                                   live=True)
     flow_floor: float = opt(0.12, "flow: a region's threshold is at least this many px (at a 128 px crop)")
     max_regions: float = opt(0.5, "flow: a micro event with more than this fraction of the regions displaced at "
                                    "least half as much as the most displaced one, at its apex, is head motion")
@@ -83,8 +84,8 @@ class StreamConfig:
     # a quarter, not the median: an expression of several AUs can move half the face's blocks
     baseline_quantile: float | None = opt(0.25, "F less this quantile of all blocks, the face-wide change "
                                                 "(none: no baseline)")
-    threshold_p: float = opt(0.1, "spotting threshold p: T = mean + p * (max - mean) of the contrast over the "
-                                  "rolling window", live=True, flags=("--threshold",))
+    threshold_p: float = opt(0.1, "moilanen: spotting threshold p: T = mean + p * (max - mean) of the contrast over "
+                                  "the rolling window", live=True, flags=("--threshold",))
     noise_factor: float = opt(4.0, "T is at least this times the contrast's noise level (its 75th percentile)",
                               live=True)
     min_contrast: float | None = opt(None, "T is at least this (none: MIN_CONTRAST of the feature)")

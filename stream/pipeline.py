@@ -127,7 +127,8 @@ class Analyzer:
         return self.amplification if self.predictor else float(value)
 
     def set_threshold(self, p: float | None = None, noise_factor: float | None = None) -> None:
-        """Spotting threshold: T = max(mean + p (max - mean), noise_factor * noise level) of the contrast."""
+        """The baseline (moilanen) spotter's threshold: T = max(mean + p (max - mean), noise_factor * noise level)
+        of the contrast; the demo's sensitivity moves whichever spotter runs (stream.spotters.retune)."""
         changes = {}
         if p is not None:
             changes["threshold_p"] = float(p)

@@ -7,6 +7,7 @@ the offset anyway), which the stream classifies ahead of time."""
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import replace
 from functools import lru_cache
 
@@ -36,6 +37,21 @@ def resolve(config: StreamConfig) -> str:
     rate or a whole fraction of it (a 60 fps phone, a 200 fps dataset clip: ``Strided``), flow elsewhere (its
     windows are in seconds: a browser webcam at 10 fps) or without an engine."""
     return config.spotter if config.spotter != "auto" else _auto(config.spotter_model, config.fps)
+
+
+def retune(config: StreamConfig, before: float, after: float) -> dict[str, float]:
+    """The config changes that take the spotter ``config`` runs from sensitivity ``before`` to ``after`` (0..1, as
+    the demo's slider gives it; 0.5 up halves the flow spotter's noise factor and the baseline's p, and moves the
+    learned spotter's p(event) threshold's logit down by 2: 0.95 -> 0.72; 0.5 down: twice, 0.95 -> 0.993), so the
+    one control acts on whichever spotter ``auto`` picked for the source."""
+    step = after - before
+    name = resolve(config)
+    if name == "learned":
+        t = config.spot_threshold if config.spot_threshold is not None else LearnedSpotter.default_threshold(config)
+        return {"spot_threshold": 1.0 / (1.0 + math.exp(-(math.log(t / (1.0 - t)) - 4.0 * step)))}
+    if name == "flow":
+        return {"flow_noise_factor": config.flow_noise_factor * 2.0 ** (-2.0 * step)}
+    return {"threshold_p": min(0.95, config.threshold_p * 2.0 ** (-2.0 * step))}
 
 
 @lru_cache(maxsize=16)

@@ -84,6 +84,11 @@ class LearnedSpotter:
         return LearnedSpotter.stride(config) == 1
 
     @staticmethod
+    def default_threshold(config: StreamConfig) -> float:
+        """The engine's own p(event) threshold, chosen on its validation people."""
+        return float(_engine(config.spotter_model).meta["threshold"])
+
+    @staticmethod
     def stride(config: StreamConfig) -> int | None:
         """How many of the source's frames the engine should see as one: 1 where it was trained near the source's
         rate (0.8x its lowest .. 1.2x its highest); for a faster source the n that brings the rate nearest its
@@ -95,7 +100,7 @@ class LearnedSpotter:
 
     def _make_decoder(self) -> Decoder:
         m = self.engine.meta
-        thr = self.cfg.spot_threshold if self.cfg.spot_threshold is not None else float(m["threshold"])
+        thr = self.cfg.spot_threshold if self.cfg.spot_threshold is not None else self.default_threshold(self.cfg)
         return Decoder(thr, gap=int(m["gap"]), min_frames=int(m["min_frames"]),
                        max_frames=self.cfg.frames(self.cfg.max_macro_s),
                        micro_frames=micro_frames(self.cfg.fps, self.cfg.micro_max_s, float(m["step_s"])))

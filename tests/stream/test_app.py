@@ -18,6 +18,8 @@ import pytest
 from mecore.errors import MexError
 from stream.app import App, main
 from stream.app_session import PageSettings
+from stream.config import StreamConfig
+from stream.spotters import resolve
 
 WARN = "⚠️"
 
@@ -88,11 +90,19 @@ def _controls():
 
 
 def test_controls_reach_the_analyzer_and_reset_starts_afresh(app, frames):
+    # the sensitivity slider moves the spotter that runs: flow for the webcam's 10 fps, learned for a 30 fps file
     for img in frames[:3]:
         _live(app, img, "s")
     run = app.sessions.get("s").run("live", 10.0, _controls())
+    assert resolve(run.analyzer.config) == "flow"
+    factor = StreamConfig().flow_noise_factor
+    assert run.analyzer.config.flow_noise_factor == pytest.approx(factor * 2 ** 0.2)  # sensitivity 0.4: stricter
     _live(app, frames[3], "s", thr=0.7)
-    assert run.analyzer.config.threshold_p == pytest.approx(0.7)
+    _live(app, frames[4], "s", thr=0.9)  # from the run's start, not from 0.7: moves never add up
+    assert run.analyzer.config.flow_noise_factor == pytest.approx(factor * 2 ** -0.8)
+    video, _ = app._analyzer(30.0, PageSettings(10.0, 0.75, "auto"))
+    assert resolve(video.config) == "learned" and video.config.spot_threshold < 0.95
+    video.close()
     app.live_reset(_req("s"))
     _live(app, frames[4], "s", thr=0.7)
     fresh = app.sessions.get("s").run("live", 10.0, _controls())

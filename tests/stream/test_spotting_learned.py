@@ -110,3 +110,18 @@ def test_a_faster_source_is_spotted_run_by_run_at_the_engines_rate(demo_clip):
     for x in inputs[:60]:
         live.update(**dict(x, index=6 * x["index"] + 1))  # every third run only
     assert len(live._first) <= 2 * live.KEEP + 1
+
+
+def test_one_sensitivity_moves_whichever_spotter_runs():
+    from stream.spotters import retune
+
+    learned = StreamConfig(spotter="learned")
+    t0 = LearnedSpotter.default_threshold(learned)
+    assert retune(learned, 0.5, 0.5)["spot_threshold"] == pytest.approx(t0)
+    keen, strict = retune(learned, 0.5, 1.0)["spot_threshold"], retune(learned, 0.5, 0.0)["spot_threshold"]
+    assert 0.5 < keen < t0 < strict < 1.0  # more sensitive: a lower p(event) opens an event
+    back = retune(StreamConfig(spotter="learned", spot_threshold=keen), 1.0, 0.5)["spot_threshold"]
+    assert back == pytest.approx(t0)  # there and back
+    assert retune(StreamConfig(spotter="flow"), 0.5, 1.0) == {"flow_noise_factor": pytest.approx(2.0)}
+    assert retune(StreamConfig(spotter="moilanen"), 0.5, 0.0) == {"threshold_p": pytest.approx(0.2)}
+    assert set(retune(StreamConfig(fps=10.0), 0.5, 1.0)) == {"flow_noise_factor"}  # auto at 10 fps runs flow
