@@ -185,12 +185,12 @@ class App:
                 amp = gr.Slider(amp_lo, amp_hi, value=amp_value, step=0.5, label="Amplification",
                                 info="MagNet magnification factor (clamped to the engine's range)",
                                 elem_id="amplification")
-                thr = gr.Slider(0.0, 1.0, value=self.sensitivity, step=0.05, label="Spotting sensitivity",
+                sens = gr.Slider(0.0, 1.0, value=self.sensitivity, step=0.05, label="Spotting sensitivity",
                                 info="0.5: the spotter's own setting; higher finds more (false ones too), lower fewer",
                                 elem_id="sensitivity")
                 backend = gr.Dropdown(BACKEND_CHOICES, value=self.backend, label="Backend", elem_id="backend",
                                       info="engines backend for magnify + classify")
-            controls = [amp, thr, backend]
+            controls = [amp, sens, backend]
             with gr.Tabs():
                 with gr.Tab("Live", id="live"):
                     cam, shown = _stream_panel(
