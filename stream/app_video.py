@@ -93,7 +93,9 @@ def analyse_file(path: Path, workdir: Path, make_analyzer: Callable[[float], tup
 
 
 def timeline(signals: dict[int, list], events: pd.DataFrame, fps: float, title: str = ""):
-    """The spotting contrast of each face over time, its threshold, and the spotted intervals."""
+    """Each face's spotting signal over time, its threshold, and the spotted intervals. The signal is the running
+    spotter's: p(event) for the learned one, the largest region flow over its threshold for flow, the contrast C
+    for the baseline."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -107,14 +109,14 @@ def timeline(signals: dict[int, list], events: pd.DataFrame, fps: float, title: 
             continue
         c = colours[face_id % len(colours)]
         t = [p.frame / fps for p in points]
-        ax.plot(t, [p.contrast for p in points], color=c, lw=1.2, label=f"face {face_id} contrast")
+        ax.plot(t, [p.contrast for p in points], color=c, lw=1.2, label=f"face {face_id} signal")
         ax.plot(t, [p.threshold for p in points], color=c, lw=0.8, ls="--", label=f"face {face_id} threshold")
     for row in events.to_dict("records"):
         ax.axvspan(row["onset s"], row["offset s"], color="tab:red", alpha=0.2, lw=0)
         ax.annotate(str(row["label"]), (row["apex s"], 1.0), xycoords=("data", "axes fraction"),
                     ha="center", va="bottom", fontsize=8, color="tab:red")
     ax.set_xlabel("time (s)")
-    ax.set_ylabel("contrast C")
+    ax.set_ylabel("spotting signal")
     ax.set_title(f"{title}: spotting signal and events" if title else "spotting signal and events", fontsize=10)
     if signals:
         ax.legend(loc="upper right", fontsize=7, ncols=2)

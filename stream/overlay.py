@@ -135,7 +135,7 @@ def _inset(img: np.ndarray, views: dict[int, FaceView], insets: dict[int, np.nda
 
 
 def _timeline(img: np.ndarray, views: dict[int, FaceView], index: int, cfg: StreamConfig, unit: float) -> None:
-    """Contrast signal per face over the last timeline_s, threshold dashed, detected intervals shaded."""
+    """The spotting signal per face over the last timeline_s, threshold dashed, detected intervals shaded."""
     h, w = img.shape[:2]
     ph = max(40, h // 6)
     y0, y1 = h - ph, h - 1
@@ -169,5 +169,5 @@ def _timeline(img: np.ndarray, views: dict[int, FaceView], index: int, cfg: Stre
         thr = [(px(s.frame), py(s.threshold)) for s in v.signal if s.frame >= first and np.isfinite(s.threshold)]
         for a, b in zip(thr[::2], thr[1::2]):  # dashed
             cv2.line(panel, a, b, RED, 1)
-    _text(panel, f"spotting contrast, last {cfg.timeline_s:g} s (red: threshold)", (6, int(14 * unit)),
+    _text(panel, f"spotting signal, last {cfg.timeline_s:g} s (red: threshold)", (6, int(14 * unit)),
           0.4 * unit, GREY)
