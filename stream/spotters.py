@@ -27,6 +27,8 @@ log = logging.getLogger("stream")
 
 def make_spotter(config: StreamConfig, face_id: int = 0) -> AnySpotter | Strided:
     name = resolve(config)
+    if config.spot_threshold is not None and name != "learned":
+        _unused_threshold(name, config.fps)
     if name == "learned" and (n := LearnedSpotter.stride(config) or 1) > 1:
         return Strided(LearnedSpotter(config.with_fps(config.fps / n), face_id), n, config.fps)
     return SPOTTER_CLASSES[name](config, face_id)
@@ -52,6 +54,13 @@ def retune(config: StreamConfig, before: float, after: float) -> dict[str, float
     if name == "flow":
         return {"flow_noise_factor": config.flow_noise_factor * 2.0 ** (-2.0 * step)}
     return {"threshold_p": min(0.95, config.threshold_p * 2.0 ** (-2.0 * step))}
+
+
+@lru_cache(maxsize=16)
+def _unused_threshold(name: str, fps: float) -> None:
+    """Said once per spotter and rate: --spot-threshold is the learned spotter's, and another one runs."""
+    log.warning("--spot-threshold is the learned spotter's; the %s spotter runs here (%g fps), so it is not used "
+                "(the demo's sensitivity moves whichever spotter runs)", name, fps)
 
 
 @lru_cache(maxsize=16)

@@ -125,3 +125,12 @@ def test_one_sensitivity_moves_whichever_spotter_runs():
     assert retune(StreamConfig(spotter="flow"), 0.5, 1.0) == {"flow_noise_factor": pytest.approx(2.0)}
     assert retune(StreamConfig(spotter="moilanen"), 0.5, 0.0) == {"threshold_p": pytest.approx(0.2)}
     assert set(retune(StreamConfig(fps=10.0), 0.5, 1.0)) == {"flow_noise_factor"}  # auto at 10 fps runs flow
+
+
+def test_a_learned_threshold_given_to_another_spotter_is_said_to_be_unused(caplog):
+    with caplog.at_level("WARNING", logger="stream"):
+        make_spotter(StreamConfig(fps=10.0, spot_threshold=0.97))  # auto at 10 fps: flow runs
+        make_spotter(StreamConfig(fps=10.0, spot_threshold=0.97), face_id=1)  # once, not per face
+        make_spotter(StreamConfig(fps=30.0, spot_threshold=0.97))  # learned runs: used, nothing said
+    said = [r.getMessage() for r in caplog.records if "--spot-threshold" in r.getMessage()]
+    assert len(said) == 1 and "flow spotter runs here (10 fps)" in said[0]
