@@ -18,7 +18,7 @@ import logging
 import math
 import os
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -80,8 +80,7 @@ class EventsFile:
         self.wait = wait_for_labels
         self._pending: dict[SpotEvent, None] = {}
         self.written = 0
-        self._times: dict[int, float] = {}  # frame index -> its timestamp, for the newest KEEP frames
-        self._order: deque[int] = deque()
+        self._times: OrderedDict[int, float] = OrderedDict()  # frame index -> its timestamp, the newest KEEP frames
 
     KEEP = 8192  # frames whose timestamp is kept: more than an event and its classification reach back
 
@@ -93,9 +92,8 @@ class EventsFile:
         frame = result.frame
         if frame is not None and frame.timestamp_s is not None:
             self._times[frame.index] = float(frame.timestamp_s)
-            self._order.append(frame.index)
-            if len(self._order) > self.KEEP:
-                self._times.pop(self._order.popleft(), None)
+            if len(self._times) > self.KEEP:
+                self._times.popitem(last=False)
         self.add_events(result.events)
         self.add_predictions(result.predictions)
 
