@@ -3,12 +3,15 @@
 
 After the deployed classifier is published, ``evaluate`` runs that artifact (ONNX Runtime, as the
 stream does) on the held-out clips at the serving amplification and prints pooled accuracy, UF1 and
-UAR over them.
+UAR over them. ``python -m train.holdout --root DIR`` does the same for a published classifier without
+training: e.g. on a held-out set rendered in a warp family nothing trained on (``train.synth_me
+--holdout-warp mesh``).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,12 +19,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mecore.atomic import write_json
-from mecore.errors import MexError
+from mecore.errors import MexError, run_cli
 from train import metrics
 from train.cache import TEST_FACTOR
 
 if TYPE_CHECKING:
-    from train.loso import Config
+    from train.config import Config
 
 HOLDOUT_DIR = "holdout"
 
@@ -78,3 +81,22 @@ def evaluate(cfg: Config, engines_dir: Path, train_subjects: set[str]) -> dict:
           f"on: accuracy {m['accuracy']:.3f}, UF1 {m['uf1']:.3f}, UAR {m['uar']:.3f} (classifier {art.path})")
     write_json(Path(cfg.out) / "holdout.json", {"root": str(holdout_root(cfg)), "metrics": m})
     return m
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``train.loso``'s options; --root is the synthetic set whose holdout/ is scored, --engines-dir the
+    classifier's folder (none: engines/)."""
+    from engines import ENGINES_DIR
+    from train import datasets
+    from train.config import parse_args
+
+    def run() -> None:
+        cfg = parse_args(argv, __doc__)
+        train = datasets.read(cfg.dataset, cfg.root).samples  # the sheet only: whose subjects may not be held out
+        evaluate(cfg, Path(cfg.engines_dir or ENGINES_DIR), {s.subject for s in train})
+
+    return run_cli(run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -66,6 +66,7 @@ def _range(text: str) -> tuple[float, float]:
 def _dataset(argv: list[str]) -> str:
     from train.synth.casme_layout import SynthConfig
     from train.synth.dataset import generate
+    from train.synth.warp import EVAL_WARPS, WARPS
 
     p = argparse.ArgumentParser(prog="python -m train.synth_me", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output folder (new, empty, or a previous synth_me output)")
@@ -96,6 +97,9 @@ def _dataset(argv: list[str]) -> str:
                         "(default 0.5,3)")
     p.add_argument("--long-fps", type=float, default=30.0, metavar="FPS",
                    help="rate of the --holdout-long / --train-long clips made from photos (60: a phone's; videos keep theirs)")
+    p.add_argument("--holdout-warp", choices=WARPS + EVAL_WARPS, default="",
+                   help="render every held-out event in this warp family (mesh: piecewise affine, which no "
+                        "training clip uses); the held-out set is otherwise the one without it")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     try:
@@ -107,7 +111,8 @@ def _dataset(argv: list[str]) -> str:
     # counts and --long-fps are generate's to check, before any work: one rule for the CLI and the API
     truth = generate(a.out, cfg, faces=a.faces, long_clips=a.long_clips, progress=not a.quiet,
                      default_faces=a.default_faces, holdout_long=a.holdout_long, train_long=a.train_long,
-                     train_long_from=a.train_long_from, train_long_kind=a.train_long_kind, long_fps=a.long_fps)
+                     train_long_from=a.train_long_from, train_long_kind=a.train_long_kind, long_fps=a.long_fps,
+                     holdout_warp=a.holdout_warp)
     return f"{truth['summary']} -> {a.out}"
 
 

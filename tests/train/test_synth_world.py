@@ -73,7 +73,7 @@ def _shared_real(name: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("warp", ["rbf", "tps"])
+@pytest.mark.parametrize("warp", ["rbf", "tps", "mesh"])
 def test_events_follow_the_tracked_face_in_a_real_video(warp, face_model):
     from train.synth.video import decode, track_landmarks
 
@@ -168,6 +168,14 @@ def test_holdout_folder_never_reaches_loso(tmp_path, face_model):
     held_persons = {r["folder"]: r["person"]
                     for r in json.loads((out / "holdout" / "ground_truth.json").read_text())["subjects"]}
     assert set(persons.values()) == set(split["train"]) and set(held_persons.values()) == set(split["holdout"])
+    # python -m train.holdout: the published classifier scored on that folder, nothing trained
+    from train import holdout
+
+    run = tmp_path / "scored"
+    assert holdout.main(["--root", str(out), "--cache", str(tmp_path / "cache"), "--out", str(run), "--workers", "1",
+                         "--factors", "2"]) == 0
+    scored = json.loads((run / "holdout.json").read_text())
+    assert scored["root"] == str(out / "holdout") and scored["metrics"]["n"] == 1
 
 
 def test_the_spotters_training_clips_are_of_training_people_only(tmp_path, face_model):
@@ -248,11 +256,32 @@ def test_long_clips_from_photos_at_a_phones_rate(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("bad", [{"train_long": 1, "train_long_from": 0}, {"holdout_long": -1}, {"long_fps": 0.0},
-                                 {"train_long": 1, "train_long_kind": "cartoon"}])
+                                 {"train_long": 1, "train_long_kind": "cartoon"}, {"holdout_warp": "swirl"}])
 def test_generate_refuses_bad_long_clip_options_before_any_work(tmp_path, bad):
     # the API checks what the CLI used to check alone: nothing is written, no face is looked for
     from train.synth.dataset import generate
 
-    with pytest.raises(MexError, match="--(train-long|holdout-long|long-fps)"):
+    with pytest.raises(MexError, match="--(train-long|holdout-long|long-fps|holdout-warp)"):
         generate(tmp_path / "out", **bad)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_held_out_warp_family_changes_only_the_warp():
+    # --holdout-warp mesh: the same events, timings, AUs, distractors and look; only the family each is rendered in
+    from train.synth.casme_layout import SynthConfig, plan_clip
+    from train.synth.dataset import HOLDOUT_LONG, identity_long_config
+    from train.synth.long_clips import clip_look, place_items
+    from train.synth.warp import EVAL_WARPS, WARPS
+
+    assert "mesh" in EVAL_WARPS and "mesh" not in WARPS and "mesh" not in HOLDOUT_LONG.warps  # nothing trains on it
+    drawn, mesh = HOLDOUT_LONG, identity_long_config(warp="mesh")
+    for seed in range(5):
+        rngs = np.random.default_rng(seed), np.random.default_rng(seed)
+        (ev_a, dis_a), (ev_b, dis_b) = (place_items(720, 30.0, c, r) for c, r in zip((drawn, mesh), rngs))
+        assert {e.warp for e in ev_a} <= set(WARPS) and {e.warp for e in ev_b} == {"mesh"}
+        assert [e.__dict__ | {"warp": ""} for e in ev_a] == [e.__dict__ | {"warp": ""} for e in ev_b]
+        assert dis_a == dis_b and clip_look(drawn, rngs[0]) == clip_look(mesh, rngs[1])
+        a, b = (plan_clip(SynthConfig(render_warp=w), 15, seed + 1, "surprise", 1.0) for w in ("", "mesh"))
+        assert a[0].warp in WARPS and b[0].warp == "mesh" and a[0].aus == b[0].aus and a[1] == b[1]
+    with pytest.raises(ValueError, match="render_warp"):
+        SynthConfig(render_warp="swirl")

@@ -31,7 +31,7 @@ from train.synth.events import CLASSES, Event, class_schedule, sample_aus, sampl
 from train.synth.faces import Subject
 from train.synth.render import Clip, Nuisance, Renderer, animate
 from train.synth.video import VideoSubject
-from train.synth.warp import WARPS, FaceGeometry
+from train.synth.warp import EVAL_WARPS, WARPS, FaceGeometry
 
 SHEET_COLUMNS: tuple[str, ...] = (
     "Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion",
@@ -65,6 +65,7 @@ class SynthConfig:
     nuisance: Nuisance = field(default_factory=Nuisance)
     holdout_identities: int = 0  # people written to holdout/ only, never to the training set
     holdout_clips: int = 6  # clips per held-out identity
+    render_warp: str = ""  # every event in this warp family (EVAL_WARPS too) instead of one drawn from WARPS
 
     def __post_init__(self):
         if self.subjects < 1 or self.clips_per_subject < 1:
@@ -88,6 +89,8 @@ class SynthConfig:
             raise ValueError("clips are too short for the lead time plus the longest event")
         if not 50 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100:
             raise ValueError("jpeg_quality must lie in [50, 100]")
+        if self.render_warp and self.render_warp not in WARPS + EVAL_WARPS:
+            raise ValueError(f"render_warp must be one of {WARPS + EVAL_WARPS}, got {self.render_warp!r}")
 
 
 def plan_clip(cfg: SynthConfig, subject: int, clip: int, label: str, scale: float,
@@ -102,7 +105,7 @@ def plan_clip(cfg: SynthConfig, subject: int, clip: int, label: str, scale: floa
     rise = min(rise, total - 1)
     aus = sample_aus(label, rng, cfg.amplitude)
     clip_path = Clip.draw(n, fps, rng, cfg.nuisance, scale)
-    warp = str(rng.choice(WARPS))
+    warp = cfg.render_warp or str(rng.choice(WARPS))  # the last draw: skipping it changes nothing else
     return Event(label, aus, onset, onset + rise, onset + total, warp=warp), n, clip_path
 
 

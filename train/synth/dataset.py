@@ -88,6 +88,7 @@ def generate(
     train_long_from: int = 1,
     train_long_kind: str | None = None,
     long_fps: float = HOLDOUT_LONG.fps,
+    holdout_warp: str = "",
 ) -> dict:
     """Write the set into ``out`` (new, empty, or a previous synth output) and return its ground truth
     with ``"summary"`` (the one-line summary), ``"seconds"`` and ``"identities"`` added.
@@ -95,7 +96,9 @@ def generate(
     ``holdout_long``: long clips per held-out identity (photo ones into holdout/long, video ones into
     holdout/long_video); ``train_long``: the same per training identity, into spot/, numbered from
     ``train_long_from``, of ``train_long_kind``'s identities only when given (photo, video); ``long_fps``: the rate
-    of those made from photos (a phone's 60 fps; a video keeps its own). Bad counts or rate: MexError, before any work."""
+    of those made from photos (a phone's 60 fps; a video keeps its own); ``holdout_warp``: every held-out event in
+    this warp family (``warp.EVAL_WARPS``: one no training clip uses), the draws otherwise unchanged. Bad counts,
+    rate or family: MexError, before any work."""
     start = time.perf_counter()
     if holdout_long < 0 or train_long < 0 or train_long_from < 1 or long_clips < 0:
         raise MexError("--long-clips, --holdout-long and --train-long must be >= 0, --train-long-from >= 1")
@@ -105,6 +108,10 @@ def generate(
         identity_long_config(long_fps)  # the clips' own check
     except ValueError as exc:
         raise MexError(f"--long-fps {long_fps:g}: {exc}") from None
+    try:
+        identity_long_config(warp=holdout_warp)
+    except ValueError as exc:
+        raise MexError(f"--holdout-warp {holdout_warp}: {exc}") from None
     cfg = cfg or SynthConfig()
     out = Path(out)
     n_train = cfg.subjects
@@ -123,6 +130,8 @@ def generate(
             settings["train_long_from"], settings["train_long_kind"] = train_long_from, train_long_kind
     if long_fps != HOLDOUT_LONG.fps:
         settings["long_fps"] = long_fps
+    if holdout_warp:
+        settings["holdout_warp"] = holdout_warp
     with FaceTracker(mode="image", max_faces=6, blendshapes=False) as tracker:
         identities, notes = identities_for(faces, default_faces, tracker)
         train_ids, held_ids = split_holdout(identities, cfg.holdout_identities, cfg.seed)
@@ -145,10 +154,11 @@ def generate(
         write_identity_long(out / TRAIN_LONG_DIR, subjects, train_ids, train_long, cfg.seed, key=300,
                             first=train_long_from, kind=train_long_kind, fps=long_fps)
     if held:
-        hcfg = replace(cfg, clips_per_subject=cfg.holdout_clips)
+        hcfg = replace(cfg, clips_per_subject=cfg.holdout_clips, render_warp=holdout_warp)
         write_dataset(out / HOLDOUT_DIR, hcfg, held, progress=progress)
         if holdout_long:
-            write_identity_long(out / HOLDOUT_DIR, held, held_ids, holdout_long, cfg.seed, fps=long_fps)
+            write_identity_long(out / HOLDOUT_DIR, held, held_ids, holdout_long, cfg.seed, fps=long_fps,
+                                warp=holdout_warp)
     output.write_split(out, split, identities)
     output.finish(out, settings, planned)
     seconds = time.perf_counter() - start
@@ -158,20 +168,21 @@ def generate(
     return truth
 
 
-def identity_long_config(fps: float = HOLDOUT_LONG.fps) -> LongClipConfig:
-    """The identity long clips' settings at ``fps`` (the photo clips' rate); a bad rate is LongClipConfig's ValueError."""
-    return replace(HOLDOUT_LONG, fps=fps)
+def identity_long_config(fps: float = HOLDOUT_LONG.fps, warp: str = "") -> LongClipConfig:
+    """The identity long clips' settings at ``fps`` (the photo clips' rate), every event in ``warp``'s family
+    when given; a bad rate or family is LongClipConfig's ValueError."""
+    return replace(HOLDOUT_LONG, fps=fps, render_warp=warp)
 
 
 def write_identity_long(folder: Path, subjects: list, ids: list[Identity], k: int, seed: int,
                         key: int = 100, first: int = 1, kind: str | None = None,
-                        fps: float = HOLDOUT_LONG.fps) -> list[dict]:
+                        fps: float = HOLDOUT_LONG.fps, warp: str = "") -> list[dict]:
     """``k`` long clips per identity, numbered from ``first``: photos in ``long/``, real videos in
     ``long_video/``; only ``kind``'s identities (photo, video) when given. A clip's seed is its person's and
     its number's, so a later run from ``first`` adds clips a larger ``k`` would have written, byte for byte.
     ``key`` keeps the training identities' clip seeds (300 + subject) apart from the held-out ones' (100 + subject).
-    ``fps``: the photo clips' rate (a video keeps its own)."""
-    cfg = identity_long_config(fps)
+    ``fps``: the photo clips' rate (a video keeps its own); ``warp``: every event's family, when given."""
+    cfg = identity_long_config(fps, warp)
     truths = []
     for subject, ident in zip(subjects, ids):
         if kind and ident.kind != kind:

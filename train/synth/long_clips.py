@@ -46,7 +46,7 @@ from train.synth.render import Clip, Nuisance, Renderer, SensorNoise, animate, b
 from train.synth.video import cached_tracks, ping_pong
 from train.synth.video import decode as _decode
 from train.synth.video import video_fps as _video_fps
-from train.synth.warp import WARPS, FaceGeometry
+from train.synth.warp import EVAL_WARPS, WARPS, FaceGeometry
 
 __all__ = ["LongClipConfig", "make_long_clip", "long_clip_from_video", "long_clip_from_subject", "ping_pong"]
 
@@ -74,6 +74,9 @@ class LongClipConfig:
     macro_s: tuple[float, float] = (0.5, 4.0)
     distractors: int = 0  # distractors per clip, kinds in a shuffled cycle of distractors.DISTRACTOR_KINDS
     warps: tuple[str, ...] = ("rbf",)  # each event's warp family drawn from these
+    # every event rendered in this family instead of its drawn one (EVAL_WARPS too); the draws stay, so the
+    # clips differ from the ones without it only in their warp
+    render_warp: str = ""
     crf_range: tuple[int, int] | None = None  # drawn per clip (overrides crf)
     blur_range: tuple[float, float] | None = None  # focus blur sigma (px) drawn per clip
 
@@ -82,6 +85,8 @@ class LongClipConfig:
             raise ValueError("macro and distractors must be >= 0")
         if not self.warps or set(self.warps) - set(WARPS):
             raise ValueError(f"warps must be some of {WARPS}, got {self.warps}")
+        if self.render_warp and self.render_warp not in WARPS + EVAL_WARPS:
+            raise ValueError(f"render_warp must be one of {WARPS + EVAL_WARPS}, got {self.render_warp!r}")
         if self.crf_range is not None and not 0 <= self.crf_range[0] <= self.crf_range[1] <= 51:
             raise ValueError(f"crf_range must lie in [0, 51], got {self.crf_range}")
         if self.events < 0:
@@ -143,6 +148,8 @@ def place_items(n_frames: int, fps: float, cfg: LongClipConfig, rng: np.random.G
         t += length
     if len(cfg.warps) > 1:
         events = [Event(**{**e.__dict__, "warp": str(rng.choice(cfg.warps))}) for e in events]
+    if cfg.render_warp:
+        events = [Event(**{**e.__dict__, "warp": cfg.render_warp}) for e in events]
     return events, distractors
 
 

@@ -46,6 +46,9 @@ EXTRA_REGIONS: dict[int, tuple[int, ...]] = {
     43: (246, 161, 160, 159, 158, 157, 173, 466, 388, 387, 386, 385, 384, 398),
 }
 WARPS: tuple[str, ...] = ("rbf", "tps")  # Wendland RBF (compact) and thin-plate spline (global)
+# Piecewise-affine on the landmarks' own Delaunay mesh: nothing draws it, so a held-out set rendered with it
+# (``train.synth_me --holdout-warp mesh``) asks the models about a warp family they never trained on.
+EVAL_WARPS: tuple[str, ...] = ("mesh",)
 SUPPORTED_AUS: tuple[int, ...] = tuple(sorted(DIRECTIONS))
 
 _UPPER_LIP_OUTER = (0, 37, 267, 39, 269)
@@ -60,6 +63,7 @@ SUPPORT_FACTOR = 2.0  # RBF support radius / influence radius
 ANCHOR_REACH = 4.0  # anchors beyond this many influence radii cannot change the field: skipped
 GRID_STEP_CROP_PX = 4.0  # the RBF is evaluated on this grid and interpolated (the field is smooth)
 _FORE, _CHIN = 10, 152
+_RING = 24  # zero points on a circle 1.2x the face's reach: the mesh's outer edge
 
 
 def face_scale(landmarks: np.ndarray) -> float:
@@ -92,6 +96,7 @@ class FaceGeometry:
         self.lateral = (self.points - mid) @ self.right  # < 0: image left = the subject's right
         self.radius = INFLUENCE_CROP_PX * self.scale
         self._cache: dict[tuple[int, str], np.ndarray] = {}
+        self._mesh_weights: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # -- control points ----------------------------------------------------------------------------
     def side_of(self, vertex: int) -> str:
@@ -139,7 +144,8 @@ class FaceGeometry:
 
         ``warp``: "rbf" (compact Wendland kernel, anchors near the AU) or "tps" (thin-plate spline
         through the AU's vertices, every landmark outside its influence and the border: a global
-        kernel, so the surroundings bend differently and no model learns one warp's signature)."""
+        kernel, so the surroundings bend differently and no model learns one warp's signature); "mesh"
+        (``EVAL_WARPS``: landmarks near the AU follow it, each triangle between landmarks moves affinely)."""
         key = (au, side, warp)
         if key not in self._cache:
             verts, vecs = self.au_vectors(au, side)
@@ -148,8 +154,10 @@ class FaceGeometry:
             elif warp == "tps":
                 anchors = self.points[self.anchors(au, side, reach=np.inf)]
                 self._cache[key] = self._thin_plate(self.points[list(verts)], vecs, anchors)
+            elif warp == "mesh":
+                self._cache[key] = self._mesh(au, side)
             else:
-                raise ValueError(f"unknown warp {warp!r}; choose from {WARPS}")
+                raise ValueError(f"unknown warp {warp!r}; choose from {WARPS + EVAL_WARPS}")
         return self._cache[key]
 
     def field(self, aus: list[tuple[int, str, float]], warp: str = "rbf") -> np.ndarray:
@@ -214,6 +222,47 @@ class FaceGeometry:
             grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
             coarse = tps(grid / unit).reshape(len(gy), len(gx), 2)
         return self._upsample(coarse, step)
+
+    def _mesh(self, au: int, side: str) -> np.ndarray:
+        """Each landmark follows its nearest AU vertex, less in a straight line to nothing at the
+        influence radius (the held vertices stay); inside each triangle of the landmarks' Delaunay mesh
+        (closed by a ring of still points around the face) the displacement is the mix of its corners'."""
+        verts, vecs = self.au_vectors(au, side)
+        ctrl = self.points[list(verts)]
+        dist = np.sqrt(((self.points[:, None, :] - ctrl[None]) ** 2).sum(-1))
+        near = dist.argmin(1)
+        values = np.zeros((len(self.points) + _RING, 2))
+        values[: len(self.points)] = vecs[near] * np.clip(1.0 - dist.min(1) / self.radius, 0.0, None)[:, None]
+        values[list(HOLD.get(au, ()))] = 0.0
+        values[list(verts)] = vecs
+        corners, weights, pixels = self._mesh_pixels()
+        out = np.zeros((self.height * self.width, 2), np.float32)
+        out[pixels] = np.einsum("pk,pkc->pc", weights, values[corners])
+        return out.reshape(self.height, self.width, 2)
+
+    def _mesh_pixels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(corner indices, barycentric weights, flat pixel index) of every pixel the mesh covers; one
+        Delaunay triangulation per face, shared by its AUs."""
+        if self._mesh_weights is None:
+            from scipy.spatial import Delaunay
+
+            centre = self.points.mean(0)
+            reach = 1.2 * np.linalg.norm(self.points - centre, axis=1).max()
+            angle = np.linspace(0.0, 2 * np.pi, _RING, endpoint=False)
+            nodes = np.concatenate([self.points, centre + reach * np.stack([np.cos(angle), np.sin(angle)], 1)])
+            tri = Delaunay(nodes)
+            lo = np.clip(np.floor(nodes.min(0)), 0, None).astype(int)
+            hi = np.minimum(np.ceil(nodes.max(0)).astype(int) + 1, (self.width, self.height))
+            xs, ys = np.meshgrid(np.arange(lo[0], hi[0]), np.arange(lo[1], hi[1]))
+            pix = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
+            simplex = tri.find_simplex(pix)
+            ok = simplex >= 0
+            t = tri.transform[simplex[ok]]
+            b = np.einsum("pij,pj->pi", t[:, :2], pix[ok] - t[:, 2])
+            weights = np.concatenate([b, 1.0 - b.sum(1, keepdims=True)], 1)
+            pixels = (pix[ok, 1] * self.width + pix[ok, 0]).astype(np.int64)
+            self._mesh_weights = (tri.simplices[simplex[ok]], weights, pixels)
+        return self._mesh_weights
 
 
 def sample(field: np.ndarray, points: np.ndarray) -> np.ndarray:
