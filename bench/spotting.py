@@ -32,9 +32,11 @@ from stream.config import SPOTTERS, StreamConfig
 from stream.spot_eval import (
     Interval,
     f1,
+    f1_interval,
     false_by_cause,
     match,
     matched,
+    person_of,
     read_distractors,
     read_synthetic,
     spot_video,
@@ -171,13 +173,17 @@ def table(results: dict[str, dict], seen: dict[str, str] | None = None) -> str:
         for s in names:
             tot = {k: [sum(r[k][j] for r in results[s]["synthetic"]) for j in range(3)] for k in ("micro", "macro")}
             all3 = [tot["micro"][j] + tot["macro"][j] for j in range(3)]
+            people = [person_of(r["clip"]) for r in results[s]["synthetic"]]
+            ci = {k: f1_interval([r[k] for r in results[s]["synthetic"]], people) for k in ("micro", "macro")}
             results[s]["pooled"] = {"micro": tot["micro"], "macro": tot["macro"], "overall": all3,
                                     "f1": {"micro": round(f1(*tot["micro"]), 3), "macro": round(f1(*tot["macro"]), 3),
-                                           "overall": round(f1(*all3), 3)}}
-            cells.append(f"{'/'.join(map(str, tot['micro']))} F1 {f1(*tot['micro']):.3f} | "
-                         f"{'/'.join(map(str, tot['macro']))} F1 {f1(*tot['macro']):.3f} (overall {f1(*all3):.3f})")
+                                           "overall": round(f1(*all3), 3)}, "f1_ci95": ci}
+            cells.append(" | ".join(f"{'/'.join(map(str, tot[k]))} F1 {f1(*tot[k]):.3f} [{ci[k][0]:.2f}, {ci[k][1]:.2f}]"
+                                    for k in ("micro", "macro")) + f" (overall {f1(*all3):.3f})")
         secs = sum(r["seconds"] for r in first["synthetic"])
         lines.append(f"| **pooled** | {secs:.0f} | " + " | ".join(cells) + " |")
+        lines.append(f"\n[lo, hi]: 95 % interval of the pooled F1 over {len(set(people))} people (percentile bootstrap, "
+                     "each person's clips resampled together)")
         names_b = [f"{lo:g}-{hi:g} px" if hi != float("inf") else f">= {lo:g} px" for lo, hi in BANDS]
         lines += ["", "| micro events found (IoU >= 0.5) by largest AU displacement (256 crop) | "
                   + " | ".join(names_b) + " |", "|---|" + "---|" * len(BANDS)]

@@ -82,3 +82,35 @@ def match(truth: list[Interval], preds: list[Interval]) -> tuple[int, int, int]:
 def f1(tp: int, fp: int, fn: int) -> float:
     """2PR / (P + R), written in counts."""
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def f1_interval(counts: list[tuple[int, int, int]], groups: list[str] | None = None, level: float = 0.95,
+                resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """A percentile bootstrap interval of the pooled F1 of per-clip (TP, FP, FN): whole groups (``groups``, one
+    name per clip: a person's clips move together, as they do when another set of people is drawn) or clips
+    resampled with replacement. So a figure on 45 events says how far another draw of people could move it."""
+    import numpy as np
+
+    if not counts:
+        return 0.0, 0.0
+    names = groups or [str(i) for i in range(len(counts))]
+    if len(names) != len(counts):
+        raise ValueError("one group name per clip")
+    order = sorted(set(names))
+    per = np.zeros((len(order), 3))
+    for name, c in zip(names, counts):
+        per[order.index(name)] += c
+    pick = np.random.default_rng(seed).integers(0, len(order), size=(resamples, len(order)))
+    tp, fp, fn = per[pick].sum(1).T
+    scores = np.where(tp > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
+    scores = scores[tp + fp + fn > 0]  # a draw with no event of the kind, found or true, has no F1
+    if not len(scores):
+        return 0.0, 0.0
+    lo, hi = np.quantile(scores, [(1 - level) / 2, (1 + level) / 2])
+    return round(float(lo), 3), round(float(hi), 3)
+
+
+def person_of(video: str) -> str:
+    """The person a long clip belongs to, for ``f1_interval``: "sub15_02" (synthetic), "15_0401" (CAS(ME)^2) and
+    "006_1" (SAMM-LV) all start with it."""
+    return video.split("_")[0]

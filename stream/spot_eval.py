@@ -29,7 +29,17 @@ from collections import defaultdict
 from pathlib import Path
 
 from mecore.errors import MexError, run_cli
-from mecore.spotscore import IOU_HIT, Interval, f1, kind_of, match, matched, read_synthetic  # noqa: F401
+from mecore.spotscore import (  # noqa: F401
+    IOU_HIT,
+    Interval,
+    f1,
+    f1_interval,
+    kind_of,
+    match,
+    matched,
+    person_of,
+    read_synthetic,
+)
 from stream.config import SPOTTERS
 
 # -- ground truth readers ---------------------------------------------------------------------------
@@ -185,17 +195,17 @@ def _prf(tp: int, fp: int, fn: int) -> dict:
 
 
 def score(truth: dict[str, list[Interval]], preds: dict[str, list[Interval]]) -> dict:
-    """MEGC scores: per type (micro, macro) and overall, TP/FP/FN pooled over videos."""
-    counts = {k: [0, 0, 0] for k in ("micro", "macro")}
-    for video in sorted(set(truth) | set(preds)):
-        for kind in counts:
-            g = [i for i in truth.get(video, []) if i.kind == kind]
-            p = [i for i in preds.get(video, []) if i.kind == kind]
-            for j, v in enumerate(match(g, p)):
-                counts[kind][j] += v
-    out = {kind: _prf(*c) for kind, c in counts.items()}
-    out["overall"] = _prf(*(sum(c[j] for c in counts.values()) for j in range(3)))
-    out["videos"] = len(set(truth) | set(preds))
+    """MEGC scores: per type (micro, macro) and overall, TP/FP/FN pooled over videos, each F1 with its 95 %
+    interval over the people (``f1_interval``: a person's videos resampled together)."""
+    videos = sorted(set(truth) | set(preds))
+    per = {kind: [match([i for i in truth.get(v, []) if i.kind == kind], [i for i in preds.get(v, []) if i.kind == kind])
+                  for v in videos] for kind in ("micro", "macro")}
+    per["overall"] = [tuple(a + b for a, b in zip(m, n)) for m, n in zip(per["micro"], per["macro"])]
+    people = [person_of(v) for v in videos]
+    out = {kind: _prf(*(sum(c[j] for c in rows) for j in range(3))) | {"f1_ci95": list(f1_interval(rows, people))}
+           for kind, rows in per.items()}
+    out["videos"] = len(videos)
+    out["people"] = len(set(people))
     return out
 
 

@@ -16,7 +16,7 @@ def test_the_table_pools_false_micro_events_by_cause():
                                          _row("b", [2, 1, 0], {"speech": 1})]}}
     text = spotting.table(results)
     assert "| learned | 4 | 4.00/min | 2 (2.00/min) | blink 1, event 2, speech 1 |" in text
-    assert "| **pooled** | 60 | 6/4/1 F1 0.706 |" in text
+    assert "| **pooled** | 60 | 6/4/1 F1 0.706 [0.67, 0.80] |" in text  # the two clips are two people: a, b
     assert results["learned"]["pooled"]["false"] == {"blink": 1, "event": 2, "speech": 1}
 
 

@@ -41,6 +41,26 @@ def test_score_pools_videos_and_types():
     assert s["macro"]["f1"] == 1.0
     assert (s["overall"]["tp"], s["overall"]["fp"], s["overall"]["fn"]) == (2, 1, 1)
     assert s["overall"]["f1"] == pytest.approx(2 / 3, abs=1e-3)
+    # each F1 with a 95 % interval over the people (a, b): a lone video's share moves it, not the point figure
+    assert s["people"] == 2 and s["micro"]["f1_ci95"] == [0.0, 1.0] and s["macro"]["f1_ci95"] == [1.0, 1.0]  # b has no macro
+
+
+def test_f1_interval_resamples_people_not_clips():
+    from mecore.spotscore import f1, f1_interval, person_of
+
+    assert [person_of(v) for v in ("sub15_02", "15_0401", "006_1")] == ["sub15", "15", "006"]
+    clips = [(5, 0, 0), (5, 0, 0), (0, 3, 5), (0, 3, 5)]
+    # four clips of four people: some draws hold only good clips or only bad ones
+    lo, hi = f1_interval(clips)
+    assert lo < f1(10, 6, 10) < hi and hi == 1.0 and lo == 0.0
+    # the same clips as two people (a good one, a bad one): the same figure, drawn from three pools only
+    assert f1_interval(clips, ["p", "p", "q", "q"]) == (0.0, 1.0)
+    # many people alike: a narrow interval around the pooled F1
+    lo, hi = f1_interval([(4, 1, 1)] * 30)
+    assert lo == hi == pytest.approx(f1(4, 1, 1), abs=1e-3)
+    assert f1_interval([]) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="group"):
+        f1_interval(clips, ["p"])
 
 
 def test_read_synthetic_and_predictions(tmp_path):
