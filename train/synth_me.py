@@ -117,16 +117,26 @@ def _dataset(argv: list[str]) -> str:
 
 
 def _long(argv: list[str]) -> str:
+    from dataclasses import replace
+
+    from train.synth.dataset import HOLDOUT_LONG
     from train.synth.long_clips import LongClipConfig, make_long_clip
     from train.synth.output import claim, finish
+    from train.synth.warp import EVAL_WARPS, WARPS
 
     p = argparse.ArgumentParser(prog="python -m train.synth_me long",
                                 description="long clips with micro-expressions at known frames (spotting)")
     p.add_argument("--source", default="astronaut", help="face video or image (default: astronaut)")
     p.add_argument("--out", required=True, help="output folder (new, empty, or a previous synth_me output)")
     p.add_argument("--clips", type=int, default=1)
-    p.add_argument("--events", type=int, default=5, help="events per clip (0: an event-free clip)")
-    p.add_argument("--seconds", type=float, default=10.0, help="length for a still source")
+    p.add_argument("--like-holdout", action="store_true",
+                   help="the held-out long clips' settings (24 s, 5 micro-expressions of 0.5-3 px in both warp families, "
+                        "1 macro-expression, 4 distractors, CRF 18-30, focus blur), so figures on your faces compare "
+                        "with the documented held-out ones; --events and --seconds still apply when given")
+    p.add_argument("--warp", choices=WARPS + EVAL_WARPS, default="",
+                   help="every event in this warp family (mesh: one no training clip uses)")
+    p.add_argument("--events", type=int, default=None, help="events per clip (0: an event-free clip; default 5)")
+    p.add_argument("--seconds", type=float, default=None, help="length for a still source (default 10, 24 held-out)")
     p.add_argument("--fps", type=float, default=30.0, help="rate for a still source")
     p.add_argument("--duration", type=float, default=None, metavar="S",
                    help="length for a video source, played forward and back to reach it (default: its own)")
@@ -135,17 +145,21 @@ def _long(argv: list[str]) -> str:
                         "(without it, event-free clips of a video differ only by re-encoding)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
+    base = HOLDOUT_LONG if a.like_holdout else LongClipConfig()
     try:
-        cfg = LongClipConfig(seconds=a.seconds, fps=a.fps, events=a.events, video_seconds=a.duration,
-                             video_nuisance=a.sway)
+        cfg = replace(base, seconds=a.seconds or base.seconds, fps=a.fps, render_warp=a.warp,
+                      events=base.events if a.events is None else a.events,
+                      video_seconds=a.duration or (base.video_seconds if a.like_holdout else None),
+                      video_nuisance=a.sway)
     except ValueError as exc:
         raise MexError(str(exc)) from None
     if a.source != "astronaut" and not Path(a.source).is_file():
         raise MexError(f"{a.source}: face source not found")
     names = [f"long{i + 1:02d}.mp4" for i in range(a.clips)]
     planned = names + [n.replace(".mp4", ".json") for n in names]
-    settings = {"source": a.source, "clips": a.clips, "events": a.events, "seed": a.seed,
-                "duration": a.duration, "sway": a.sway}
+    settings = {"source": a.source, "clips": a.clips, "events": cfg.events, "seed": a.seed,
+                "duration": a.duration, "sway": a.sway, **({"like_holdout": True} if a.like_holdout else {}),
+                **({"warp": a.warp} if a.warp else {})}
     out = claim(a.out, settings, planned)
     n_events = 0
     for i, name in enumerate(names):

@@ -272,3 +272,17 @@ def test_bundled_demo_clip():
     from train.synth.demo import DEMO_PERSON
 
     assert truth["person"] == DEMO_PERSON and truth["appearance"]["width"] == truth["width"]
+
+
+def test_long_clips_of_your_own_face_like_the_held_out_ones(tmp_path, face_model, capsys):
+    # synth_me long --like-holdout: a macro-expression, the four distractors and a drawn CRF, as in holdout/long;
+    # --warp mesh renders every event in the family no training clip uses
+    out = tmp_path / "mine"
+    assert synth_me.main(["long", "--source", "astronaut", "--out", str(out), "--like-holdout", "--seconds", "16",
+                          "--fps", "10", "--events", "2", "--warp", "mesh"]) == 0
+    truth = json.loads((out / "long01.json").read_text())
+    assert sorted(e["kind"] for e in truth["events"]) == ["macro", "micro", "micro"]
+    assert {e["warp"] for e in truth["events"]} == {"mesh"} and len(truth["distractors"]) == 4
+    assert 18 <= truth["look"]["crf"] <= 30 and truth["frame_count"] == 160
+    assert all(0.5 <= v <= 3.0 for e in truth["events"] if e["kind"] == "micro" for v in e["displacement_px"].values())
+    assert "1 clips, 3 events from astronaut" in capsys.readouterr().out
