@@ -150,7 +150,8 @@ class App:
                     return  # stopped, replaced by a newer connection, or the tab closed
                 run.shown(result)
                 if result.final:  # the stream ended by itself: open events closed, their labels waited for
-                    yield gr.skip(), run.inset_update(), run.table_update(), f"{name}: stream ended."
+                    yield gr.skip(), run.inset_update(), run.table_update(), \
+                        f"{name}: stream ended · {len(run.log)} event(s)."
                     break
                 now = time.perf_counter()
                 if now - last_yield >= self.stream_every or result.events or result.predictions:
