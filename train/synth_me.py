@@ -147,9 +147,9 @@ def _long(argv: list[str]) -> str:
     a = p.parse_args(argv)
     base = HOLDOUT_LONG if a.like_holdout else LongClipConfig()
     try:
-        cfg = replace(base, seconds=a.seconds or base.seconds, fps=a.fps, render_warp=a.warp,
-                      events=base.events if a.events is None else a.events,
-                      video_seconds=a.duration or (base.video_seconds if a.like_holdout else None),
+        cfg = replace(base, seconds=base.seconds if a.seconds is None else a.seconds, fps=a.fps,
+                      render_warp=a.warp, events=base.events if a.events is None else a.events,
+                      video_seconds=a.duration if a.duration is not None else base.video_seconds,
                       video_nuisance=a.sway)
     except ValueError as exc:
         raise MexError(str(exc)) from None

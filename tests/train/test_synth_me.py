@@ -286,3 +286,5 @@ def test_long_clips_of_your_own_face_like_the_held_out_ones(tmp_path, face_model
     assert 18 <= truth["look"]["crf"] <= 30 and truth["frame_count"] == 160
     assert all(0.5 <= v <= 3.0 for e in truth["events"] if e["kind"] == "micro" for v in e["displacement_px"].values())
     assert "1 clips, 3 events from astronaut" in capsys.readouterr().out
+    # a length given as 0 is refused, not taken for "not given"
+    assert synth_me.main(["long", "--source", "astronaut", "--out", str(tmp_path / "zero"), "--seconds", "0"]) == 2
