@@ -155,7 +155,7 @@ class FaceGeometry:
                 anchors = self.points[self.anchors(au, side, reach=np.inf)]
                 self._cache[key] = self._thin_plate(self.points[list(verts)], vecs, anchors)
             elif warp == "mesh":
-                self._cache[key] = self._mesh(au, side)
+                self._cache[key] = self._mesh(verts, vecs, HOLD.get(au, ()))
             else:
                 raise ValueError(f"unknown warp {warp!r}; choose from {WARPS + EVAL_WARPS}")
         return self._cache[key]
@@ -223,17 +223,16 @@ class FaceGeometry:
             coarse = tps(grid / unit).reshape(len(gy), len(gx), 2)
         return self._upsample(coarse, step)
 
-    def _mesh(self, au: int, side: str) -> np.ndarray:
+    def _mesh(self, verts: tuple[int, ...], vecs: np.ndarray, hold: tuple[int, ...]) -> np.ndarray:
         """Each landmark follows its nearest AU vertex, less in a straight line to nothing at the
         influence radius (the held vertices stay); inside each triangle of the landmarks' Delaunay mesh
         (closed by a ring of still points around the face) the displacement is the mix of its corners'."""
-        verts, vecs = self.au_vectors(au, side)
         ctrl = self.points[list(verts)]
         dist = np.sqrt(((self.points[:, None, :] - ctrl[None]) ** 2).sum(-1))
         near = dist.argmin(1)
         values = np.zeros((len(self.points) + _RING, 2))
         values[: len(self.points)] = vecs[near] * np.clip(1.0 - dist.min(1) / self.radius, 0.0, None)[:, None]
-        values[list(HOLD.get(au, ()))] = 0.0
+        values[list(hold)] = 0.0
         values[list(verts)] = vecs
         corners, weights, pixels = self._mesh_pixels()
         out = np.zeros((self.height * self.width, 2), np.float32)
