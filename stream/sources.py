@@ -204,7 +204,6 @@ class VideoSource:
                 ts = t if t is not None and np.isfinite(t) else i / self.fps
                 self.stats.captured += 1
                 self.stats.frames += 1
-                self.stats.damaged = getattr(self._reader, "damaged", 0)
                 yield Frame(rgb, i, float(i / self.fps) if self.kind == "folder" else float(ts), self.name)
         except MexError:
             self._to(State.FAILED)

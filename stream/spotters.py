@@ -78,7 +78,7 @@ def _auto(model: str, fps: float) -> str:
 class Strided:
     """A spotter made for a lower frame rate, fed each run of ``n`` frames of a faster source as one frame, as if
     the source ran at its rate (a 60 fps phone video: runs of 2; a 200 fps dataset clip: runs of 7). The run's
-    aligned crops, landmarks and face measures are averaged (the picture a camera at the engine's rate with the
+    aligned crops, landmarks, face measures and blendshapes are averaged (the picture a camera at the engine's rate with the
     longer exposure would take, with less of the sensor's and encoder's noise) and fed at the run's last frame,
     or, when a live source dropped that, at the next run's first. Its events, guess and signal come back in the
     source's frame indices (a run's first frame) and rate."""
@@ -124,8 +124,10 @@ class Strided:
             return np.mean([np.asarray(f[key], np.float32) for f in frames], axis=0)
 
         grey = frames[0]["grey"] if len(frames) == 1 else np.rint(mean("grey")).astype(np.uint8)
+        shapes = [f["blendshapes"] for f in frames if f["blendshapes"]]
+        blend = {k: float(np.mean([s.get(k, 0.0) for s in shapes])) for k in shapes[-1]} if shapes else None
         events, signal = self.spotter.update(run, grey, mean("crop_landmarks"), frames[0]["crop_size"], float(mean("blink")),
-                                             tuple(mean("centre")), float(mean("face_width")), frames[-1]["blendshapes"])
+                                             tuple(mean("centre")), float(mean("face_width")), blend)
         self.guess = self._source(self.spotter.guess)
         return [self._source(e) for e in events], (replace(signal, frame=self._index(signal.frame)) if signal else None)
 

@@ -37,10 +37,11 @@ def generate(
     train_long: int = 0,
     train_long_from: int = 1,
     train_long_kind: str | None = None,
-    long_fps: float = 30.0,
+    long_fps: float | None = None,
 ) -> dict:
     """The synthetic set in the CASME II layout at ``out`` (see ``train.synth.generate``); returns its
-    ground truth, with ``"summary"`` (one line), ``"seconds"`` and ``"identities"`` (train / holdout)."""
+    ground truth, with ``"summary"`` (one line), ``"seconds"`` and ``"identities"`` (train / holdout).
+    ``long_fps`` None: the held-out long clips' own rate."""
     from train.synth import SynthConfig
     from train.synth import generate as _generate
 
@@ -52,7 +53,7 @@ def generate(
         raise MexError(str(exc)) from None
     return _generate(out, cfg, faces=faces, long_clips=long_clips, progress=progress, default_faces=default_faces,
                      holdout_long=holdout_long, train_long=train_long, train_long_from=train_long_from,
-                     train_long_kind=train_long_kind, long_fps=long_fps)
+                     train_long_kind=train_long_kind, **({"long_fps": long_fps} if long_fps is not None else {}))
 
 
 def _range(text: str) -> tuple[float, float]:
@@ -65,7 +66,7 @@ def _range(text: str) -> tuple[float, float]:
 
 def _dataset(argv: list[str]) -> str:
     from train.synth.casme_layout import SynthConfig
-    from train.synth.dataset import generate
+    from train.synth.dataset import HOLDOUT_LONG, generate
     from train.synth.warp import EVAL_WARPS, WARPS
 
     p = argparse.ArgumentParser(prog="python -m train.synth_me", description=__doc__.split("\n\n")[0])
@@ -95,7 +96,7 @@ def _dataset(argv: list[str]) -> str:
     p.add_argument("--amplitude", type=_range, default=SynthConfig.amplitude, metavar="LO,HI",
                    help="apex displacement per AU, px on the aligned 256 face, about px per 200 px of face width "
                         "(default 0.5,3)")
-    p.add_argument("--long-fps", type=float, default=30.0, metavar="FPS",
+    p.add_argument("--long-fps", type=float, default=HOLDOUT_LONG.fps, metavar="FPS",
                    help="rate of the --holdout-long / --train-long clips made from photos (60: a phone's; videos keep theirs)")
     p.add_argument("--holdout-warp", choices=WARPS + EVAL_WARPS, default="",
                    help="render every held-out event in this warp family (mesh: piecewise affine, which no "

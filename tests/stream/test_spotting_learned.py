@@ -87,13 +87,16 @@ def test_a_faster_source_is_spotted_run_by_run_at_the_engines_rate(demo_clip):
     assert all(e.fps == 60.0 for e in got) and all(e.fps == 30.0 for e in want)
     assert [round(e.duration_s, 3) for e in got] == [round(e.duration_s, 3) for e in want]
 
-    # two different frames in a run: the spotter sees their average
-    a, b = inputs[0], inputs[1]
+    # two different frames in a run: the spotter sees their average, blendshapes (the jaw's opening) too
+    a, b = inputs[0], dict(inputs[1], blendshapes={"jawOpen": 0.4})
     fed.clear()
-    at60.update(**dict(a, index=1000))
+    shapes = []
+    at60.spotter.update = lambda *a: (fed.append(a[1]), shapes.append(a[-1]), update(*a))[-1]
+    at60.update(**dict(a, index=1000, blendshapes={"jawOpen": 0.1}))
     at60.update(**dict(b, index=1001))
     want_grey = np.rint((a["grey"].astype(np.float32) + b["grey"]) / 2).astype(np.uint8)
     assert len(fed) == 1 and np.array_equal(fed[0], want_grey)
+    assert shapes == [{"jawOpen": pytest.approx(0.25)}]
 
     # a live source that dropped a run's last frame: the run is fed, alone, when the next run begins
     live = make_spotter(StreamConfig(spotter="learned", fps=60.0))
