@@ -96,10 +96,9 @@ def f1_interval(counts: list[tuple[int, int, int]], groups: list[str] | None = N
     names = groups or [str(i) for i in range(len(counts))]
     if len(names) != len(counts):
         raise ValueError("one group name per clip")
-    order = sorted(set(names))
+    order, which = np.unique(names, return_inverse=True)
     per = np.zeros((len(order), 3))
-    for name, c in zip(names, counts):
-        per[order.index(name)] += c
+    np.add.at(per, which, np.asarray(counts, dtype=float))
     pick = np.random.default_rng(seed).integers(0, len(order), size=(resamples, len(order)))
     tp, fp, fn = per[pick].sum(1).T
     scores = np.where(tp > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
