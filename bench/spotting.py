@@ -178,12 +178,14 @@ def table(results: dict[str, dict], seen: dict[str, str] | None = None) -> str:
             results[s]["pooled"] = {"micro": tot["micro"], "macro": tot["macro"], "overall": all3,
                                     "f1": {"micro": round(f1(*tot["micro"]), 3), "macro": round(f1(*tot["macro"]), 3),
                                            "overall": round(f1(*all3), 3)}, "f1_ci95": ci}
-            cells.append(" | ".join(f"{'/'.join(map(str, tot[k]))} F1 {f1(*tot[k]):.3f} [{ci[k][0]:.2f}, {ci[k][1]:.2f}]"
-                                    for k in ("micro", "macro")) + f" (overall {f1(*all3):.3f})")
+            cells.append(" | ".join(f"{'/'.join(map(str, tot[k]))} " + (
+                f"F1 {f1(*tot[k]):.3f} [{ci[k][0]:.2f}, {ci[k][1]:.2f}]" if tot[k][0] + tot[k][2] else "(none in the truth: no F1)")
+                for k in ("micro", "macro")) + (f" (overall {f1(*all3):.3f})" if all3[0] + all3[2] else ""))
         secs = sum(r["seconds"] for r in first["synthetic"])
         lines.append(f"| **pooled** | {secs:.0f} | " + " | ".join(cells) + " |")
-        lines.append(f"\n[lo, hi]: 95 % interval of the pooled F1 over {len(set(people))} people (percentile bootstrap, "
-                     "each person's clips resampled together)")
+        if any(sum(r[k][0] + r[k][2] for r in first["synthetic"]) for k in ("micro", "macro")):
+            lines.append(f"\n[lo, hi]: 95 % interval of the pooled F1 over {len(set(people))} people (percentile bootstrap, "
+                         "each person's clips resampled together)")
         names_b = [f"{lo:g}-{hi:g} px" if hi != float("inf") else f">= {lo:g} px" for lo, hi in BANDS]
         lines += ["", "| micro events found (IoU >= 0.5) by largest AU displacement (256 crop) | "
                   + " | ".join(names_b) + " |", "|---|" + "---|" * len(BANDS)]

@@ -2,7 +2,8 @@
 
     python -m train.synth_me --out DIR [--subjects 14] [--clips-per-subject 10] [--fps 30] [--seed 0]
                              [--faces IMAGE_OR_VIDEO ...] [--no-default-faces] [--long-clips K]
-                             [--holdout-identities K] [--holdout-clips 6] [--holdout-long 1] [--train-long K]
+                             [--holdout-identities K] [--holdout-clips 6] [--holdout-long 1] [--holdout-free K]
+                             [--train-long K]
                              [--train-long-from N] [--train-long-kind photo|video] [--first-frame 1]
     python -m train.synth_me long --source VIDEO_OR_IMAGE --out DIR [--clips 1] [--events 5] [--seed 0]
                                   [--duration S] [--sway]
@@ -38,6 +39,7 @@ def generate(
     train_long_from: int = 1,
     train_long_kind: str | None = None,
     long_fps: float | None = None,
+    holdout_free: int = 0,
 ) -> dict:
     """The synthetic set in the CASME II layout at ``out`` (see ``train.synth.generate``); returns its
     ground truth, with ``"summary"`` (one line), ``"seconds"`` and ``"identities"`` (train / holdout).
@@ -53,7 +55,8 @@ def generate(
         raise MexError(str(exc)) from None
     return _generate(out, cfg, faces=faces, long_clips=long_clips, progress=progress, default_faces=default_faces,
                      holdout_long=holdout_long, train_long=train_long, train_long_from=train_long_from,
-                     train_long_kind=train_long_kind, **({"long_fps": long_fps} if long_fps is not None else {}))
+                     train_long_kind=train_long_kind, holdout_free=holdout_free,
+                     **({"long_fps": long_fps} if long_fps is not None else {}))
 
 
 def _range(text: str) -> tuple[float, float]:
@@ -101,6 +104,9 @@ def _dataset(argv: list[str]) -> str:
     p.add_argument("--holdout-warp", choices=WARPS + EVAL_WARPS, default="",
                    help="render every held-out event in this warp family (mesh: piecewise affine, which no "
                         "training clip uses); the held-out set is otherwise the one without it")
+    p.add_argument("--holdout-free", type=int, default=0, metavar="K",
+                   help="K event-free long clips per held-out identity (DIR/holdout/free, free_video): blinks, speech, "
+                        "head turns and nods only, so every micro event a spotter gives there is false")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     try:
@@ -113,7 +119,7 @@ def _dataset(argv: list[str]) -> str:
     truth = generate(a.out, cfg, faces=a.faces, long_clips=a.long_clips, progress=not a.quiet,
                      default_faces=a.default_faces, holdout_long=a.holdout_long, train_long=a.train_long,
                      train_long_from=a.train_long_from, train_long_kind=a.train_long_kind, long_fps=a.long_fps,
-                     holdout_warp=a.holdout_warp)
+                     holdout_warp=a.holdout_warp, holdout_free=a.holdout_free)
     return f"{truth['summary']} -> {a.out}"
 
 

@@ -18,6 +18,12 @@ def test_the_table_pools_false_micro_events_by_cause():
     assert "| learned | 4 | 4.00/min | 2 (2.00/min) | blink 1, event 2, speech 1 |" in text
     assert "| **pooled** | 60 | 6/4/1 F1 0.706 [0.67, 0.80] |" in text  # the two clips are two people: a, b
     assert results["learned"]["pooled"]["false"] == {"blink": 1, "event": 2, "speech": 1}
+    # event-free clips (train.synth_me --holdout-free): false events and no F1, not an F1 of 0
+    free = {"learned": {"synthetic": [_row("a", [0, 2, 0], {"blink": 2})]}}
+    free["learned"]["synthetic"][0]["macro"] = [0, 0, 0]
+    text = spotting.table(free)
+    assert "| **pooled** | 30 | 0/2/0 (none in the truth: no F1) | 0/0/0 (none in the truth: no F1) |" in text
+    assert "| learned | 2 | 4.00/min | 2 (4.00/min) | blink 2 |" in text and "[lo, hi]" not in text
 
 
 def test_real_clips_the_learned_engine_never_saw_are_pooled_apart():

@@ -183,17 +183,21 @@ def test_the_spotters_training_clips_are_of_training_people_only(tmp_path, face_
 
     out = tmp_path / "s"
     synth_me.generate(out, subjects=2, clips_per_subject=1, seed=5, holdout_identities=1, holdout_clips=1,
-                      holdout_long=1, train_long=1, progress=False)
+                      holdout_long=1, train_long=1, holdout_free=1, progress=False)
     split = json.loads((out / "identities.json").read_text())
     spot = [json.loads(p.read_text()) for p in sorted((out / "spot").glob("long*/*.json"))]
     held = [json.loads(p.read_text()) for p in sorted((out / "holdout").glob("long*/*.json"))]
-    assert len(spot) == 2 and len(held) == 1
+    free = [json.loads(p.read_text()) for p in sorted((out / "holdout").glob("free*/*.json"))]
+    assert len(spot) == 2 and len(held) == 1 and len(free) == 1
 
     def person(d: dict) -> str:  # a clip names its source: the person (photos) or the video's file
         return next(p for p, s in split["sources"].items() if d["source"] in (p, Path(s["path"]).name))
 
     assert {person(d) for d in spot} == set(split["train"]) and {person(d) for d in held} == set(split["holdout"])
     assert all(d["events"] and d["distractors"] for d in spot + held)
+    # --holdout-free: the held-out person again, no expression at all, the distractors drawn anew
+    assert person(free[0]) == person(held[0]) and free[0]["events"] == [] and len(free[0]["distractors"]) == 4
+    assert free[0]["seed"] != held[0]["seed"] and free[0]["frame_count"] == held[0]["frame_count"]
 
 
 def test_later_training_clips_continue_the_numbering(tmp_path, monkeypatch):
@@ -256,12 +260,13 @@ def test_long_clips_from_photos_at_a_phones_rate(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("bad", [{"train_long": 1, "train_long_from": 0}, {"holdout_long": -1}, {"long_fps": 0.0},
-                                 {"train_long": 1, "train_long_kind": "cartoon"}, {"holdout_warp": "swirl"}])
+                                 {"train_long": 1, "train_long_kind": "cartoon"}, {"holdout_warp": "swirl"},
+                                 {"holdout_free": -1}, {"holdout_free": 1}])
 def test_generate_refuses_bad_long_clip_options_before_any_work(tmp_path, bad):
     # the API checks what the CLI used to check alone: nothing is written, no face is looked for
     from train.synth.dataset import generate
 
-    with pytest.raises(MexError, match="--(train-long|holdout-long|long-fps|holdout-warp)"):
+    with pytest.raises(MexError, match="--(train-long|holdout-long|long-fps|holdout-warp|holdout-free)"):
         generate(tmp_path / "out", **bad)
     assert not (tmp_path / "out").exists()
 

@@ -6,6 +6,8 @@ the held-out people in a folder of their own, optional long clips, the folder gu
     DIR/holdout/              held-out identities, same layout, subjects numbered after the training ones
     DIR/holdout/long/         long clips of held-out photo identities (micro, macro and distractors)
     DIR/holdout/long_video/   the same injected into held-out real videos
+    DIR/holdout/free/, free_video/ event-free long clips of the held-out people (--holdout-free K): blinks,
+                              speech, head turns and nods only, where every micro event a spotter gives is false
     DIR/spot/long, long_video/ the same kind of long clips of the training identities (--train-long K):
                               what a learned spotter is trained and tuned on
 """
@@ -46,6 +48,7 @@ from train.synth.video import VideoSubject
 LONG_DIR = "long"
 HOLDOUT_DIR = "holdout"
 TRAIN_LONG_DIR = "spot"
+FREE_KEY = 500  # the event-free held-out clips' seeds (100 + subject: the held-out long clips', 300 +: training's)
 # Held-out long clips: every kind of event and distractor, the issue's ranges of size, compression and focus.
 HOLDOUT_LONG = LongClipConfig(seconds=24.0, events=5, amplitude=(0.5, 3.0), duration_s=(0.15, 0.5), macro=1,
                               distractors=4, warps=("rbf", "tps"), crf_range=(18, 30), blur_range=(0.0, 0.8),
@@ -89,6 +92,7 @@ def generate(
     train_long_kind: str | None = None,
     long_fps: float = HOLDOUT_LONG.fps,
     holdout_warp: str = "",
+    holdout_free: int = 0,
 ) -> dict:
     """Write the set into ``out`` (new, empty, or a previous synth output) and return its ground truth
     with ``"summary"`` (the one-line summary), ``"seconds"`` and ``"identities"`` added.
@@ -97,11 +101,12 @@ def generate(
     holdout/long_video); ``train_long``: the same per training identity, into spot/, numbered from
     ``train_long_from``, of ``train_long_kind``'s identities only when given (photo, video); ``long_fps``: the rate
     of those made from photos (a phone's 60 fps; a video keeps its own); ``holdout_warp``: every held-out event in
-    this warp family (``warp.EVAL_WARPS``: one no training clip uses), the draws otherwise unchanged. Bad counts,
-    rate or family: MexError, before any work."""
+    this warp family (``warp.EVAL_WARPS``: one no training clip uses), the draws otherwise unchanged;
+    ``holdout_free``: event-free long clips per held-out identity (holdout/free, free_video: the distractors
+    alone, drawn with seeds of their own). Bad counts, rate or family: MexError, before any work."""
     start = time.perf_counter()
-    if holdout_long < 0 or train_long < 0 or train_long_from < 1 or long_clips < 0:
-        raise MexError("--long-clips, --holdout-long and --train-long must be >= 0, --train-long-from >= 1")
+    if min(holdout_long, holdout_free, train_long, long_clips) < 0 or train_long_from < 1:
+        raise MexError("--long-clips, --holdout-long, --holdout-free and --train-long must be >= 0, --train-long-from >= 1")
     if train_long_kind not in (None, "photo", "video"):
         raise MexError(f"--train-long-kind {train_long_kind!r}: photo or video")
     try:
@@ -113,6 +118,8 @@ def generate(
     except ValueError as exc:
         raise MexError(f"--holdout-warp {holdout_warp}: {exc}") from None
     cfg = cfg or SynthConfig()
+    if holdout_free and not cfg.holdout_identities:
+        raise MexError("--holdout-free K: event-free clips of held-out people; give --holdout-identities too")
     out = Path(out)
     n_train = cfg.subjects
     planned = [f"sub{i:02d}" for i in range(1, n_train + 1)] + [SHEET_XLSX, SHEET_CSV, GROUND_TRUTH, output.SPLIT]
@@ -132,6 +139,8 @@ def generate(
         settings["long_fps"] = long_fps
     if holdout_warp:
         settings["holdout_warp"] = holdout_warp
+    if holdout_free:
+        settings["holdout_free"] = holdout_free
     with FaceTracker(mode="image", max_faces=6, blendshapes=False) as tracker:
         identities, notes = identities_for(faces, default_faces, tracker)
         train_ids, held_ids = split_holdout(identities, cfg.holdout_identities, cfg.seed)
@@ -159,6 +168,9 @@ def generate(
         if holdout_long:
             write_identity_long(out / HOLDOUT_DIR, held, held_ids, holdout_long, cfg.seed, fps=long_fps,
                                 warp=holdout_warp)
+        if holdout_free:
+            write_identity_long(out / HOLDOUT_DIR, held, held_ids, holdout_free, cfg.seed, key=FREE_KEY, fps=long_fps,
+                                free=True)
     output.write_split(out, split, identities)
     output.finish(out, settings, planned)
     seconds = time.perf_counter() - start
@@ -176,18 +188,21 @@ def identity_long_config(fps: float = HOLDOUT_LONG.fps, warp: str = "") -> LongC
 
 def write_identity_long(folder: Path, subjects: list, ids: list[Identity], k: int, seed: int,
                         key: int = 100, first: int = 1, kind: str | None = None,
-                        fps: float = HOLDOUT_LONG.fps, warp: str = "") -> list[dict]:
+                        fps: float = HOLDOUT_LONG.fps, warp: str = "", free: bool = False) -> list[dict]:
     """``k`` long clips per identity, numbered from ``first``: photos in ``long/``, real videos in
     ``long_video/``; only ``kind``'s identities (photo, video) when given. A clip's seed is its person's and
     its number's, so a later run from ``first`` adds clips a larger ``k`` would have written, byte for byte.
     ``key`` keeps the training identities' clip seeds (300 + subject) apart from the held-out ones' (100 + subject).
-    ``fps``: the photo clips' rate (a video keeps its own); ``warp``: every event's family, when given."""
+    ``fps``: the photo clips' rate (a video keeps its own); ``warp``: every event's family, when given; ``free``:
+    no micro- or macro-expression, the distractors alone, into ``free/`` and ``free_video/``."""
     cfg = identity_long_config(fps, warp)
+    if free:
+        cfg = replace(cfg, events=0, macro=0)
     truths = []
     for subject, ident in zip(subjects, ids):
         if kind and ident.kind != kind:
             continue
-        sub = folder / ("long_video" if ident.kind == "video" else "long")
+        sub = folder / (("free" if free else "long") + ("_video" if ident.kind == "video" else ""))
         sub.mkdir(parents=True, exist_ok=True)
         for j in range(first - 1, first - 1 + k):
             path = sub / f"sub{subject.index:02d}_{j + 1:02d}.mp4"
