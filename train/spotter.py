@@ -15,8 +15,10 @@ at most ``false_budget`` false micro events per minute there and on the event-fr
 people's footage is never among it); never on the held-out identities. The network (``mecore.nets.spotnet``)
 is exported to ONNX with its metadata, checked in ONNX Runtime against PyTorch, and published as
 ``engines/spotter.*``. ``--network`` keeps a trained spotter instead and chooses only its decoder again.
-``--mix`` (1 by default) also trains on each clip with a training person's event-free footage's movement added
-(``train.spotter_mix``); the false-alarm budget is then checked on the footage not mixed in.
+``--folds K`` keeps no one out: the epoch and decoder are chosen by K-fold cross-validation over the training
+people and one run is trained on all of them (``train.spotter_cv``). ``--mix`` (1 by default) also trains on
+each clip with a training person's event-free footage's movement added (``train.spotter_mix``); the false-alarm
+budget is then checked on the footage not mixed in.
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ class SpotterConfig:
     seed: int = 0
     # a trained spotter (its .pt) to keep: no training, only the decoder is chosen again on its validation people
     network: Path | None = None
+    # K >= 2: no one kept out; the epoch and decoder chosen by K-fold cross-validation over the training people,
+    # then one run trained on all of them (train.spotter_cv). 0: val_identities kept for validation, runs seeds
+    folds: int = 0
 
     def __post_init__(self):
         self.record, self.out = Path(self.record), Path(self.out)
@@ -92,6 +97,10 @@ class SpotterConfig:
             raise MexError("train.spotter: --false-budget must be >= 0 (false micro events per minute)")
         if self.val_identities < 1:
             raise MexError("train.spotter: --val-identities must be >= 1 (the threshold is chosen on them)")
+        if self.folds == 1 or self.folds < 0:
+            raise MexError(f"train.spotter: --folds {self.folds}: 0 (people kept for validation) or at least 2")
+        if self.folds and self.network:
+            raise MexError("train.spotter: --network keeps a network validated on kept-out people; not with --folds")
         if not 32 <= self.flow_size <= 256:
             raise MexError(f"train.spotter: --flow-size must be in [32, 256] (the recordings' aligned crop), got {self.flow_size}")
 
@@ -128,9 +137,8 @@ def predict(model, clips: list[Clip], cfg: SpotterConfig) -> list[np.ndarray]:
     return out
 
 
-def fit(cfg: SpotterConfig, tr: list[Clip], va: list[Clip], free: list[Clip], weight, seed: int,
-        footage: list[Clip]) -> tuple[dict, dict, list[dict]]:
-    """One training run: (the chosen epoch's validation score, its state dict, the history)."""
+def epochs(cfg: SpotterConfig, tr: list[Clip], weight, seed: int, footage: list[Clip]):
+    """One training run: yields (epoch, the model after it, its mean loss), epoch by epoch."""
     import torch
 
     from mecore.nets.spotnet import SpotNet
@@ -143,7 +151,6 @@ def fit(cfg: SpotterConfig, tr: list[Clip], va: list[Clip], free: list[Clip], we
         -(-copies * sum(len(c.pos) for c in tr) // cfg.batch_size)))
     loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
     rng = np.random.default_rng(seed)
-    best, history = None, []
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         losses = []
@@ -155,24 +162,39 @@ def fit(cfg: SpotterConfig, tr: list[Clip], va: list[Clip], free: list[Clip], we
             opt.step()
             sched.step()
             losses.append(loss.item())
+        yield epoch, model, float(np.mean(losses))
+
+
+def fit(cfg: SpotterConfig, tr: list[Clip], va: list[Clip], free: list[Clip], weight, seed: int,
+        footage: list[Clip]) -> tuple[dict, dict, list[dict]]:
+    """One training run: (the chosen epoch's validation score, its state dict, the history)."""
+    best, history = None, []
+    for epoch, model, loss in epochs(cfg, tr, weight, seed, footage):
         top = choose_decoder(model, cfg, va, free)
-        history.append({"epoch": epoch, "loss": round(float(np.mean(losses)), 4), **top})
-        print(f"seed {seed} epoch {epoch:2d} loss {np.mean(losses):.3f}  val thr {top['threshold']} min "
-              f"{top['min_frames']} gap {top['gap']}: micro {top['micro']} F1 {top['f1_micro']:.3f}, macro {top['macro']} F1 "
-              f"{top['f1_macro']:.3f}, overall {top['f1']:.3f}; {top['false_per_min']:.2f} false micro/min, "
-              f"{top['free_per_min']:.2f} on event-free footage")
+        history.append({"epoch": epoch, "loss": round(loss, 4), **top})
+        print(f"seed {seed} epoch {epoch:2d} loss {loss:.3f}  {said(top)}")
         if best is None or rank(top, cfg.false_budget) > rank(best[0], cfg.false_budget):
             best = (dict(top, epoch=epoch, train_seed=seed, mix=cfg.mix if footage else 0), copy.deepcopy(model.state_dict()))
     return best[0], best[1], history
 
 
+def said(top: dict) -> str:
+    return (f"val thr {top['threshold']} min {top['min_frames']} gap {top['gap']}: micro {top['micro']} F1 "
+            f"{top['f1_micro']:.3f}, macro {top['macro']} F1 {top['f1_macro']:.3f}, overall {top['f1']:.3f}; "
+            f"{top['false_per_min']:.2f} false micro/min, {top['free_per_min']:.2f} on event-free footage")
+
+
 def choose_decoder(model, cfg: SpotterConfig, va: list[Clip], free: list[Clip]) -> dict:
     """The decoder (threshold, shortest event, gap) ranked best on the validation clips and event-free footage."""
-    probs, free_probs = predict(model, va, cfg), predict(model, free, cfg)
+    return best_decoder(va, predict(model, va, cfg), free, predict(model, free, cfg), cfg.false_budget)
+
+
+def best_decoder(va: list[Clip], probs: list[np.ndarray], free: list[Clip], free_probs: list[np.ndarray],
+                 budget: float) -> dict:
     # on event-free footage every micro event touches no expression: evaluate's false alarms are all of them
     scores = [dict(evaluate(va, probs, t, m, g), free_per_min=evaluate(free, free_probs, t, m, g)["false_per_min"])
               for t in THRESHOLDS for m in MIN_FRAMES for g in GAPS]
-    return max(scores, key=lambda s: rank(s, cfg.false_budget))
+    return max(scores, key=lambda s: rank(s, budget))
 
 
 def kept_network(cfg: SpotterConfig, val_ids: list[str], va: list[Clip], free: list[Clip],
@@ -211,47 +233,63 @@ def net_kwargs(cfg: SpotterConfig) -> dict:
             "dropout": cfg.dropout}
 
 
-def train(cfg: SpotterConfig) -> dict:
+def class_weight(clips: list[Clip]):
+    """(per-class frame counts, the loss's class weights: the square root of inverse frequency)."""
     import torch
 
+    counts = np.bincount(np.concatenate([c.y[c.pos] for c in clips]), minlength=3).astype(np.float64)
+    return counts, torch.as_tensor(np.sqrt(counts.sum() / (3 * np.maximum(counts, 1))), dtype=torch.float32)
+
+
+def train(cfg: SpotterConfig) -> dict:
     from mecore.nets.spotnet import SpotNet
+    from train.spotter_cv import cross_validate
 
     t0 = time.perf_counter()
     clips = load_clips(cfg)
-    train_ids, val_ids = split(clips, cfg.val_identities, cfg.seed)
-    tr = [c for c in clips if c.identity in train_ids]
-    va = [c for c in clips if c.identity in val_ids]
-    assert not {c.identity for c in tr} & {c.identity for c in va}
-    print(f"{len(clips)} clips, features in {time.perf_counter() - t0:.0f} s; train {len(tr)} clips of {len(train_ids)} "
-          f"identities, validation {len(va)} of {val_ids}")
-    counts = np.bincount(np.concatenate([c.y[c.pos] for c in tr]), minlength=3).astype(np.float64)
-    weight = torch.as_tensor(np.sqrt(counts.sum() / (3 * np.maximum(counts, 1))), dtype=torch.float32)
     free = load_event_free(cfg)
     if free:
         print(f"event-free footage: {len(free)} clips, {sum(len(c.idx) / c.fps for c in free):.0f} s")
-    footage = []
-    if cfg.mix and free:
-        footage, free = footage_for(free, va, cfg.identities)
-        print(f"mixed into {cfg.mix} cop{'y' if cfg.mix == 1 else 'ies'} of each training clip per epoch: "
-              f"{[c.key for c in footage]}; the false-alarm budget is checked on {[c.key for c in free]}")
-    # one run's validation F1 moves by 0.11 with its seed alone: the best of a few, chosen on validation
-    runs = [kept_network(cfg, val_ids, va, free, bool(footage))] if cfg.network else \
-        [fit(cfg, tr, va, free, weight, cfg.seed + i, footage) for i in range(cfg.runs)]
-    chosen, state, history = max(runs, key=lambda r: rank(r[0], cfg.false_budget))
-    model = SpotNet(**net_kwargs(cfg))
-    model.load_state_dict(state)
-    print(f"chosen on validation identities: training seed {chosen['train_seed']} of {cfg.runs}, epoch "
-          f"{chosen['epoch']}, threshold {chosen['threshold']}, min_frames {chosen['min_frames']}, gap {chosen['gap']} (micro F1 "
-          f"{chosen['f1_micro']:.3f}, overall {chosen['f1']:.3f}, {chosen['false_per_min']:.2f} false micro/min, "
-          f"{chosen['free_per_min']:.2f} on event-free footage; "
+    extra: dict = {}
+    if cfg.folds:
+        print(f"{len(clips)} clips, features in {time.perf_counter() - t0:.0f} s; {cfg.folds}-fold cross-validation")
+        cv = cross_validate(cfg, clips, free, lambda tr: class_weight(tr)[1])
+        chosen, model, history, footage, free = cv["chosen"], cv["model"], cv["history"], cv["footage"], cv["free"]
+        tr, train_ids, val_ids, runs, extra["folds"] = clips, sorted({c.identity for c in clips}), [], [chosen], cv["folds"]
+        counts = class_weight(clips)[0]
+        how = "chosen out of fold, the refit on every training person: epoch"
+    else:
+        train_ids, val_ids = split(clips, cfg.val_identities, cfg.seed)
+        tr = [c for c in clips if c.identity in train_ids]
+        va = [c for c in clips if c.identity in val_ids]
+        assert not {c.identity for c in tr} & {c.identity for c in va}
+        print(f"{len(clips)} clips, features in {time.perf_counter() - t0:.0f} s; train {len(tr)} clips of "
+              f"{len(train_ids)} identities, validation {len(va)} of {val_ids}")
+        counts, weight = class_weight(tr)
+        footage = []
+        if cfg.mix and free:
+            footage, free = footage_for(free, va, cfg.identities)
+            print(f"mixed into {cfg.mix} cop{'y' if cfg.mix == 1 else 'ies'} of each training clip per epoch: "
+                  f"{[c.key for c in footage]}; the false-alarm budget is checked on {[c.key for c in free]}")
+        # one run's validation F1 moves by 0.11 with its seed alone: the best of a few, chosen on validation
+        runs = [kept_network(cfg, val_ids, va, free, bool(footage))] if cfg.network else \
+            [fit(cfg, tr, va, free, weight, cfg.seed + i, footage) for i in range(cfg.runs)]
+        chosen, state, history = max(runs, key=lambda r: rank(r[0], cfg.false_budget))
+        runs = [r[0] for r in runs]
+        model = SpotNet(**net_kwargs(cfg))
+        model.load_state_dict(state)
+        how = f"chosen on validation identities: training seed {chosen['train_seed']} of {cfg.runs}, epoch"
+    print(f"{how} {chosen['epoch']}, threshold {chosen['threshold']}, min_frames {chosen['min_frames']}, gap "
+          f"{chosen['gap']} (micro F1 {chosen['f1_micro']:.3f}, overall {chosen['f1']:.3f}, {chosen['false_per_min']:.2f} "
+          f"false micro/min, {chosen['free_per_min']:.2f} on event-free footage; "
           f"micro TP/FP/FN by folder {chosen['micro_by_folder']}); {time.perf_counter() - t0:.0f} s")
     # the chosen decoder on the clips it was trained on: a low score here is underfitting, not a failure to
     # generalise (the session-15 engine found 63 of its 150 training video micro-expressions)
     fit_score = evaluate(tr, predict(model, tr, cfg), chosen["threshold"], chosen["min_frames"], chosen["gap"])
     print(f"on its own training clips: micro TP/FP/FN by folder {fit_score['micro_by_folder']}")
-    report = {"config": asdict(cfg), "train_fit": fit_score,
+    report = {"config": asdict(cfg), "train_fit": fit_score, **extra,
               "train_identities": train_ids, "val_identities": val_ids, "chosen": chosen, "history": history,
-              "runs": [r[0] for r in runs], "class_counts": counts.tolist(), "seconds": round(time.perf_counter() - t0, 1)}
+              "runs": runs, "class_counts": counts.tolist(), "seconds": round(time.perf_counter() - t0, 1)}
     report["fps"] = sorted({c.fps for c in clips})
     # which real footage steered this engine, so a benchmark can tell its false alarms there from those on footage
     # it never saw (a test-time figure, not a selection one)
@@ -278,6 +316,7 @@ def export(model, kwargs: dict, cfg: SpotterConfig, chosen: dict, report: dict) 
         "validation": {k: chosen[k] for k in ("train_seed", "epoch", "mix", "threshold", "min_frames", "gap", "false_per_min",
                                               "free_per_min", "micro", "macro", "f1_micro", "f1")},
         "train_identities": report["train_identities"], "val_identities": report["val_identities"],
+        **({"folds": report["folds"]} if "folds" in report else {}),
         "footage": report["footage"],
     }
     cfg.out.mkdir(parents=True, exist_ok=True)
@@ -311,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=d["out"].default, help="report and exported files")
     ap.add_argument("--publish-dir", type=Path, default=None, help="engines folder to publish into (none: engines/)")
     for name in ("epochs", "lr", "batch_size", "weight_decay", "width", "dropout", "past", "lookahead",
-                 "false_budget", "mix", "runs", "val_identities", "seed", "flow_size"):
+                 "false_budget", "mix", "runs", "val_identities", "seed", "flow_size", "folds"):
         ap.add_argument("--" + name.replace("_", "-"), type=type(d[name].default), default=d[name].default)
     ap.add_argument("--network", type=Path, default=None,
                     help="a trained spotter's .pt to keep: no training, its decoder chosen again on its validation people")

@@ -15,7 +15,7 @@ from bench import spot_replay
 from mecore import spotrec
 from mecore.errors import MexError
 from stream.config import StreamConfig
-from train import spotter, spotter_data, spotter_mix
+from train import spotter, spotter_cv, spotter_data, spotter_mix
 
 ASSETS = Path(__file__).resolve().parents[2] / "stream" / "assets"
 
@@ -201,3 +201,39 @@ def test_mixed_clips_get_their_noise_levels_by_spotfeatures_own_rule():
     x = np.stack([feats.update(frame(i)) for i in range(1, n + 1)])
     assert x[-1, 2 * r:3 * r].min() > 1.0  # well above the floor by the end
     assert np.allclose(spotter_mix.vectors(flow, x[:, 3 * r:]), x, atol=1e-5)
+
+
+def test_cross_validation_trains_on_everyone_and_chooses_the_epoch_out_of_fold(tmp_path, trained):
+    cfg, _, _ = trained
+    clips = spotter.load_clips(cfg)
+    folds = spotter_cv.deal(clips, 3, cfg.seed)
+    assert sorted(sum(folds, [])) == ["long/sub01", "long/sub02", "long/sub03"] and all(len(f) == 1 for f in folds)
+    run = dataclasses.replace(cfg, folds=3, out=tmp_path / "out", publish_dir=tmp_path / "engines")
+    report = spotter.train(run)
+    assert report["val_identities"] == [] and report["train_identities"] == sorted(sum(folds, []))
+    assert report["folds"] == folds and report["train_fit"]["micro"][0] > 0
+    # every person scored once, by the network of the fold that left them out; the epoch is the best one out of fold
+    micro = sum(1 for c in clips for g in c.truth if g.kind == "micro")
+    chosen = report["chosen"]
+    assert chosen["micro"][0] + chosen["micro"][2] == micro and len(report["history"]) == cfg.epochs
+    best = max(report["history"], key=lambda h: spotter.rank(h, cfg.false_budget))
+    assert chosen["epoch"] == best["epoch"] and chosen["f1_micro"] == best["f1_micro"] >= 0.5
+    meta = json.loads((run.publish_dir / "manifest.json").read_text())["artifacts"]["spotter.onnx"]["meta"]
+    assert meta["folds"] == folds and meta["val_identities"] == [] and meta["validation"]["epoch"] == chosen["epoch"]
+    for bad, why in (({"folds": 1}, "--folds 1"), ({"folds": 2, "network": run.out / "spotter.pt"}, "not with --folds")):
+        with pytest.raises(MexError, match=why):
+            spotter.SpotterConfig(truth=cfg.truth, **bad)
+
+
+def test_folds_spread_photo_and_video_people_alike():
+    def clip(identity):
+        return spotter.Clip(identity, identity, np.zeros((1, 1)), np.zeros(1, np.int64), np.zeros(1, np.int64), 30.0,
+                            np.zeros(0, np.int64), [])
+
+    people = [f"long/sub{i:02d}" for i in range(1, 14, 2)] + [f"long_video/sub{i:02d}" for i in range(2, 15, 2)]
+    folds = spotter_cv.deal([clip(p) for p in people for _ in range(2)], 4, seed=0)
+    assert sorted(sum(folds, [])) == sorted(people)  # each person once
+    for kind in ("long/", "long_video/"):
+        sizes = [sum(p.startswith(kind) for p in f) for f in folds]
+        assert max(sizes) - min(sizes) <= 1, (kind, folds)
+    assert [len(f) for f in folds] == [4, 4, 3, 3] and spotter_cv.deal([clip(p) for p in people], 4, seed=0) == folds
