@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mecore.errors import MexError
 from train.spotter_decode import Clip, rank
 from train.spotter_mix import footage_for
 
@@ -29,6 +30,9 @@ def deal(clips: list[Clip], k: int, seed: int) -> list[list[str]]:
         ids = by_folder.setdefault(c.identity.split("/")[0], [])
         if c.identity not in ids:
             ids.append(c.identity)
+    people = sum(len(v) for v in by_folder.values())
+    if not 2 <= k <= people:
+        raise MexError(f"train.spotter: --folds {k}: between 2 and the {people} training people")
     rng = np.random.default_rng(seed)
     folds: list[list[str]] = [[] for _ in range(k)]
     turn = 0

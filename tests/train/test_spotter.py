@@ -237,3 +237,5 @@ def test_folds_spread_photo_and_video_people_alike():
         sizes = [sum(p.startswith(kind) for p in f) for f in folds]
         assert max(sizes) - min(sizes) <= 1, (kind, folds)
     assert [len(f) for f in folds] == [4, 4, 3, 3] and spotter_cv.deal([clip(p) for p in people], 4, seed=0) == folds
+    with pytest.raises(MexError, match="--folds 15: between 2 and the 14 training people"):
+        spotter_cv.deal([clip(p) for p in people], 15, seed=0)
