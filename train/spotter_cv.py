@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from mecore.errors import MexError
+from train.spotter_data import people_by_folder
 from train.spotter_decode import Clip, rank
 from train.spotter_mix import footage_for
 
@@ -25,11 +26,7 @@ from train.spotter_mix import footage_for
 def deal(clips: list[Clip], k: int, seed: int) -> list[list[str]]:
     """K folds of identities: each truth folder's people shuffled (seeded) and dealt in turn, the next folder
     going on where the last one stopped, so the folds differ by at most one person of each kind."""
-    by_folder: dict[str, list[str]] = {}
-    for c in clips:
-        ids = by_folder.setdefault(c.identity.split("/")[0], [])
-        if c.identity not in ids:
-            ids.append(c.identity)
+    by_folder = people_by_folder(clips)
     people = sum(len(v) for v in by_folder.values())
     if not 2 <= k <= people:
         raise MexError(f"train.spotter: --folds {k}: between 2 and the {people} training people")

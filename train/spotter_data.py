@@ -108,14 +108,20 @@ def cached_features(rec: Path, cfg: SpotterConfig) -> tuple[np.ndarray, np.ndarr
     return idx, x, fps
 
 
-def split(clips: list[Clip], k: int, seed: int) -> tuple[list[str], list[str]]:
-    """Validation identities, drawn from each truth folder in proportion (photo and video people alike)."""
-    rng = np.random.default_rng(seed)
+def people_by_folder(clips: list[Clip]) -> dict[str, list[str]]:
+    """Truth folder (long: photo people, long_video: real videos) -> its identities, in the clips' order."""
     by_folder: dict[str, list[str]] = {}
     for c in clips:
         ids = by_folder.setdefault(c.identity.split("/")[0], [])
         if c.identity not in ids:
             ids.append(c.identity)
+    return by_folder
+
+
+def split(clips: list[Clip], k: int, seed: int) -> tuple[list[str], list[str]]:
+    """Validation identities, drawn from each truth folder in proportion (photo and video people alike)."""
+    rng = np.random.default_rng(seed)
+    by_folder = people_by_folder(clips)
     total = sum(len(v) for v in by_folder.values())
     if total <= k:
         raise MexError(f"train.spotter: {total} identities, {k} asked for validation: need more")
