@@ -41,10 +41,10 @@ def deal(clips: list[Clip], k: int, seed: int) -> list[list[str]]:
 
 
 def cross_validate(cfg, clips: list[Clip], free_all: list[Clip], weight_of) -> dict:
-    """The refit network and what chose it (``weight_of(clips)``: the loss's class weights for those clips): ``chosen`` (the pooled out-of-fold score of the chosen epoch and
+    """The refit network and what chose it: ``chosen`` (the pooled out-of-fold score of the chosen epoch and
     decoder), ``model``, ``history`` (every epoch's best decoder out of fold), ``folds``, and the refit's
     ``footage`` (mixed in) and ``free`` (event-free footage nobody in the set is: the refit's false alarms there
-    are still unseen ones)."""
+    are still unseen ones). ``weight_of(clips)``: the loss's class weights for those training clips."""
     from train.spotter import best_decoder, epochs, predict, said
 
     folds = deal(clips, cfg.folds, cfg.seed)
@@ -52,7 +52,7 @@ def cross_validate(cfg, clips: list[Clip], free_all: list[Clip], weight_of) -> d
     for i, fold in enumerate(folds):
         va = [c for c in clips if c.identity in fold]
         tr = [c for c in clips if c.identity not in fold]
-        footage, free = footage_for(free_all, va, cfg.identities) if cfg.mix and free_all else ([], free_all)
+        footage, free = footage_for(free_all, va, cfg.identities, cfg.mix)
         print(f"fold {i + 1} of {len(folds)}: scored on {fold}, trained on {len(tr)} clips", flush=True)
         runs.append((va, free, [(predict(m, va, cfg), predict(m, free, cfg)) for _, m, _ in
                                 epochs(cfg, tr, weight_of(tr), cfg.seed, footage)]))
@@ -66,7 +66,7 @@ def cross_validate(cfg, clips: list[Clip], free_all: list[Clip], weight_of) -> d
         print(f"epoch {e + 1:2d} out of fold: {said(top)}", flush=True)
         if best is None or rank(top, cfg.false_budget) > rank(best, cfg.false_budget):
             best = dict(top, epoch=e + 1)
-    footage, free = footage_for(free_all, [], cfg.identities) if cfg.mix and free_all else ([], free_all)
+    footage, free = footage_for(free_all, [], cfg.identities, cfg.mix)
     print(f"chosen out of fold: epoch {best['epoch']}; the refit on all {len(clips)} clips", flush=True)
     model = next(m for e, m, _ in epochs(cfg, clips, weight_of(clips), cfg.seed, footage) if e == best["epoch"])
     return {"chosen": dict(best, train_seed=cfg.seed, mix=cfg.mix if footage else 0), "model": model,

@@ -75,10 +75,12 @@ def mix(clip: Clip, footage: np.ndarray, rng: np.random.Generator, size: int = 1
     return dataclasses.replace(clip, key=clip.key + "+mix", x=vectors(own + flow, ctx, size))
 
 
-def footage_for(free: list[Clip], val: list[Clip], identities: Path) -> tuple[list[Clip], list[Clip]]:
+def footage_for(free: list[Clip], val: list[Clip], identities: Path | None, mix: int = 1) -> tuple[list[Clip], list[Clip]]:
     """(the event-free clips mixed in, those the false-alarm budget is checked on). Only training people's
     footage is mixed in; the validation people's and footage of nobody in the generator's set stay out of
-    training, so the check measures footage the network never saw."""
+    training, so the check measures footage the network never saw. ``mix`` 0 (or no footage): none mixed in."""
+    if not mix or not free:
+        return [], free
     held = {Path(c.source).stem for c in val}
     ids = json.loads(identities.read_text(encoding="utf-8"))
     training = {Path(ids["sources"][p]["path"]).stem for p in ids.get("train", [])} - held
