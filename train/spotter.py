@@ -39,9 +39,11 @@ from mecore.spotflow import FEATURES_VERSION, NAMES, mirror, n_features
 from mecore.spotlearn import CLASSES, STEP_S
 from train.spotter_data import cached_features, labelled, load_clips, load_event_free, split  # noqa: F401 (API)
 from train.spotter_decode import GAPS, MIN_FRAMES, THRESHOLDS, Clip, decode, evaluate, rank  # noqa: F401 (API)
+from train.spotter_mean import average
 from train.spotter_mix import footage_for, mix
 
 REPO = Path(__file__).resolve().parents[1]
+KEEP = ("best", "mean")
 
 
 @dataclass
@@ -64,7 +66,10 @@ class SpotterConfig:
     # copies of each training clip per epoch with a training person's event-free footage's movement added
     # (train.spotter_mix; needs --event-free): 1 gave validation micro F1 0.650-0.684 over 4 seeds, 0 gave 0.626
     mix: int = 1
-    runs: int = 4  # training runs (seeds seed, seed + 1, ...); the best on validation is published
+    runs: int = 4  # training runs (seeds seed, seed + 1, ...)
+    # what is published of the runs: "best", the run best on validation; "mean", all of them averaged (their
+    # probabilities), the epoch and decoder chosen on the average (train.spotter_mean)
+    keep: str = "best"
     # real footage without micro-expressions (files or folders; recorded into ``record`` like the clips): any micro
     # event there is false, and the chosen decoder must keep those within the budget too. ``identities`` (the
     # generator's identities.json) refuses the held-out people's footage, which must never steer a choice
@@ -99,6 +104,10 @@ class SpotterConfig:
             raise MexError("train.spotter: --val-identities must be >= 1 (the threshold is chosen on them)")
         if self.folds == 1 or self.folds < 0:
             raise MexError(f"train.spotter: --folds {self.folds}: 0 (people kept for validation) or at least 2")
+        if self.keep not in KEEP:
+            raise MexError(f"train.spotter: --keep {self.keep!r}: one of {', '.join(KEEP)}")
+        if self.keep == "mean" and (self.folds or self.network):
+            raise MexError("train.spotter: --keep mean averages the runs trained here; not with --folds or --network")
         if self.folds and self.network:
             raise MexError("train.spotter: --network keeps a network validated on kept-out people; not with --folds")
         if not 32 <= self.flow_size <= 256:
@@ -166,16 +175,19 @@ def epochs(cfg: SpotterConfig, tr: list[Clip], weight, seed: int, footage: list[
 
 
 def fit(cfg: SpotterConfig, tr: list[Clip], va: list[Clip], free: list[Clip], weight, seed: int,
-        footage: list[Clip]) -> tuple[dict, dict, list[dict]]:
-    """One training run: (the chosen epoch's validation score, its state dict, the history)."""
-    best, history = None, []
+        footage: list[Clip]) -> tuple[dict, dict, list[dict], list[tuple]]:
+    """One training run: (the chosen epoch's validation score, its state dict, the history, and every epoch's
+    (state dict, validation probabilities, event-free probabilities) for ``--keep mean``)."""
+    best, history, trace = None, [], []
     for epoch, model, loss in epochs(cfg, tr, weight, seed, footage):
-        top = choose_decoder(model, cfg, va, free)
+        probs = predict(model, va, cfg), predict(model, free, cfg)
+        top = best_decoder(va, probs[0], free, probs[1], cfg.false_budget)
         history.append({"epoch": epoch, "loss": round(loss, 4), **top})
-        print(f"seed {seed} epoch {epoch:2d} loss {loss:.3f}  {said(top)}")
+        print(f"seed {seed} epoch {epoch:2d} loss {loss:.3f}  {said(top)}", flush=True)
+        trace.append((copy.deepcopy(model.state_dict()), *probs))
         if best is None or rank(top, cfg.false_budget) > rank(best[0], cfg.false_budget):
-            best = (dict(top, epoch=epoch, train_seed=seed, mix=cfg.mix if footage else 0), copy.deepcopy(model.state_dict()))
-    return best[0], best[1], history
+            best = (dict(top, epoch=epoch, train_seed=seed, mix=cfg.mix if footage else 0), trace[-1][0])
+    return best[0], best[1], history, trace
 
 
 def said(top: dict) -> str:
@@ -184,13 +196,9 @@ def said(top: dict) -> str:
             f"{top['false_per_min']:.2f} false micro/min, {top['free_per_min']:.2f} on event-free footage")
 
 
-def choose_decoder(model, cfg: SpotterConfig, va: list[Clip], free: list[Clip]) -> dict:
-    """The decoder (threshold, shortest event, gap) ranked best on the validation clips and event-free footage."""
-    return best_decoder(va, predict(model, va, cfg), free, predict(model, free, cfg), cfg.false_budget)
-
-
 def best_decoder(va: list[Clip], probs: list[np.ndarray], free: list[Clip], free_probs: list[np.ndarray],
                  budget: float) -> dict:
+    """The decoder (threshold, shortest event, gap) ranked best on the validation clips and event-free footage."""
     # on event-free footage every micro event touches no expression: evaluate's false alarms are all of them
     scores = [dict(evaluate(va, probs, t, m, g), free_per_min=evaluate(free, free_probs, t, m, g)["false_per_min"])
               for t in THRESHOLDS for m in MIN_FRAMES for g in GAPS]
@@ -203,13 +211,14 @@ def kept_network(cfg: SpotterConfig, val_ids: list[str], va: list[Clip], free: l
     ``mixed``: whether ``free`` is only the footage a mixed network never trained on."""
     import torch
 
-    from mecore.nets.spotnet import SpotNet
+    from mecore.nets import build
 
     try:
         ck = torch.load(cfg.network, map_location="cpu", weights_only=False)
         meta, state = ck["meta"], ck["state_dict"]
         kept = {k: meta[k] for k in ("val_identities", "past", "lookahead", "flow_size", "flow_patch")}
         trained = {k: meta["validation"].get(k, 0) for k in ("train_seed", "epoch", "mix")}
+        trained["members"] = meta["validation"].get("members", 1)
     except (OSError, RuntimeError, KeyError, TypeError) as exc:
         raise MexError(f"{cfg.network}: not a spotter checkpoint of train.spotter ({type(exc).__name__}: {exc})") from None
     mine = {"val_identities": val_ids, "past": cfg.past, "lookahead": cfg.lookahead, "flow_size": cfg.flow_size,
@@ -220,12 +229,12 @@ def kept_network(cfg: SpotterConfig, val_ids: list[str], va: list[Clip], free: l
     if trained["mix"] and not mixed:  # its false alarms would be counted on footage it was trained on
         raise MexError(f"{cfg.network}: trained with --mix {trained['mix']}; choose its decoder with --mix and "
                        "--event-free too, so that it is checked on footage it never saw")
-    model = SpotNet(**net_kwargs(cfg))
+    model = build(ck["arch"], ck["kwargs"])
     model.load_state_dict(state)
-    top = choose_decoder(model, cfg, va, free)
+    top = best_decoder(va, predict(model, va, cfg), free, predict(model, free, cfg), cfg.false_budget)
     print(f"kept {cfg.network}: decoder chosen again: threshold {top['threshold']}, min_frames {top['min_frames']}, "
           f"gap {top['gap']} (micro F1 {top['f1_micro']:.3f}, overall {top['f1']:.3f})")
-    return dict(top, **trained), state, []
+    return dict(top, **trained), model, [], []
 
 
 def net_kwargs(cfg: SpotterConfig) -> dict:
@@ -270,14 +279,23 @@ def train(cfg: SpotterConfig) -> dict:
         if cfg.mix and (footage or free):
             print(f"mixed into {cfg.mix} cop{'y' if cfg.mix == 1 else 'ies'} of each training clip per epoch: "
                   f"{[c.key for c in footage]}; the false-alarm budget is checked on {[c.key for c in free]}")
-        # one run's validation F1 moves by 0.11 with its seed alone: the best of a few, chosen on validation
-        runs = [kept_network(cfg, val_ids, va, free, bool(footage))] if cfg.network else \
-            [fit(cfg, tr, va, free, weight, cfg.seed + i, footage) for i in range(cfg.runs)]
-        chosen, state, history = max(runs, key=lambda r: rank(r[0], cfg.false_budget))
-        runs = [r[0] for r in runs]
-        model = SpotNet(**net_kwargs(cfg))
-        model.load_state_dict(state)
-        how = f"chosen on validation identities: training seed {chosen['train_seed']} of {cfg.runs}, epoch"
+        # one run's validation F1 moves by 0.11 with its seed alone: the best of a few, or their mean
+        if cfg.network:
+            chosen, model, history, _ = kept_network(cfg, val_ids, va, free, bool(footage))
+            runs = [chosen]
+        else:
+            fitted = [fit(cfg, tr, va, free, weight, cfg.seed + i, footage) for i in range(cfg.runs)]
+            runs = [r[0] for r in fitted]
+            best = max(fitted, key=lambda r: rank(r[0], cfg.false_budget))
+            print(f"the best run: seed {best[0]['train_seed']}, epoch {best[0]['epoch']}: {said(best[0])}")
+            if cfg.keep == "mean":
+                chosen, model, history = average(fitted, va, free, cfg.false_budget, net_kwargs(cfg))
+            else:
+                chosen, history = best[0], best[2]
+                model = SpotNet(**net_kwargs(cfg))
+                model.load_state_dict(best[1])
+        how = (f"chosen on validation identities: {'the mean of' if cfg.keep == 'mean' else 'the best of'} "
+               f"{len(runs)} run(s) from seed {chosen['train_seed']}, epoch")
     print(f"{how} {chosen['epoch']}, threshold {chosen['threshold']}, min_frames {chosen['min_frames']}, gap "
           f"{chosen['gap']} (micro F1 {chosen['f1_micro']:.3f}, overall {chosen['f1']:.3f}, {chosen['false_per_min']:.2f} "
           f"false micro/min, {chosen['free_per_min']:.2f} on event-free footage; "
@@ -293,27 +311,31 @@ def train(cfg: SpotterConfig) -> dict:
     # which real footage steered this engine, so a benchmark can tell its false alarms there from those on footage
     # it never saw (a test-time figure, not a selection one)
     report["footage"] = {"mixed": sorted(c.key for c in footage), "checked": sorted(c.key for c in free)}
-    report["published"] = str(export(model, net_kwargs(cfg), cfg, chosen, report))
+    report["published"] = str(export(model, cfg, chosen, report))
     return report
 
 
-def export(model, kwargs: dict, cfg: SpotterConfig, chosen: dict, report: dict) -> Path:
+def export(model, cfg: SpotterConfig, chosen: dict, report: dict) -> Path:
     import torch
 
     import engines
     from engines.export import export_onnx, publish, save_checkpoint
 
     w = cfg.past + 1 + cfg.lookahead
+    members = len(getattr(model, "members", [model]))
+    arch, kwargs = ("spotnet_mean", {"members": [net_kwargs(cfg)] * members}) if hasattr(model, "members") else \
+        ("spotnet", net_kwargs(cfg))
     meta = {
-        "model": "spotter", "version": f"spotnet-{time.strftime('%Y%m%d')}", "arch": "spotnet",
+        "model": "spotter", "version": f"spotnet-{time.strftime('%Y%m%d')}", "arch": arch,
         "labels": list(CLASSES), "features_version": FEATURES_VERSION, "fps": report["fps"], "step_s": STEP_S, "past": cfg.past,
         "lookahead": cfg.lookahead, "flow_size": cfg.flow_size, "flow_patch": cfg.flow_patch,
         "threshold": chosen["threshold"], "gap": chosen["gap"], "min_frames": chosen["min_frames"],
         "input_layout": f"features (N, {n_features()}, {w}): mecore.spotflow.SpotFeatures vectors of {w} consecutive "
                         f"frames; the logits are the frame {cfg.past} into the window's",
         "normalisation": "none outside the graph: features are raw SpotFeatures vectors (signed log inside)",
-        "validation": {k: chosen[k] for k in ("train_seed", "epoch", "mix", "threshold", "min_frames", "gap", "false_per_min",
-                                              "free_per_min", "micro", "macro", "f1_micro", "f1")},
+        "validation": {**{k: chosen[k] for k in ("train_seed", "epoch", "mix", "threshold", "min_frames", "gap",
+                                                 "false_per_min", "free_per_min", "micro", "macro", "f1_micro", "f1")},
+                       "members": members},
         "train_identities": report["train_identities"], "val_identities": report["val_identities"],
         **({"folds": report["folds"]} if "folds" in report else {}),
         "footage": report["footage"],
@@ -322,7 +344,7 @@ def export(model, kwargs: dict, cfg: SpotterConfig, chosen: dict, report: dict) 
     model.eval()
     onnx_path = export_onnx(model, (torch.zeros(1, n_features(), w),), cfg.out / "spotter.onnx", ["features"],
                             ["logits"], {"features": {0: "N"}, "logits": {0: "N"}}, meta)
-    pt_path = save_checkpoint(cfg.out / "spotter.pt", "spotnet", kwargs, model.state_dict(), {
+    pt_path = save_checkpoint(cfg.out / "spotter.pt", arch, kwargs, model.state_dict(), {
         **meta, "inputs": [{"name": "features", "shape": ["N", n_features(), w], "dtype": "float32"}],
         "outputs": [{"name": "logits", "shape": ["N", len(CLASSES)], "dtype": "float32"}]})
     x = np.random.default_rng(0).normal(size=(4, n_features(), w)).astype(np.float32)
@@ -351,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("epochs", "lr", "batch_size", "weight_decay", "width", "dropout", "past", "lookahead",
                  "false_budget", "mix", "runs", "val_identities", "seed", "flow_size", "folds"):
         ap.add_argument("--" + name.replace("_", "-"), type=type(d[name].default), default=d[name].default)
+    ap.add_argument("--keep", choices=KEEP, default=d["keep"].default,
+                    help="best: the run best on validation is published; mean: the runs averaged, epoch chosen on the mean")
     ap.add_argument("--network", type=Path, default=None,
                     help="a trained spotter's .pt to keep: no training, its decoder chosen again on its validation people")
     a = ap.parse_args(argv)

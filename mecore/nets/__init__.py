@@ -18,6 +18,7 @@ ARCHS: dict[str, str] = {
     "fgrmer": "mecore.nets.fgrmer:FGRMER",
     "fgrmer_ensemble": "mecore.nets.fgrmer:FGRMEREnsemble",
     "spotnet": "mecore.nets.spotnet:SpotNet",
+    "spotnet_mean": "mecore.nets.spotnet:SpotNetMean",
 }
 
 

@@ -239,3 +239,41 @@ def test_folds_spread_photo_and_video_people_alike():
     assert [len(f) for f in folds] == [4, 4, 3, 3] and spotter_cv.deal([clip(p) for p in people], 4, seed=0) == folds
     with pytest.raises(MexError, match="--folds 15: between 2 and the 14 training people"):
         spotter_cv.deal([clip(p) for p in people], 15, seed=0)
+
+
+def test_keep_mean_publishes_the_runs_averaged_at_the_epoch_their_mean_scores_best(tmp_path, trained):
+    import torch
+
+    from mecore.nets import build
+
+    cfg, _, rec = trained
+    run = dataclasses.replace(cfg, keep="mean", runs=2, epochs=12, out=tmp_path / "out", publish_dir=tmp_path / "engines")
+    report = spotter.train(run)
+    chosen = report["chosen"]
+    assert len(report["runs"]) == 2 and {r["train_seed"] for r in report["runs"]} == {0, 1}
+    assert len(report["history"]) == run.epochs and chosen["members"] == 2
+    best = max(report["history"], key=lambda h: spotter.rank(h, run.false_budget))
+    assert chosen["epoch"] == best["epoch"] and chosen["micro"] == best["micro"]
+    ck = torch.load(run.out / "spotter.pt", weights_only=False)
+    assert ck["arch"] == "spotnet_mean" and len(ck["kwargs"]["members"]) == 2
+    model = build(ck["arch"], ck["kwargs"])
+    model.load_state_dict(ck["state_dict"])
+    model.eval()
+    x = torch.as_tensor(np.random.default_rng(0).normal(size=(5, model.features, 40)),
+                        dtype=torch.float32)
+    with torch.no_grad():  # a softmax of the output is the members' mean probabilities, not one member's
+        mean = torch.stack([torch.softmax(m(x), 1) for m in model.members]).mean(0)
+        assert torch.allclose(torch.softmax(model(x), 1), mean, atol=1e-5)
+        assert not torch.allclose(torch.softmax(model.members[0](x), 1), mean, atol=1e-3)
+    meta = json.loads((run.publish_dir / "manifest.json").read_text())["artifacts"]["spotter.onnx"]["meta"]
+    assert meta["arch"] == "spotnet_mean" and meta["validation"]["members"] == 2
+    clip = next(c for c in spotter.load_clips(run) if c.identity == report["val_identities"][0])
+    offline = spotter.decode(clip, spotter.predict(model, [clip], run)[0], chosen["threshold"], chosen["min_frames"],
+                             chosen["gap"])
+    live, _, _ = spot_replay.replay(rec, StreamConfig(spotter="learned", spotter_model=str(run.publish_dir / "spotter.onnx")))
+    assert [(e.onset_frame, e.offset_frame, e.kind) for e in live] == [(i.onset, i.offset, i.kind) for i in offline]
+    kept = spotter.train(dataclasses.replace(run, keep="best", network=run.out / "spotter.pt", out=tmp_path / "kept"))
+    assert kept["chosen"]["micro"] == chosen["micro"] and kept["chosen"]["members"] == 2  # an ensemble kept as one
+    for bad, why in (({"keep": "median"}, "--keep 'median'"), ({"keep": "mean", "folds": 2}, "not with --folds")):
+        with pytest.raises(MexError, match=why):
+            spotter.SpotterConfig(truth=cfg.truth, **bad)
