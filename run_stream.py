@@ -69,7 +69,7 @@ def _has_display() -> bool:
 
 
 def run(args) -> int:
-    from mecore.atomic import refuse_overwrite
+    from mecore.atomic import check_outputs
     from mecore.cli import from_options
     from mecore.errors import MexError
     from stream.config import StreamConfig
@@ -80,9 +80,7 @@ def run(args) -> int:
 
     show = _has_display() if args.show is None else args.show
     src_path = args.source if os.path.exists(str(args.source)) else None
-    for out in (args.out, args.events):
-        if out:
-            refuse_overwrite(out, src_path)
+    check_outputs(args.out or None, args.events or None, inputs=(src_path,))
     if args.max_frames is not None and args.max_frames < 1:
         raise MexError(f"--max-frames must be >= 1, got {args.max_frames}")
     source = open_source(args.source, fps=args.fps, transport=args.transport,

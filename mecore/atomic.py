@@ -58,3 +58,28 @@ def refuse_overwrite(output: str | os.PathLike, *inputs: str | os.PathLike) -> N
     for inp in inputs:
         if inp is not None and Path(inp).exists() and Path(inp).resolve() == out:
             raise MexError(f"{output}: output would overwrite the input; choose another path")
+
+
+def check_outputs(*outputs: str | os.PathLike | None, inputs: tuple = ()) -> None:
+    """Before any work: refuse outputs that would overwrite an input or each other, or that cannot be written
+    where they are asked for (a folder that cannot be made or written to), so a long run never fails at its end."""
+    from mecore.errors import MexError
+
+    seen: dict[Path, str] = {}
+    for output in outputs:
+        if output is None:
+            continue
+        refuse_overwrite(output, *inputs)
+        final = Path(output).resolve()
+        if final in seen:
+            raise MexError(f"{output}: the same file for two outputs; give each its own path")
+        seen[final] = str(output)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as e:
+            blocker = next((p for p in final.parents if p.exists()), None)
+            why = f"{blocker} is not a folder" if blocker is not None and not blocker.is_dir() else e.strerror or e
+            raise MexError(f"{output}: cannot write there ({why})") from None

@@ -145,14 +145,14 @@ def magnify(input_spec: str, out: str | Path, cfg: MagnifyConfig, progress: bool
     """Magnify ``input_spec`` into ``out`` (atomic); returns a summary."""
     from tqdm import tqdm
 
-    from mecore.atomic import refuse_overwrite
+    from mecore.atomic import check_outputs
     from stream.magnify_io import MagnifiedVideo, frame_count
     from stream.sources import open_source
 
     out = Path(out)
     if out.suffix.lower() not in (".mp4", ".mov", ".mkv"):
         raise MexError(f"{out}: the output must be an .mp4, .mov or .mkv file")
-    refuse_overwrite(out, input_spec)
+    check_outputs(out, inputs=(input_spec,))
     src = open_source(input_spec).open()
     mag = None
     try:

@@ -32,6 +32,9 @@ def _commands(tmp: Path) -> dict[str, tuple[list[str], int]]:
                         "--epochs", "1", "--batch-size", "2", "--factors", "2.0", "--no-export", "--workers", "1",
                         "--out", str(tmp / "run"), "--cache", str(tmp / "cache")], 0),
         "train.loso user error": (["-m", "train.loso", "--dataset", "samm"], 2),
+        "run_stream user error": (["run_stream.py", "--source", "demo", "--no-show", "--out", str(tmp / "x.mp4"),
+                                   "--events", str(tmp / "x.mp4")], 2),
+        "stream.magnify user error": (["-m", "stream.magnify", "demo", "--out", str(tmp / "a_file" / "o.mp4")], 2),
         "train.synth_me": (["-m", "train.synth_me", "--out", str(tmp / "synth_me"), "--subjects", "1",
                             "--clips-per-subject", "1", "--quiet"], 0),
         "train.magnet": (["-m", "train.magnet", "--help"], 0),
@@ -57,6 +60,7 @@ def _inputs(tmp: Path) -> None:
     from tests.train.test_datasets import samm_tree
 
     samm_tree(tmp / "samm")
+    (tmp / "a_file").write_text("a file, not a folder: nothing can be written under it")
     (tmp / "truth").mkdir()
     (tmp / "truth" / "clip0.json").write_text(json.dumps({
         "video": "clip0.mp4", "fps": 30.0, "events": [{"onset": 30, "apex": 35, "offset": 41}]}))

@@ -42,3 +42,17 @@ def test_an_output_never_overwrites_an_input(tmp_path):
     with pytest.raises(MexError, match="would overwrite the input"):
         atomic.refuse_overwrite(tmp_path / "link.mp4", src)
     atomic.refuse_overwrite(tmp_path / "out.mp4", src, None)  # another path: fine
+
+
+def test_outputs_are_checked_before_any_work(tmp_path):
+    src = tmp_path / "in.mp4"
+    src.write_bytes(b"v")
+    with pytest.raises(MexError, match="would overwrite the input"):
+        atomic.check_outputs(tmp_path / "out.mp4", src, inputs=(src,))
+    with pytest.raises(MexError, match=r"a\.mp4: the same file for two outputs"):
+        atomic.check_outputs(tmp_path / "a.mp4", tmp_path / "sub" / ".." / "a.mp4")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(MexError, match=r"file/o\.mp4: cannot write there \(.*file is not a folder\)"):
+        atomic.check_outputs(tmp_path / "file" / "o.mp4")
+    atomic.check_outputs(tmp_path / "new" / "o.mp4", None, tmp_path / "o.jsonl", inputs=(src, None))
+    assert (tmp_path / "new").is_dir() and not list((tmp_path / "new").iterdir())  # the probe file is gone
