@@ -69,7 +69,7 @@ class SpotterConfig:
     runs: int = 4  # training runs (seeds seed, seed + 1, ...)
     # what is published of the runs: "best", the run best on validation; "mean", all of them averaged (their
     # probabilities), the epoch and decoder chosen on the average (train.spotter_mean)
-    keep: str = "best"
+    keep: str = "mean"
     # real footage without micro-expressions (files or folders; recorded into ``record`` like the clips): any micro
     # event there is false, and the chosen decoder must keep those within the budget too. ``identities`` (the
     # generator's identities.json) refuses the held-out people's footage, which must never steer a choice
