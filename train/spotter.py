@@ -9,7 +9,8 @@ The recordings are what the stream's analyser gave its spotter on each clip (``m
 crops, landmarks, blink and blendshapes); ``mecore.spotlearn.features`` turns them into the same per-frame
 region-flow features the stream computes. Every frame is labelled none / micro / macro from the clips'
 ground truth (blinks, speech and head motion are distractors: none). A few training identities (photo and
-video ones alike) are kept for validation: the run (of ``runs`` seeds), the epoch and the decoder's
+video ones alike) are kept for validation: the epoch of the ``runs`` seeds' averaged probabilities (``--keep
+mean``, the default; ``--keep best``: the best run and its epoch) and the decoder's
 threshold, shortest event and gap are chosen on them by MEGC micro F1 (IoU >= 0.5) among the decoders that give
 at most ``false_budget`` false micro events per minute there and on the event-free real footage (held-out
 people's footage is never among it); never on the held-out identities. The network (``mecore.nets.spotnet``)
@@ -68,7 +69,8 @@ class SpotterConfig:
     mix: int = 1
     runs: int = 4  # training runs (seeds seed, seed + 1, ...)
     # what is published of the runs: "best", the run best on validation; "mean", all of them averaged (their
-    # probabilities), the epoch and decoder chosen on the average (train.spotter_mean)
+    # probabilities), the epoch and decoder chosen on the average (train.spotter_mean). Not used by --folds (one
+    # refit run) or --network (the kept network as it is)
     keep: str = "mean"
     # real footage without micro-expressions (files or folders; recorded into ``record`` like the clips): any micro
     # event there is false, and the chosen decoder must keep those within the budget too. ``identities`` (the
@@ -106,8 +108,6 @@ class SpotterConfig:
             raise MexError(f"train.spotter: --folds {self.folds}: 0 (people kept for validation) or at least 2")
         if self.keep not in KEEP:
             raise MexError(f"train.spotter: --keep {self.keep!r}: one of {', '.join(KEEP)}")
-        if self.keep == "mean" and (self.folds or self.network):
-            raise MexError("train.spotter: --keep mean averages the runs trained here; not with --folds or --network")
         if self.folds and self.network:
             raise MexError("train.spotter: --network keeps a network validated on kept-out people; not with --folds")
         if not 32 <= self.flow_size <= 256:
@@ -294,8 +294,9 @@ def train(cfg: SpotterConfig) -> dict:
                 chosen, history = best[0], best[2]
                 model = SpotNet(**net_kwargs(cfg))
                 model.load_state_dict(best[1])
-        how = (f"chosen on validation identities: {'the mean of' if cfg.keep == 'mean' else 'the best of'} "
-               f"{len(runs)} run(s) from seed {chosen['train_seed']}, epoch")
+        how = "the kept network, its decoder chosen again on validation identities: epoch" if cfg.network else \
+            (f"chosen on validation identities: {'the mean of' if cfg.keep == 'mean' else 'the best of'} {len(runs)} "
+             f"runs from seed {chosen['train_seed']}, epoch")
     print(f"{how} {chosen['epoch']}, threshold {chosen['threshold']}, min_frames {chosen['min_frames']}, gap "
           f"{chosen['gap']} (micro F1 {chosen['f1_micro']:.3f}, overall {chosen['f1']:.3f}, {chosen['false_per_min']:.2f} "
           f"false micro/min, {chosen['free_per_min']:.2f} on event-free footage; "
