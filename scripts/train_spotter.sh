@@ -2,7 +2,7 @@
 # The learned spotter (--spotter learned) from nothing, on training identities only:
 #   1. long clips of the 14 training people (6 each) and of the 8 held-out people (1 each, for evaluation only),
 #   2. the analyser's spotting inputs on the training clips and the real clips, recorded once (bench.spotting),
-#   3. python -m train.spotter: features, 4 training runs, the run, epoch and decoder chosen on validation people
+#   3. python -m train.spotter: features, 4 training runs averaged (--keep mean), epoch and decoder chosen on validation people
 #      (and on event-free real footage), engines/spotter.*
 #   bash scripts/train_spotter.sh [DIR]     (about 80 min on 2 cores: generation 40, recording 30, training 9;
 #                                            docs/streaming.md, "Learned spotting")
