@@ -39,7 +39,17 @@ from mecore.errors import MexError, run_cli
 from mecore.spotflow import FEATURES_VERSION, NAMES, mirror, n_features
 from mecore.spotlearn import CLASSES, STEP_S
 from train.spotter_data import cached_features, labelled, load_clips, load_event_free, split  # noqa: F401 (API)
-from train.spotter_decode import GAPS, MIN_FRAMES, THRESHOLDS, Clip, decode, evaluate, rank  # noqa: F401 (API)
+from train.spotter_decode import (  # noqa: F401 (API)
+    GAPS,
+    MIN_FRAMES,
+    THRESHOLDS,
+    Clip,
+    best_decoder,
+    decode,
+    evaluate,
+    rank,
+    said,
+)
 from train.spotter_mean import average
 from train.spotter_mix import footage_for, mix
 
@@ -190,21 +200,6 @@ def fit(cfg: SpotterConfig, tr: list[Clip], va: list[Clip], free: list[Clip], we
     return best[0], best[1], history, trace
 
 
-def said(top: dict) -> str:
-    return (f"val thr {top['threshold']} min {top['min_frames']} gap {top['gap']}: micro {top['micro']} F1 "
-            f"{top['f1_micro']:.3f}, macro {top['macro']} F1 {top['f1_macro']:.3f}, overall {top['f1']:.3f}; "
-            f"{top['false_per_min']:.2f} false micro/min, {top['free_per_min']:.2f} on event-free footage")
-
-
-def best_decoder(va: list[Clip], probs: list[np.ndarray], free: list[Clip], free_probs: list[np.ndarray],
-                 budget: float) -> dict:
-    """The decoder (threshold, shortest event, gap) ranked best on the validation clips and event-free footage."""
-    # on event-free footage every micro event touches no expression: evaluate's false alarms are all of them
-    scores = [dict(evaluate(va, probs, t, m, g), free_per_min=evaluate(free, free_probs, t, m, g)["false_per_min"])
-              for t in THRESHOLDS for m in MIN_FRAMES for g in GAPS]
-    return max(scores, key=lambda s: rank(s, budget))
-
-
 def kept_network(cfg: SpotterConfig, val_ids: list[str], va: list[Clip], free: list[Clip],
                  mixed: bool) -> tuple[dict, dict, list]:
     """``cfg.network`` as a training run would give it, its decoder chosen again on the people it was validated on;
@@ -321,11 +316,12 @@ def export(model, cfg: SpotterConfig, chosen: dict, report: dict) -> Path:
 
     import engines
     from engines.export import export_onnx, publish, save_checkpoint
+    from mecore.nets.spotnet import SpotNetMean
 
     w = cfg.past + 1 + cfg.lookahead
-    members = len(getattr(model, "members", [model]))
-    arch, kwargs = ("spotnet_mean", {"members": [net_kwargs(cfg)] * members}) if hasattr(model, "members") else \
-        ("spotnet", net_kwargs(cfg))
+    mean = isinstance(model, SpotNetMean)
+    members = len(model.members) if mean else 1
+    arch, kwargs = ("spotnet_mean", {"members": [net_kwargs(cfg)] * members}) if mean else ("spotnet", net_kwargs(cfg))
     meta = {
         "model": "spotter", "version": f"spotnet-{time.strftime('%Y%m%d')}", "arch": arch,
         "labels": list(CLASSES), "features_version": FEATURES_VERSION, "fps": report["fps"], "step_s": STEP_S, "past": cfg.past,

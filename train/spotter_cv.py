@@ -19,7 +19,7 @@ import numpy as np
 
 from mecore.errors import MexError
 from train.spotter_data import people_by_folder
-from train.spotter_decode import Clip, rank
+from train.spotter_decode import Clip, best_epoch
 from train.spotter_mix import footage_for
 
 
@@ -45,7 +45,7 @@ def cross_validate(cfg, clips: list[Clip], free_all: list[Clip], weight_of) -> d
     decoder), ``model``, ``history`` (every epoch's best decoder out of fold), ``folds``, and the refit's
     ``footage`` (mixed in) and ``free`` (event-free footage nobody in the set is: the refit's false alarms there
     are still unseen ones). ``weight_of(clips)``: the loss's class weights for those training clips."""
-    from train.spotter import best_decoder, epochs, predict, said
+    from train.spotter import epochs, predict
 
     folds = deal(clips, cfg.folds, cfg.seed)
     runs = []
@@ -58,14 +58,8 @@ def cross_validate(cfg, clips: list[Clip], free_all: list[Clip], weight_of) -> d
                                 epochs(cfg, tr, weight_of(tr), cfg.seed, footage)]))
     va = [c for r in runs for c in r[0]]
     free = [c for r in runs for c in r[1]]  # a clip once per fold that checks it, with that fold's probabilities
-    best, history = None, []
-    for e in range(cfg.epochs):
-        top = best_decoder(va, [p for r in runs for p in r[2][e][0]], free, [p for r in runs for p in r[2][e][1]],
-                           cfg.false_budget)
-        history.append({"epoch": e + 1, **top})
-        print(f"epoch {e + 1:2d} out of fold: {said(top)}", flush=True)
-        if best is None or rank(top, cfg.false_budget) > rank(best, cfg.false_budget):
-            best = dict(top, epoch=e + 1)
+    pooled = (([p for r in runs for p in r[2][e][0]], [p for r in runs for p in r[2][e][1]]) for e in range(cfg.epochs))
+    best, history = best_epoch(va, free, pooled, cfg.false_budget, "out of fold")
     footage, free = footage_for(free_all, [], cfg.identities, cfg.mix)
     print(f"chosen out of fold: epoch {best['epoch']}; the refit on all {len(clips)} clips", flush=True)
     model = next(m for e, m, _ in epochs(cfg, clips, weight_of(clips), cfg.seed, footage) if e == best["epoch"])

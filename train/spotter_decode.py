@@ -65,3 +65,32 @@ def rank(score: dict, budget: float) -> tuple:
     then overall; outside it, the fewest alarms."""
     worst = max(score["false_per_min"], score.get("free_per_min", 0.0))
     return (True, score["f1_micro"], score["f1"]) if worst <= budget else (False, -worst, score["f1_micro"])
+
+
+def said(top: dict) -> str:
+    return (f"val thr {top['threshold']} min {top['min_frames']} gap {top['gap']}: micro {top['micro']} F1 "
+            f"{top['f1_micro']:.3f}, macro {top['macro']} F1 {top['f1_macro']:.3f}, overall {top['f1']:.3f}; "
+            f"{top['false_per_min']:.2f} false micro/min, {top['free_per_min']:.2f} on event-free footage")
+
+
+def best_decoder(va: list[Clip], probs: list[np.ndarray], free: list[Clip], free_probs: list[np.ndarray],
+                 budget: float) -> dict:
+    """The decoder (threshold, shortest event, gap) ranked best on the validation clips and event-free footage."""
+    # on event-free footage every micro event touches no expression: evaluate's false alarms are all of them
+    scores = [dict(evaluate(va, probs, t, m, g), free_per_min=evaluate(free, free_probs, t, m, g)["false_per_min"])
+              for t in THRESHOLDS for m in MIN_FRAMES for g in GAPS]
+    return max(scores, key=lambda s: rank(s, budget))
+
+
+def best_epoch(va: list[Clip], free: list[Clip], per_epoch, budget: float, label: str) -> tuple[dict, list[dict]]:
+    """(the epoch whose best decoder ranks highest, with ``epoch`` in it; every epoch's best decoder) from
+    ``per_epoch``, each epoch's (validation probabilities, event-free probabilities) in order; each said as
+    ``label``."""
+    best, history = None, []
+    for e, (probs, free_probs) in enumerate(per_epoch, start=1):
+        top = best_decoder(va, probs, free, free_probs, budget)
+        history.append({"epoch": e, **top})
+        print(f"{label}, epoch {e:2d}: {said(top)}", flush=True)
+        if best is None or rank(top, budget) > rank(best, budget):
+            best = dict(top, epoch=e)
+    return best, history

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from train.spotter_decode import Clip, rank
+from train.spotter_decode import Clip, best_epoch
 
 
 def mean_probs(runs: list[list[np.ndarray]]) -> list[np.ndarray]:
@@ -24,16 +24,11 @@ def average(fitted: list[tuple], va: list[Clip], free: list[Clip], budget: float
     ``train.spotter.fit``'s results, whose fourth item is each epoch's (state dict, validation and event-free
     probabilities)."""
     from mecore.nets.spotnet import SpotNetMean
-    from train.spotter import best_decoder, said
 
     traces = [r[3] for r in fitted]
-    best, history = None, []
-    for e in range(min(len(t) for t in traces)):
-        top = best_decoder(va, mean_probs([t[e][1] for t in traces]), free, mean_probs([t[e][2] for t in traces]), budget)
-        history.append({"epoch": e + 1, **top})
-        print(f"mean of {len(traces)} runs, epoch {e + 1:2d}: {said(top)}", flush=True)
-        if best is None or rank(top, budget) > rank(best, budget):
-            best = dict(top, epoch=e + 1)
+    averaged = ((mean_probs([t[e][1] for t in traces]), mean_probs([t[e][2] for t in traces]))
+                for e in range(min(len(t) for t in traces)))
+    best, history = best_epoch(va, free, averaged, budget, f"mean of {len(traces)} runs")
     model = SpotNetMean([kwargs] * len(traces))
     for member, trace in zip(model.members, traces):
         member.load_state_dict(trace[best["epoch"] - 1][0])
