@@ -7,17 +7,15 @@ report gives TP, FP, FN of each type. A predicted interval's type is the spotter
 file without it: micro when onset..offset <= ``micro_max_s``, as MEGC methods do); a ground-truth
 event's is its ``kind`` (synthetic JSON; micro when absent) or the sheet's Type column.
 
-Ground truth readers (frame indices are turned into 0-based decoded-frame indices):
-- the synthetic long clips' JSON (``train.synth_me --long-clips``; one .json beside each .mp4),
-- CAS(ME)^2's ``CAS(ME)^2code_final(Updated).xlsx`` (no header row; participant, video_expression, onset,
-  apex, offset, AUs, emotion, type, self-report; naming-rule sheets map them to the rawpic folders
-  "15_0401..."; images numbered from 1),
-- SAMM-LV's ``SAMM_LongVideos_V*_Release.xlsx`` (a block of notes, then a header row with Filename,
-  Onset, Apex, Offset, Type "Macro" / "Micro - 1/2"; images numbered from 1).
+Ground truth (frame indices are turned into 0-based decoded-frame indices): the synthetic long clips' JSON
+(``train.synth_me --long-clips``; one .json beside each .mp4), or a released dataset's sheets
+(``stream.spot_sheets``: CAS(ME)^2, SAMM-LV, CAS(ME)^3 part A).
 
     python -m stream.spot_eval --truth clips/            # run the spotter on every clip, then score
     python -m stream.spot_eval --truth clips/ --predictions preds/   # score <video>.jsonl files
     python -m stream.spot_eval --samm-lv SAMM_LongVideos_V3_Release.xlsx --predictions preds/
+    python -m stream.spot_eval --casme3 cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx \
+        --casme3 cas(me)3_part_A_MaE_label_JpgIndex_v2_emotion.xlsx --videos part_A/data
 """
 
 from __future__ import annotations
@@ -41,6 +39,15 @@ from mecore.spotscore import (  # noqa: F401
     read_synthetic,
 )
 from stream.config import SPOTTERS
+from stream.spot_sheets import (  # noqa: F401 (API: the readers were here before spot_sheets)
+    KNOWN_FPS,
+    casme3_folders,
+    casme3_positions,
+    find_video,
+    read_casme2,
+    read_casme3,
+    read_samm_lv,
+)
 
 # -- ground truth readers ---------------------------------------------------------------------------
 
@@ -77,92 +84,6 @@ def false_by_cause(truth: dict[str, list[Interval]], preds: dict[str, list[Inter
             best = max(near, default=(0.0, "none"))
             out[best[1] if best[0] > 0 else "none"] += 1
     return dict(sorted(out.items()))
-
-
-def read_casme2(path: str | Path) -> dict[str, list[Interval]]:
-    """CAS(ME)^2 code_final workbook -> {video: intervals}; an offset of 0 (not coded) -> apex.
-
-    Sheet 1 codes each expression by participant number and "<video name>_<n>" ("anger1_1"); sheets 2
-    and 3 (naming rules) map the participant to the subject ("1" -> "15") and the video name to its
-    code ("anger1" -> "0401"), so the video is "15_0401": the start of its folder name in rawpic
-    (``s15/15_0401girlcrashing``). A workbook without those sheets gives "<participant>_<video name>".
-    """
-    import pandas as pd
-
-    try:
-        sheets = list(pd.read_excel(path, sheet_name=None, header=None, dtype=object).values())
-    except Exception as exc:  # noqa: BLE001 - pandas/openpyxl raise many types for a bad file
-        raise MexError(f"{path}: cannot read the CAS(ME)^2 sheet ({exc})") from None
-    subjects, videos = _casme2_naming(sheets[1:])
-    truth: dict[str, list[Interval]] = defaultdict(list)
-    for row_no, row in enumerate(sheets[0].itertuples(index=False), start=1):
-        try:
-            participant, name = int(row[0]), str(row[1]).strip()
-            onset, apex, offset, kind = int(row[2]), int(row[3]), int(row[4]), row[7]
-        except (IndexError, ValueError, TypeError):
-            raise MexError(f"{path}: row {row_no}: expected participant, video_expression, onset, apex, offset, "
-                           f"AUs, emotion, type; got {list(row)[:8]}") from None
-        if offset == 0:
-            offset = apex
-        name = name.rsplit("_", 1)[0]
-        video = f"{subjects.get(participant, participant)}_{videos.get(name.lower(), name)}"
-        truth[video].append(Interval(video, onset - 1, offset - 1, kind_of(kind), str(row[6]) if len(row) > 6 else None))
-    return dict(truth)
-
-
-def _casme2_naming(sheets) -> tuple[dict[int, str], dict[str, str]]:
-    """({participant: subject digits}, {video name: 4-digit code}) from the naming-rule sheets, when there."""
-    subjects: dict[int, str] = {}
-    videos: dict[str, str] = {}
-    if len(sheets) >= 2:
-        for row in sheets[0].itertuples(index=False):
-            digits = "".join(ch for ch in str(row[0]) if ch.isdigit()) if len(row) >= 3 else ""
-            if digits and str(row[2]).strip().isdigit():
-                subjects[int(str(row[2]).strip())] = digits
-        for row in sheets[1].itertuples(index=False):
-            code = str(row[0]).strip().split(".")[0] if len(row) >= 2 else ""
-            if code.isdigit() and isinstance(row[1], str):
-                videos[row[1].strip().lower()] = code.zfill(4)
-    return subjects, videos
-
-
-def read_samm_lv(path: str | Path) -> dict[str, list[Interval]]:
-    """SAMM-LV release sheet -> {"006_1": intervals}; the header row is found by its column names."""
-    import pandas as pd
-
-    try:
-        raw = pd.read_excel(path, sheet_name=0, header=None)
-    except Exception as exc:  # noqa: BLE001
-        raise MexError(f"{path}: cannot read the SAMM-LV sheet ({exc})") from None
-    header = None
-    for i in range(min(len(raw), 40)):
-        cells = [str(c).strip().lower() for c in raw.iloc[i].tolist()]
-        if "filename" in cells and "onset" in cells and "offset" in cells:
-            header = i
-            break
-    if header is None:
-        raise MexError(f"{path}: no header row with Filename, Onset, Offset in the first 40 rows")
-    cols = [str(c).strip().lower() for c in raw.iloc[header].tolist()]
-    col = {name: cols.index(name) for name in ("filename", "onset", "apex", "offset", "type") if name in cols}
-    if "type" not in col:
-        raise MexError(f"{path}: header row {header + 1} has no Type column")
-    truth: dict[str, list[Interval]] = defaultdict(list)
-    for r in range(header + 1, len(raw)):
-        cells = raw.iloc[r].tolist()
-        fname = cells[col["filename"]]
-        if not isinstance(fname, str) or fname.count("_") < 2:
-            continue  # blank or note rows
-        try:
-            onset, offset = int(cells[col["onset"]]), int(cells[col["offset"]])
-            if offset == 0 and "apex" in col:  # an offset of 0 is not coded: the apex ends it, as for CAS(ME)^2
-                offset = int(cells[col["apex"]])
-        except (ValueError, TypeError):
-            raise MexError(f"{path}: row {r + 1} ({fname}): onset/offset are not frame numbers") from None
-        video = "_".join(fname.split("_")[:2])
-        truth[video].append(Interval(video, onset - 1, offset - 1, kind_of(cells[col["type"]])))
-    if not truth:
-        raise MexError(f"{path}: no annotated rows below the header")
-    return dict(truth)
 
 
 def read_predictions(path: str | Path, video: str, fps: float | None = None, micro_max_s: float = 0.5,
@@ -211,10 +132,6 @@ def score(truth: dict[str, list[Interval]], preds: dict[str, list[Interval]]) ->
 
 # -- running the spotter ------------------------------------------------------------------------------
 
-# Frame rates of the released long videos (image folders): CAS(ME)^2 30 fps, SAMM 200 fps.
-KNOWN_FPS = {"casme2": 30.0, "samm_lv": 200.0}
-
-
 def spot_video(video: str | Path, config=None, fps: float | None = None, classify: bool = False,
                spot_tap=None) -> tuple[list[Interval], int, float]:
     """Run the analyser (spotting only, or with ``classify`` the whole path: spot -> motion ->
@@ -262,22 +179,15 @@ def class_accuracy(truth: dict[str, list[Interval]], preds: dict[str, list[Inter
     return {"matched": hits, "correct": right, "accuracy": round(right / hits, 4) if hits else 0.0}
 
 
-def _find_video(folder: Path, key: str) -> Path | None:
-    """The video file or frame folder for ``key``: same name or stem, or a name that starts with it
-    and goes on with a non-digit (CAS(ME)^2's "15_0401" -> "15_0401girlcrashing")."""
-    for p in sorted(folder.rglob("*")):
-        rest = p.name[len(key):] if p.name.startswith(key) else None
-        if p.stem == key or p.name.endswith("_" + key) or (rest and not rest[0].isdigit()):
-            return p
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stream.spot_eval", description=__doc__.split("\n")[0])
     ap.add_argument("--truth", action="append", default=[], help="synthetic ground-truth .json or a folder of them")
     ap.add_argument("--casme2", help="CAS(ME)^2code_final.xlsx")
     ap.add_argument("--samm-lv", help="SAMM_LongVideos_V*_Release.xlsx")
-    ap.add_argument("--videos", help="folder with the dataset's videos / image folders (for --casme2 / --samm-lv)")
+    ap.add_argument("--casme3", action="append", default=[],
+                    help="a CAS(ME)^3 part A sheet: cas(me)3_part_A_ME_label...xlsx and/or ..._MaE_label...xlsx (repeatable)")
+    ap.add_argument("--videos", help="folder with the dataset's videos / image folders (for --casme2 / --samm-lv / "
+                                     "--casme3: part A's data folder, spNO.1/a/color/...)")
     ap.add_argument("--predictions", help="folder of <video>.jsonl (run_stream.py --events); else run the spotter")
     ap.add_argument("--fps", type=float, default=None,
                     help="frame rate of image-folder videos (default: CAS(ME)^2 30, SAMM 200, else 30)")
@@ -309,11 +219,25 @@ def main(argv: list[str] | None = None) -> int:
                 rates.update(dict.fromkeys(tr, args.fps or KNOWN_FPS[known]))
                 if args.videos:
                     for key in truth:
-                        found = _find_video(Path(args.videos), key)
+                        found = find_video(Path(args.videos), key)
                         if found:
                             videos[key] = found
+        if args.casme3:
+            tr = read_casme3(args.casme3)
+            rates.update(dict.fromkeys(tr, args.fps or KNOWN_FPS["casme3"]))
+            folders = casme3_folders(args.videos) if args.videos else {}
+            if not args.videos:
+                print("warning: --casme3 without --videos: the sheets' jpg numbers are taken as frame positions",
+                      file=sys.stderr)
+            for key in tr:
+                if key.lower() in folders:  # the sheets number jpgs; the stream counts frames
+                    videos[key] = folders[key.lower()]
+                    tr[key] = casme3_positions(tr[key], videos[key])
+                elif args.videos:
+                    print(f"warning: {key}: no {key.replace('_', '/', 1)}/color folder under {args.videos}", file=sys.stderr)
+            truth.update(tr)
         if not truth:
-            raise MexError("no ground truth: give --truth, --casme2 or --samm-lv")
+            raise MexError("no ground truth: give --truth, --casme2, --samm-lv or --casme3")
         from stream.config import StreamConfig
 
         try:

@@ -10,12 +10,9 @@ import pytest
 from mecore.errors import MexError
 from stream.spot_eval import (
     Interval,
-    _find_video,
     main,
     match,
-    read_casme2,
     read_predictions,
-    read_samm_lv,
     read_synthetic,
     score,
 )
@@ -77,52 +74,6 @@ def test_read_synthetic_and_predictions(tmp_path):
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(MexError, match="bad.json"):
         read_synthetic(tmp_path / "bad.json")
-
-
-def test_read_casme2_sheet(tmp_path):
-    rows = [[1, "anger1_1", 557, 572, 608, "4+7", "negative", "macro-expression", "anger"],
-            [1, "anger1_2", 1001, 1010, 0, "4", "negative", "micro-expression", "anger"],
-            [15, "happy2_1", 10, 14, 20, "12", "positive", "micro-expression", "happy"]]
-    path = tmp_path / "CAS(ME)^2code_final.xlsx"
-    pd.DataFrame(rows).to_excel(path, header=False, index=False)
-    truth = read_casme2(path)  # the code sheet alone: participant and video name as they are
-    assert truth["1_anger1"] == [Interval("1_anger1", 556, 607, "macro", "negative"),
-                                 Interval("1_anger1", 1000, 1009, "micro", "negative")]  # offset 0 -> apex
-    assert truth["15_happy2"][0].kind == "micro"
-    # the released workbook: naming-rule sheets map to the rawpic folder names (s15/15_0401girlcrashing)
-    full = tmp_path / "CAS(ME)^2code_final(Updated).xlsx"
-    with pd.ExcelWriter(full) as xl:
-        pd.DataFrame(rows).to_excel(xl, sheet_name="code", header=False, index=False)
-        pd.DataFrame([["15", "s15", 1], ["40", "s40", 15]]).to_excel(xl, sheet_name="naming rule1", header=False,
-                                                                      index=False)
-        pd.DataFrame([["0401", "anger1"], ["0502", "happy2"]]).to_excel(xl, sheet_name="naming rule2",
-                                                                        header=False, index=False)
-    truth = read_casme2(full)
-    assert sorted(truth) == ["15_0401", "40_0502"] and len(truth["15_0401"]) == 2
-    (tmp_path / "rawpic" / "s15" / "15_0401girlcrashing").mkdir(parents=True)
-    (tmp_path / "rawpic" / "s15" / "15_04010").mkdir()
-    assert _find_video(tmp_path / "rawpic", "15_0401").name == "15_0401girlcrashing"
-    pd.DataFrame([[1, "anger1_1", "x"]]).to_excel(tmp_path / "bad.xlsx", header=False, index=False)
-    with pytest.raises(MexError, match=r"bad.xlsx: row 1: expected participant"):
-        read_casme2(tmp_path / "bad.xlsx")
-
-
-def test_read_samm_lv_sheet(tmp_path):
-    notes = [["SAMM Long Videos"] + [None] * 9] + [[None] * 10] * 8
-    header = [["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type",
-               "Action Units", "Notes"]]
-    rows = [[6, "006_1_1", 1, 5562, 5588, 5632, 71, "Macro", "R12", None],
-            [6, "006_1_2", 1, 6000, 6040, 6080, 81, "Micro - 1/2", "4", None],
-            [7, "007_3_1", 3, 100, -1, 150, 51, "Micro - 1/2", "1+2", None],
-            [7, "007_3_2", 3, 300, 310, 0, 51, "Micro - 1/2", "12", None]]  # offset 0: not coded -> apex
-    path = tmp_path / "SAMM_LongVideos_V3_Release.xlsx"
-    pd.DataFrame(notes + header + rows).to_excel(path, header=False, index=False)
-    truth = read_samm_lv(path)
-    assert [i.kind for i in truth["006_1"]] == ["macro", "micro"]
-    assert truth["007_3"] == [Interval("007_3", 99, 149, "micro"), Interval("007_3", 299, 309, "micro")]
-    pd.DataFrame([["nothing here"]]).to_excel(tmp_path / "x.xlsx", header=False, index=False)
-    with pytest.raises(MexError, match="no header row"):
-        read_samm_lv(tmp_path / "x.xlsx")
 
 
 def test_cli_scores_prediction_files(tmp_path, capsys):
