@@ -9,15 +9,8 @@ import pytest
 
 from mecore.errors import MexError
 from mecore.spotscore import Interval
+from stream import spot_sheets as sheets
 from stream.spot_eval import main
-from stream.spot_sheets import (
-    casme3_folders,
-    casme3_positions,
-    find_video,
-    read_casme2,
-    read_casme3,
-    read_samm_lv,
-)
 
 
 def test_read_casme2_sheet(tmp_path):
@@ -26,7 +19,7 @@ def test_read_casme2_sheet(tmp_path):
             [15, "happy2_1", 10, 14, 20, "12", "positive", "micro-expression", "happy"]]
     path = tmp_path / "CAS(ME)^2code_final.xlsx"
     pd.DataFrame(rows).to_excel(path, header=False, index=False)
-    truth = read_casme2(path)  # the code sheet alone: participant and video name as they are
+    truth = sheets.read_casme2(path)  # the code sheet alone: participant and video name as they are
     assert truth["1_anger1"] == [Interval("1_anger1", 556, 607, "macro", "negative"),
                                  Interval("1_anger1", 1000, 1009, "micro", "negative")]  # offset 0 -> apex
     assert truth["15_happy2"][0].kind == "micro"
@@ -38,14 +31,14 @@ def test_read_casme2_sheet(tmp_path):
                                                                       index=False)
         pd.DataFrame([["0401", "anger1"], ["0502", "happy2"]]).to_excel(xl, sheet_name="naming rule2",
                                                                         header=False, index=False)
-    truth = read_casme2(full)
+    truth = sheets.read_casme2(full)
     assert sorted(truth) == ["15_0401", "40_0502"] and len(truth["15_0401"]) == 2
     (tmp_path / "rawpic" / "s15" / "15_0401girlcrashing").mkdir(parents=True)
     (tmp_path / "rawpic" / "s15" / "15_04010").mkdir()
-    assert find_video(tmp_path / "rawpic", "15_0401").name == "15_0401girlcrashing"
+    assert sheets.find_video(tmp_path / "rawpic", "15_0401").name == "15_0401girlcrashing"
     pd.DataFrame([[1, "anger1_1", "x"]]).to_excel(tmp_path / "bad.xlsx", header=False, index=False)
     with pytest.raises(MexError, match=r"bad.xlsx: row 1: expected participant"):
-        read_casme2(tmp_path / "bad.xlsx")
+        sheets.read_casme2(tmp_path / "bad.xlsx")
 
 
 def test_read_samm_lv_sheet(tmp_path):
@@ -58,12 +51,12 @@ def test_read_samm_lv_sheet(tmp_path):
             [7, "007_3_2", 3, 300, 310, 0, 51, "Micro - 1/2", "12", None]]  # offset 0: not coded -> apex
     path = tmp_path / "SAMM_LongVideos_V3_Release.xlsx"
     pd.DataFrame(notes + header + rows).to_excel(path, header=False, index=False)
-    truth = read_samm_lv(path)
+    truth = sheets.read_samm_lv(path)
     assert [i.kind for i in truth["006_1"]] == ["macro", "micro"]
     assert truth["007_3"] == [Interval("007_3", 99, 149, "micro"), Interval("007_3", 299, 309, "micro")]
     pd.DataFrame([["nothing here"]]).to_excel(tmp_path / "x.xlsx", header=False, index=False)
     with pytest.raises(MexError, match="no header row"):
-        read_samm_lv(tmp_path / "x.xlsx")
+        sheets.read_samm_lv(tmp_path / "x.xlsx")
 
 
 def _casme3_release(tmp_path):
@@ -89,29 +82,29 @@ def _casme3_release(tmp_path):
 
 def test_read_casme3_sheets(tmp_path):
     me, mae, data = _casme3_release(tmp_path)
-    truth = read_casme3([me, mae])
+    truth = sheets.read_casme3([me, mae])
     assert truth["spNO.1_a"] == [Interval("spNO.1_a", 120, 131, "micro", "disgust"),
                                  Interval("spNO.1_a", 400, 404, "micro", "happy"),
                                  Interval("spNO.1_a", 600, 700, "macro", "happiness")]
     # the subject folder is spNo.2 where the sheet says spNO.2: found all the same
-    folders = casme3_folders(data)
+    folders = sheets.casme3_folders(data)
     assert sorted(folders) == ["spno.1_a", "spno.2_c"] and folders["spno.2_c"].name == "color"
     # jpg numbers -> the positions the stream reads them at: 0.jpg is frame 0, and 300-309.jpg are missing
-    got = casme3_positions(truth["spNO.1_a"], folders["spno.1_a"])
+    got = sheets.casme3_positions(truth["spNO.1_a"], folders["spno.1_a"])
     assert [(i.onset, i.offset) for i in got] == [(120, 131), (390, 394), (590, 690)]
-    assert casme3_positions(truth["spNO.2_c"], folders["spno.2_c"])[0] == Interval("spNO.2_c", 10, 22, "micro", "surprise")
+    assert sheets.casme3_positions(truth["spNO.2_c"], folders["spno.2_c"])[0] == Interval("spNO.2_c", 10, 22, "micro", "surprise")
     # a renamed sheet cannot say what it holds; a sheet without the columns is named
     renamed = tmp_path / "labels.xlsx"
     renamed.write_bytes(me.read_bytes())
     with pytest.raises(MexError, match=r"labels.xlsx: cannot tell whether its rows are micro- or macro"):
-        read_casme3([renamed])
+        sheets.read_casme3([renamed])
     bad = tmp_path / "cas(me)3_part_A_ME_label_bad.xlsx"
     pd.DataFrame([["x", 1]], columns=["Who", "When"]).to_excel(bad, index=False)
     with pytest.raises(MexError, match=r"label_bad.xlsx: no sheet with Subject \(sub\), Filename \(seq\)"):
-        read_casme3([bad])
+        sheets.read_casme3([bad])
     pd.DataFrame([["spNO.1", "a", "n/a", 3, 9]], columns=["Subject", "Filename", "Onset", "Apex", "Offset"]).to_excel(bad, index=False)
     with pytest.raises(MexError, match=r"label_bad.xlsx: row 2 \(spNO.1_a\): onset/offset are not frame numbers"):
-        read_casme3([bad])
+        sheets.read_casme3([bad])
 
 
 def test_cli_scores_casme3_predictions_at_frame_positions(tmp_path, capsys):
