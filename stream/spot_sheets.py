@@ -196,14 +196,16 @@ def casme3_positions(intervals: list[Interval], folder: Path) -> list[Interval]:
     """``intervals`` in jpg numbers -> positions in ``folder``'s frames as the stream reads them (numbers can
     skip: a frame missing from the folder shifts every later position); a number between two frames goes to
     the next one."""
-    from stream.readers import IMAGE_EXTS
+    from stream.readers import FolderReader
 
-    numbers = sorted(int(m.group(1)) for p in folder.iterdir()
-                     if p.suffix.lower() in IMAGE_EXTS and (m := re.search(r"(\d+)\.\w+$", p.name)))
+    reader = FolderReader(folder, KNOWN_FPS["casme3"])
+    reader.open()  # the folder's images in the order the stream reads them
+    position = {int(m.group(1)): i for i, p in enumerate(reader.files) if (m := re.search(r"(\d+)\.\w+$", p.name))}
+    numbers = sorted(position)
     if not numbers:
         raise MexError(f"{folder}: no numbered frames")
 
     def at(n: int) -> int:
-        return min(bisect.bisect_left(numbers, n), len(numbers) - 1)
+        return position[numbers[min(bisect.bisect_left(numbers, n), len(numbers) - 1)]]
 
     return [Interval(i.video, at(i.onset), at(i.offset), i.kind, i.label) for i in intervals]
