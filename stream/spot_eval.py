@@ -43,6 +43,7 @@ from stream.spot_sheets import (  # noqa: F401 (API: the readers were here befor
     KNOWN_FPS,
     casme3_folders,
     casme3_positions,
+    casme3_truth,
     find_video,
     read_casme2,
     read_casme3,
@@ -179,6 +180,34 @@ def class_accuracy(truth: dict[str, list[Interval]], preds: dict[str, list[Inter
     return {"matched": hits, "correct": right, "accuracy": round(right / hits, 4) if hits else 0.0}
 
 
+def gather(args) -> tuple[dict[str, list[Interval]], dict[str, Path], dict[str, float | None], dict[str, list[Interval]]]:
+    """Every ground truth given on the command line: (intervals, video or image folder, the rate each video is read
+    and scored at (None: its own), the synthetic clips' distractors), each by video key."""
+    truth: dict[str, list[Interval]] = {}
+    videos: dict[str, Path] = {}
+    rates: dict[str, float | None] = {}
+    distractors: dict[str, list[Interval]] = {}
+
+    def add(tr: dict[str, list[Interval]], rate: float | None, found: dict[str, Path]) -> None:
+        truth.update(tr)
+        videos.update(found)
+        rates.update(dict.fromkeys(tr, rate))
+
+    for t in args.truth:
+        tr, found = read_synthetic(t)
+        add(tr, args.fps, found)
+        distractors.update(read_distractors(t))
+    for sheet, reader, known in ((args.casme2, read_casme2, "casme2"), (args.samm_lv, read_samm_lv, "samm_lv")):
+        if sheet:
+            tr = reader(sheet)
+            found = {key: v for key in tr if args.videos and (v := find_video(Path(args.videos), key))}
+            add(tr, args.fps or KNOWN_FPS[known], found)
+    if args.casme3:
+        tr, found = casme3_truth(args.casme3, args.videos)
+        add(tr, args.fps or KNOWN_FPS["casme3"], found)
+    return truth, videos, rates, distractors
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stream.spot_eval", description=__doc__.split("\n")[0])
     ap.add_argument("--truth", action="append", default=[], help="synthetic ground-truth .json or a folder of them")
@@ -202,40 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         if args.fps is not None and not 1 <= args.fps <= 1000:
             raise MexError(f"--fps must be in [1, 1000], got {args.fps}")
-        truth: dict[str, list[Interval]] = {}
-        videos: dict[str, Path] = {}
-        rates: dict[str, float | None] = {}  # per video: the rate its frames are read and scored at
-        distractors: dict[str, list[Interval]] = {}
-        for t in args.truth:
-            tr, vids = read_synthetic(t)
-            truth.update(tr)
-            videos.update(vids)
-            rates.update(dict.fromkeys(tr, args.fps))
-            distractors.update(read_distractors(t))
-        for sheet, reader, known in ((args.casme2, read_casme2, "casme2"), (args.samm_lv, read_samm_lv, "samm_lv")):
-            if sheet:
-                tr = reader(sheet)
-                truth.update(tr)
-                rates.update(dict.fromkeys(tr, args.fps or KNOWN_FPS[known]))
-                if args.videos:
-                    for key in truth:
-                        found = find_video(Path(args.videos), key)
-                        if found:
-                            videos[key] = found
-        if args.casme3:
-            tr = read_casme3(args.casme3)
-            rates.update(dict.fromkeys(tr, args.fps or KNOWN_FPS["casme3"]))
-            folders = casme3_folders(args.videos) if args.videos else {}
-            if not args.videos:
-                print("warning: --casme3 without --videos: the sheets' jpg numbers are taken as frame positions",
-                      file=sys.stderr)
-            for key in tr:
-                if key.lower() in folders:  # the sheets number jpgs; the stream counts frames
-                    videos[key] = folders[key.lower()]
-                    tr[key] = casme3_positions(tr[key], videos[key])
-                elif args.videos:
-                    print(f"warning: {key}: no {key.replace('_', '/', 1)}/color folder under {args.videos}", file=sys.stderr)
-            truth.update(tr)
+        truth, videos, rates, distractors = gather(args)
         if not truth:
             raise MexError("no ground truth: give --truth, --casme2, --samm-lv or --casme3")
         from stream.config import StreamConfig

@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import os
 import re
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -209,3 +210,20 @@ def casme3_positions(intervals: list[Interval], folder: Path) -> list[Interval]:
         return position[numbers[min(bisect.bisect_left(numbers, n), len(numbers) - 1)]]
 
     return [Interval(i.video, at(i.onset), at(i.offset), i.kind, i.label) for i in intervals]
+
+
+def casme3_truth(sheets: list[str | Path], videos: str | Path | None) -> tuple[dict[str, list[Interval]], dict[str, Path]]:
+    """``read_casme3``'s intervals in frame positions and the image folder of each video found under ``videos``
+    (without it, or for a video not found there, the jpg numbers stay as they are, with a warning)."""
+    truth = read_casme3(sheets)
+    if not videos:
+        print("warning: --casme3 without --videos: the sheets' jpg numbers are taken as frame positions", file=sys.stderr)
+        return truth, {}
+    folders, found = casme3_folders(videos), {}
+    for key in truth:
+        if key.lower() in folders:  # the sheets number jpgs; the stream counts frames
+            found[key] = folders[key.lower()]
+            truth[key] = casme3_positions(truth[key], found[key])
+        else:
+            print(f"warning: {key}: no {key.replace('_', '/', 1)}/color folder under {videos}", file=sys.stderr)
+    return truth, found
