@@ -54,7 +54,8 @@ from stream.spot_sheets import (  # noqa: F401 (API: the readers were here befor
 
 def read_distractors(path: str | Path) -> dict[str, list[Interval]]:
     """The distractors of synthetic long clips ({video: intervals whose kind is blink, speech, head_turn or
-    nod}); files without any give none."""
+    nod}), and the turns of a short video's playback (kind "turn": ``turn_s`` on either side of the frame where it
+    turns back, the motion it mirrors); files without any give none."""
     path = Path(path)
     out: dict[str, list[Interval]] = {}
     for f in (sorted(path.glob("*.json")) if path.is_dir() else [path]):
@@ -66,6 +67,8 @@ def read_distractors(path: str | Path) -> dict[str, list[Interval]]:
             video = Path(d["video"]).stem
             out[video] = [Interval(video, int(x["start"]) - base, int(x["end"]) - base, str(x["kind"]))
                           for x in d.get("distractors", [])]
+            w = round(float(d.get("turn_s", 0.0)) * float(d.get("fps", 30.0)))
+            out[video] += [Interval(video, int(t) - base - w, int(t) - base + w, "turn") for t in d.get("turns", [])]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise MexError(f"{f}: not a synthetic ground-truth file ({type(exc).__name__}: {exc})") from None
     return out

@@ -163,3 +163,18 @@ def test_micro_and_macro_are_scored_separately_against_hand_built_truth(tmp_path
     assert [report["macro"][k] for k in ("tp", "fp", "fn")] == [1, 1, 0]
     assert [report["overall"][k] for k in ("tp", "fp", "fn")] == [2, 2, 1]
     assert report["clips"]["c"] == {"micro": [1, 1, 1], "macro": [1, 1, 0]}
+
+
+def test_a_videos_playback_turns_are_a_cause_of_false_events(tmp_path):
+    from stream.spot_eval import false_by_cause, read_distractors
+
+    # what train.synth_me writes for a short video played forward and back: where it turns, and how far either
+    # side the mirrored motion reaches
+    (tmp_path / "clip0.json").write_text(json.dumps({
+        "video": "clip0.mp4", "fps": 25.0, "frame_index_base": 0, "events": [],
+        "distractors": [{"kind": "blink", "start": 80, "end": 88, "size_px": 7.1}], "turns": [30, 200], "turn_s": 0.2}))
+    around = read_distractors(tmp_path)
+    assert around == {"clip0": [Interval("clip0", 80, 88, "blink"), Interval("clip0", 25, 35, "turn"),
+                                Interval("clip0", 195, 205, "turn")]}
+    preds = {"clip0": [Interval("clip0", 31, 38, "micro"), Interval("clip0", 82, 86, "micro")]}
+    assert false_by_cause({"clip0": []}, preds, around) == {"turn": 1, "blink": 1}

@@ -230,6 +230,8 @@ def test_a_video_played_to_a_duration_with_seeded_sway(tmp_path, face_video, fac
     plain = long_clip_from_video(face_video, tmp_path / "plain.mp4", cfg, seed=0)
     _check_long_clip(tmp_path / "plain.mp4", plain, 45, cfg.gap_s)
     frames, source, order = grey(tmp_path / "plain.mp4", 45), grey(face_video, 15), ping_pong(45, 15)
+    # 15 frames are too few to choose where to turn (train.synth.playback): its ends, each listed in the sheet
+    assert plain["turns"] == [14, 28, 42] and plain["turn_s"] > 0
     busy = {i for ev in plain["events"] for i in range(ev["onset"] + 1, ev["offset"])}
     free = [i for i in range(45) if i not in busy]
     window = cv2.createHanningWindow(frames[0].shape[::-1], cv2.CV_32F)

@@ -5,7 +5,7 @@ The face comes from a still (a synthetic subject: head sway, lighting drift and 
 added) or from the frames of a real face video (its own motion, light and noise are kept; the
 landmarks are tracked in every frame in VIDEO mode and lightly smoothed, and each event frame is
 warped around that frame's landmarks). A video can be played forward and back to a longer length
-(``video_seconds``), and can carry the seeded head sway, light drift and sensor noise as well
+(``video_seconds``; between its stillest frames, ``train.synth.playback``), and can carry the seeded head sway, light drift and sensor noise as well
 (``video_nuisance``): without them an event-free clip of a video is the same for every seed.
 
 Ground truth (``clip.json``)::
@@ -15,12 +15,14 @@ Ground truth (``clip.json``)::
      "events": [{"onset": 31, "apex": 36, "offset": 41, "label": "happiness", "aus": "6+12", "kind": "micro",
                  "warp": "rbf", "displacement_px": {"6": 2.1, "12": 2.6}, "onset_s": .., "apex_s": .., "offset_s": ..},
                 ...],
-     "distractors": [{"kind": "blink", "start": 80, "end": 88, "size_px": 7.1}, ...]}
+     "distractors": [{"kind": "blink", "start": 80, "end": 88, "size_px": 7.1}, ...],
+     "turns": [212, 424], "turn_s": 0.2}          # a video's clip only: where its playback turns back
 
 Frame indices count decoded frames from 0; onset is the last neutral frame, offset the first
 neutral one again. ``kind`` is "micro" or "macro" (a macro-expression: same AU strings, larger,
 0.5-4 s); distractors ("blink", "speech", "head_turn", "nod") carry no class. Events and
-distractors never overlap; a real video keeps its own motion, which is not in ``distractors``.
+distractors never overlap; a real video keeps its own motion, which is not in ``distractors``; its playback's
+turns are placed without regard to either.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ from train.synth import output
 from train.synth.distractors import Distractor
 from train.synth.events import CLASSES, Event, class_schedule, sample_aus, sample_timing
 from train.synth.faces import VIDEO_SUFFIXES, Source, Subject, largest_face, make_subject
+from train.synth.playback import TURN_S, ping_pong, playback, turns
 from train.synth.render import Clip, Nuisance, Renderer, SensorNoise, animate, blur, frame_field, head_at
-from train.synth.video import cached_tracks, ping_pong
+from train.synth.video import cached_tracks
 from train.synth.video import decode as _decode
 from train.synth.video import video_fps as _video_fps
 from train.synth.warp import EVAL_WARPS, WARPS, FaceGeometry
@@ -161,7 +164,8 @@ def clip_look(cfg: LongClipConfig, rng: np.random.Generator) -> tuple[int, float
 
 
 def truth_record(events: list[Event], fps: float, n: int, size: tuple[int, int], video: str,
-                 source: str, seed: int, distractors: list[Distractor] = (), look: dict | None = None) -> dict:
+                 source: str, seed: int, distractors: list[Distractor] = (), look: dict | None = None,
+                 turned: list[int] | None = None) -> dict:
     return {
         "generator": output.GENERATOR, "video": video, "fps": fps, "frame_count": n, "width": size[0], "height": size[1],
         "frame_index_base": 0, "source": source, "seed": seed, **({"look": look} if look else {}),
@@ -172,6 +176,8 @@ def truth_record(events: list[Event], fps: float, n: int, size: tuple[int, int],
             for e in events
         ],
         "distractors": [d.record() for d in distractors],
+        # a video's clip: the frames where its playback turns back, each mirroring TURN_S of motion on either side
+        **({"turns": list(turned), "turn_s": TURN_S} if turned is not None else {}),
     }
 
 
@@ -198,13 +204,14 @@ def write_mp4(path: Path, frames: Iterator[np.ndarray], fps: float, crf: int = 2
     return count
 
 
-def _write(out_mp4: Path, frames, events, fps, n, size, source, seed, crf, distractors=(), look=None) -> dict:
+def _write(out_mp4: Path, frames, events, fps, n, size, source, seed, crf, distractors=(), look=None,
+           turned: list[int] | None = None) -> dict:
     out_mp4 = Path(out_mp4)
     written = write_mp4(out_mp4, frames, fps, crf)
     if written != n:
         raise MexError(f"{out_mp4}: wrote {written} frames, expected {n}")
     w, h = size
-    truth = truth_record(events, fps, n, (w - w % 2, h - h % 2), out_mp4.name, source, seed, distractors, look)
+    truth = truth_record(events, fps, n, (w - w % 2, h - h % 2), out_mp4.name, source, seed, distractors, look, turned)
     atomic.write_json(out_mp4.with_suffix(".json"), truth)
     return truth
 
@@ -240,7 +247,7 @@ def long_clip_from_video(video: str | Path, out_mp4: str | Path, cfg: LongClipCo
     fps = _video_fps(video)
     landmarks = cached_tracks(video, cfg.max_frames)
     n = len(landmarks) if cfg.video_seconds is None else max(1, int(round(cfg.video_seconds * fps)))
-    source_of = ping_pong(n, len(landmarks))
+    source_of = playback(n, landmarks, fps)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4, 0)))
     events, distractors = place_items(n, fps, cfg, rng)  # drawn first: the defaults give the clips they always gave
     first = next(_decode(video, 1))
@@ -277,7 +284,7 @@ def long_clip_from_video(video: str | Path, out_mp4: str | Path, cfg: LongClipCo
 
     look = {"crf": crf, "blur": round(sigma, 3)} if cfg.crf_range else None
     return _write(out_mp4, frames(), events, fps, n, (first.shape[1], first.shape[0]), video.name, seed, crf,
-                  distractors, look)
+                  distractors, look, turns(source_of))
 
 
 def make_long_clip(source, out_mp4: str | Path, cfg: LongClipConfig | None = None, seed: int = 0,

@@ -22,6 +22,7 @@ from mecore import atomic, upright
 from mecore.errors import MexError
 from mecore.face.tracker import FaceTracker
 from train.synth.events import Event
+from train.synth.playback import ping_pong
 from train.synth.render import Clip, Renderer, SensorNoise, blur, frame_field
 from train.synth.warp import FaceGeometry
 
@@ -89,14 +90,6 @@ def cached_tracks(path: Path, max_frames: int | None = MAX_FRAMES, cache: Path |
     with atomic.atomic_path(key) as tmp, open(tmp, "wb") as f:
         np.save(f, lms)
     return lms
-
-
-def ping_pong(n: int, m: int) -> np.ndarray:
-    """Source frame of each of ``n`` output frames when ``m`` source frames play forward, back, forward..."""
-    if m <= 1:
-        return np.zeros(n, dtype=np.int64)
-    p = np.arange(n) % (2 * m - 2)
-    return np.where(p < m, p, 2 * m - 2 - p)
 
 
 def face_width(lms: np.ndarray) -> float:
