@@ -5,8 +5,9 @@ The face comes from a still (a synthetic subject: head sway, lighting drift and 
 added) or from the frames of a real face video (its own motion, light and noise are kept; the
 landmarks are tracked in every frame in VIDEO mode and lightly smoothed, and each event frame is
 warped around that frame's landmarks). A video can be played forward and back to a longer length
-(``video_seconds``; between its stillest frames, ``train.synth.playback``), and can carry the seeded head sway, light drift and sensor noise as well
-(``video_nuisance``): without them an event-free clip of a video is the same for every seed.
+(``video_seconds``; turning at its stillest frames, ``train.synth.playback``), and can carry the seeded
+head sway, light drift and sensor noise as well (``video_nuisance``): without them an event-free clip of
+a video is the same for every seed.
 
 Ground truth (``clip.json``)::
 
