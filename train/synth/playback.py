@@ -47,8 +47,8 @@ def still_span(landmarks: np.ndarray, fps: float) -> tuple[int, int]:
         return 0, m - 1
     moved = np.concatenate([[0.0], np.cumsum(face_motion(landmarks)[1:])])  # moved[s]: from frame 0 to s
     third = m // 3
-    first = int(np.argmin([moved[s + w] - moved[s] for s in range(third)]))
-    last = m - third + int(np.argmin([moved[s] - moved[s - w] for s in range(m - third, m)]))
+    first = int(np.argmin(moved[w:third + w] - moved[:third]))  # the motion over the next w frames
+    last = m - third + int(np.argmin(moved[m - third:] - moved[m - third - w:m - w]))  # over the previous w
     return first, last
 
 
