@@ -61,6 +61,9 @@ KEEP = ("best", "mean")
 class SpotterConfig:
     record: Path = REPO / ".cache" / "spot-rec-train"
     truth: list[Path] = field(default_factory=list)
+    # truth folders of people who are only trained on, never drawn for validation: people added to a set (the
+    # generator's --train-long-after) without changing whom each --seed keeps for validation
+    train_only: list[Path] = field(default_factory=list)
     out: Path = REPO / "runs" / "spotter"
     publish_dir: Path | None = None  # none: engines/
     epochs: int = 15  # chosen on the validation people: 30 overfit (val micro F1 0.558 at its best epoch, 15: 0.571)
@@ -99,6 +102,7 @@ class SpotterConfig:
     def __post_init__(self):
         self.record, self.out = Path(self.record), Path(self.out)
         self.truth = [Path(t) for t in self.truth]
+        self.train_only = [Path(t) for t in self.train_only]
         self.event_free = [Path(t) for t in self.event_free]
         self.identities = Path(self.identities) if self.identities else None
         self.network = Path(self.network) if self.network else None
@@ -362,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m train.spotter", description=__doc__.split("\n")[0])
     ap.add_argument("--record", type=Path, default=d["record"].default, help="recordings folder (bench.spotting --record)")
     ap.add_argument("--truth", type=Path, action="append", default=[], help="folder of long clips' ground truth (repeatable)")
+    ap.add_argument("--train-only", type=Path, action="append", default=[],
+                    help="a --truth folder whose people are only trained on, never drawn for validation (repeatable)")
     ap.add_argument("--event-free", type=Path, action="append", default=[],
                     help="video or folder of real footage without micro-expressions (repeatable; recorded into --record)")
     ap.add_argument("--identities", type=Path, default=None,

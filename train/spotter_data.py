@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def load_clips(cfg: SpotterConfig) -> list[Clip]:
     clips = []
-    for folder in cfg.truth:
+    for folder, only in [(f, False) for f in cfg.truth] + [(f, True) for f in cfg.train_only]:
         truth, videos = read_synthetic(folder)
         for key in sorted(truth):
             rec = spotrec.path_for(cfg.record, videos[key])
@@ -39,7 +39,7 @@ def load_clips(cfg: SpotterConfig) -> list[Clip]:
                 continue
             sub = re.match(r"sub\d+", key)  # sub07_02: the second long clip of subject 7
             clip = labelled(key, f"{folder.name}/{sub.group(0) if sub else key}", got, truth[key], cfg)
-            clips.append(dataclasses.replace(clip, source=source_of(videos[key].with_suffix(".json"))))
+            clips.append(dataclasses.replace(clip, source=source_of(videos[key].with_suffix(".json")), train_only=only))
     # by person and clip, not by folder: one folder of 6 clips a person trains as two folders of 3 do
     return sorted(clips, key=lambda c: (c.identity, c.key))
 
@@ -119,9 +119,11 @@ def people_by_folder(clips: list[Clip]) -> dict[str, list[str]]:
 
 
 def split(clips: list[Clip], k: int, seed: int) -> tuple[list[str], list[str]]:
-    """Validation identities, drawn from each truth folder in proportion (photo and video people alike)."""
+    """(training, validation) identities: the validation ones drawn from each truth folder in proportion (photo and
+    video people alike), never among the --train-only folders' people, so adding those leaves the draw as it was."""
     rng = np.random.default_rng(seed)
-    by_folder = people_by_folder(clips)
+    fixed = {c.identity for c in clips if c.train_only}
+    by_folder = people_by_folder([c for c in clips if c.identity not in fixed])
     total = sum(len(v) for v in by_folder.values())
     if total <= k:
         raise MexError(f"train.spotter: {total} identities, {k} asked for validation: need more")

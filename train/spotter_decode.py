@@ -26,6 +26,7 @@ class Clip:
     pos: np.ndarray  # rows with a full, unbroken window
     truth: list[Interval]
     source: str = ""  # what the generator made the clip from (its sheet's "source": a video's name or a photo's)
+    train_only: bool = False  # from a --train-only folder: its person is never drawn for validation
 
 
 def decode(clip: Clip, probs: np.ndarray, threshold: float, min_frames: int = 3, gap: int = 2) -> list[Interval]:

@@ -38,6 +38,7 @@ def generate(
     train_long: int = 0,
     train_long_from: int = 1,
     train_long_kind: str | None = None,
+    train_long_after: int = 0,
     long_fps: float | None = None,
     holdout_free: int = 0,
 ) -> dict:
@@ -55,7 +56,7 @@ def generate(
         raise MexError(str(exc)) from None
     return _generate(out, cfg, faces=faces, long_clips=long_clips, progress=progress, default_faces=default_faces,
                      holdout_long=holdout_long, train_long=train_long, train_long_from=train_long_from,
-                     train_long_kind=train_long_kind, holdout_free=holdout_free,
+                     train_long_kind=train_long_kind, train_long_after=train_long_after, holdout_free=holdout_free,
                      **({"long_fps": long_fps} if long_fps is not None else {}))
 
 
@@ -95,6 +96,9 @@ def _dataset(argv: list[str]) -> str:
                    help="number of the first of those clips (N..N+K-1): adds the clips a larger --train-long writes")
     p.add_argument("--train-long-kind", choices=("photo", "video"), default=None,
                    help="those clips only for the training people of this kind (default: both)")
+    p.add_argument("--train-long-after", type=int, default=0, metavar="N",
+                   help="those clips only for the training people numbered above N: the people a larger --subjects "
+                        "adds, with the clips that set writes, without writing the first N's again")
     p.add_argument("--first-frame", type=int, default=1, help="number of each clip's first frame file (img1.jpg)")
     p.add_argument("--amplitude", type=_range, default=SynthConfig.amplitude, metavar="LO,HI",
                    help="apex displacement per AU, px on the aligned 256 face, about px per 200 px of face width "
@@ -118,7 +122,8 @@ def _dataset(argv: list[str]) -> str:
     # counts and --long-fps are generate's to check, before any work: one rule for the CLI and the API
     truth = generate(a.out, cfg, faces=a.faces, long_clips=a.long_clips, progress=not a.quiet,
                      default_faces=a.default_faces, holdout_long=a.holdout_long, train_long=a.train_long,
-                     train_long_from=a.train_long_from, train_long_kind=a.train_long_kind, long_fps=a.long_fps,
+                     train_long_from=a.train_long_from, train_long_kind=a.train_long_kind,
+                     train_long_after=a.train_long_after, long_fps=a.long_fps,
                      holdout_warp=a.holdout_warp, holdout_free=a.holdout_free)
     return f"{truth['summary']} -> {a.out}"
 

@@ -109,6 +109,16 @@ def test_missing_recordings_and_too_few_people_are_named(tmp_path, trained):
     clips = spotter.load_clips(cfg)
     with pytest.raises(MexError, match="3 identities, 3 asked for validation"):
         spotter.split(clips, 3, 0)
+    # --train-only: a person added only to train leaves each seed's validation draw as it was
+    added = [dataclasses.replace(c, identity="long/sub04", train_only=True) for c in clips[:1]]
+    for seed in range(4):
+        train_ids, val_ids = spotter.split(clips, 1, seed)
+        assert spotter.split(clips + added, 1, seed) == (sorted([*train_ids, "long/sub04"]), val_ids)
+    with pytest.raises(MexError, match="3 identities, 3 asked"):
+        spotter.split(clips + added, 3, 0)
+    only = spotter.SpotterConfig(record=cfg.record, truth=cfg.truth, train_only=cfg.truth)
+    loaded = spotter.load_clips(only)  # each clip twice: once per folder, marked by where it came from
+    assert len(loaded) == 2 * len(clips) and sum(c.train_only for c in loaded) == len(clips)
     with pytest.raises(MexError, match="at least one --truth"):
         spotter.SpotterConfig()
     with pytest.raises(MexError, match=r"--flow-size must be in \[32, 256\].*got 320"):

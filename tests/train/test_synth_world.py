@@ -219,6 +219,12 @@ def test_later_training_clips_continue_the_numbering(tmp_path, monkeypatch):
     assert sorted(later) == ["long_video/sub02_03.mp4", "long_video/sub02_04.mp4"]
     assert all(all_four[name] == seed for name, seed in later.items())
     assert len(set(all_four.values())) == 8
+    # --train-long-after 1: only the people a larger --subjects adds, their clips as that set writes them
+    written.clear()
+    dataset.write_identity_long(tmp_path, subjects, ids, 4, seed=0, key=300, after=1)
+    added = {str(p.relative_to(tmp_path)): s for p, s in written}
+    assert sorted(added) == [f"long_video/sub02_0{j}.mp4" for j in range(1, 5)]
+    assert all(all_four[name] == seed for name, seed in added.items())
 
 
 def test_a_phone_video_source_is_used_upright(tmp_path, turned_mp4):
@@ -261,7 +267,7 @@ def test_long_clips_from_photos_at_a_phones_rate(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("bad", [{"train_long": 1, "train_long_from": 0}, {"holdout_long": -1}, {"long_fps": 0.0},
                                  {"train_long": 1, "train_long_kind": "cartoon"}, {"holdout_warp": "swirl"},
-                                 {"holdout_free": -1}, {"holdout_free": 1}])
+                                 {"holdout_free": -1}, {"holdout_free": 1}, {"train_long": 1, "train_long_after": -1}])
 def test_generate_refuses_bad_long_clip_options_before_any_work(tmp_path, bad):
     # the API checks what the CLI used to check alone: nothing is written, no face is looked for
     from train.synth.dataset import generate

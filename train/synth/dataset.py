@@ -90,6 +90,7 @@ def generate(
     train_long: int = 0,
     train_long_from: int = 1,
     train_long_kind: str | None = None,
+    train_long_after: int = 0,
     long_fps: float = HOLDOUT_LONG.fps,
     holdout_warp: str = "",
     holdout_free: int = 0,
@@ -99,14 +100,16 @@ def generate(
 
     ``holdout_long``: long clips per held-out identity (photo ones into holdout/long, video ones into
     holdout/long_video); ``train_long``: the same per training identity, into spot/, numbered from
-    ``train_long_from``, of ``train_long_kind``'s identities only when given (photo, video); ``long_fps``: the rate
+    ``train_long_from``, of ``train_long_kind``'s identities only when given (photo, video) and of the people numbered
+    above ``train_long_after`` only (those a larger ``subjects`` adds; their clips as that set writes them); ``long_fps``: the rate
     of those made from photos (a phone's 60 fps; a video keeps its own); ``holdout_warp``: every held-out event in
     this warp family (``warp.EVAL_WARPS``: one no training clip uses), the draws otherwise unchanged;
     ``holdout_free``: event-free long clips per held-out identity (holdout/free, free_video: the distractors
     alone, drawn with seeds of their own). Bad counts, rate or family: MexError, before any work."""
     start = time.perf_counter()
-    if min(holdout_long, holdout_free, train_long, long_clips) < 0 or train_long_from < 1:
-        raise MexError("--long-clips, --holdout-long, --holdout-free and --train-long must be >= 0, --train-long-from >= 1")
+    if min(holdout_long, holdout_free, train_long, long_clips, train_long_after) < 0 or train_long_from < 1:
+        raise MexError("--long-clips, --holdout-long, --holdout-free, --train-long and --train-long-after must be >= 0, "
+                       "--train-long-from >= 1")
     if train_long_kind not in (None, "photo", "video"):
         raise MexError(f"--train-long-kind {train_long_kind!r}: photo or video")
     try:
@@ -135,6 +138,8 @@ def generate(
         settings["train_long"] = train_long
         if (train_long_from, train_long_kind) != (1, None):
             settings["train_long_from"], settings["train_long_kind"] = train_long_from, train_long_kind
+        if train_long_after:
+            settings["train_long_after"] = train_long_after
     if long_fps != HOLDOUT_LONG.fps:
         settings["long_fps"] = long_fps
     if holdout_warp:
@@ -161,7 +166,7 @@ def generate(
         write_long_clips(out / LONG_DIR, subjects, faces, long_clips, long_cfg or LongClipConfig(fps=cfg.fps), cfg.seed)
     if train_long:
         write_identity_long(out / TRAIN_LONG_DIR, subjects, train_ids, train_long, cfg.seed, key=300,
-                            first=train_long_from, kind=train_long_kind, fps=long_fps)
+                            first=train_long_from, kind=train_long_kind, fps=long_fps, after=train_long_after)
     if held:
         hcfg = replace(cfg, clips_per_subject=cfg.holdout_clips, render_warp=holdout_warp)
         write_dataset(out / HOLDOUT_DIR, hcfg, held, progress=progress)
@@ -188,19 +193,20 @@ def identity_long_config(fps: float = HOLDOUT_LONG.fps, warp: str = "") -> LongC
 
 def write_identity_long(folder: Path, subjects: list, ids: list[Identity], k: int, seed: int,
                         key: int = 100, first: int = 1, kind: str | None = None,
-                        fps: float = HOLDOUT_LONG.fps, warp: str = "", free: bool = False) -> list[dict]:
+                        fps: float = HOLDOUT_LONG.fps, warp: str = "", free: bool = False, after: int = 0) -> list[dict]:
     """``k`` long clips per identity, numbered from ``first``: photos in ``long/``, real videos in
     ``long_video/``; only ``kind``'s identities (photo, video) when given. A clip's seed is its person's and
     its number's, so a later run from ``first`` adds clips a larger ``k`` would have written, byte for byte.
     ``key`` keeps the training identities' clip seeds (300 + subject) apart from the held-out ones' (100 + subject).
     ``fps``: the photo clips' rate (a video keeps its own); ``warp``: every event's family, when given; ``free``:
-    no micro- or macro-expression, the distractors alone, into ``free/`` and ``free_video/``."""
+    no micro- or macro-expression, the distractors alone, into ``free/`` and ``free_video/``; ``after``: only the
+    subjects numbered above it."""
     cfg = identity_long_config(fps, warp)
     if free:
         cfg = replace(cfg, events=0, macro=0)
     truths = []
     for subject, ident in zip(subjects, ids):
-        if kind and ident.kind != kind:
+        if (kind and ident.kind != kind) or subject.index <= after:
             continue
         sub = folder / (("free" if free else "long") + ("_video" if ident.kind == "video" else ""))
         sub.mkdir(parents=True, exist_ok=True)
