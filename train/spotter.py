@@ -19,7 +19,8 @@ is exported to ONNX with its metadata, checked in ONNX Runtime against PyTorch, 
 ``--folds K`` keeps no one out: the epoch and decoder are chosen by K-fold cross-validation over the training
 people and one run is trained on all of them (``train.spotter_cv``). ``--mix`` (1 by default) also trains on
 each clip with a training person's event-free footage's movement added (``train.spotter_mix``); the false-alarm
-budget is then checked on the footage not mixed in.
+budget is then checked on the footage not mixed in. ``--train-only DIR`` adds a folder's people to training without
+drawing any of them for validation, so each ``--seed`` keeps the validation people it had.
 """
 
 from __future__ import annotations

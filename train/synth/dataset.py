@@ -100,12 +100,12 @@ def generate(
 
     ``holdout_long``: long clips per held-out identity (photo ones into holdout/long, video ones into
     holdout/long_video); ``train_long``: the same per training identity, into spot/, numbered from
-    ``train_long_from``, of ``train_long_kind``'s identities only when given (photo, video) and of the people numbered
-    above ``train_long_after`` only (those a larger ``subjects`` adds; their clips as that set writes them); ``long_fps``: the rate
-    of those made from photos (a phone's 60 fps; a video keeps its own); ``holdout_warp``: every held-out event in
-    this warp family (``warp.EVAL_WARPS``: one no training clip uses), the draws otherwise unchanged;
-    ``holdout_free``: event-free long clips per held-out identity (holdout/free, free_video: the distractors
-    alone, drawn with seeds of their own). Bad counts, rate or family: MexError, before any work."""
+    ``train_long_from``, of ``train_long_kind``'s identities only when given (photo, video), and of the people
+    numbered above ``train_long_after`` only (those a larger ``subjects`` adds, their clips as that set writes them);
+    ``long_fps``: the rate of those made from photos (a phone's 60 fps; a video keeps its own); ``holdout_warp``:
+    every held-out event in this warp family (``warp.EVAL_WARPS``: one no training clip uses), the draws otherwise
+    unchanged; ``holdout_free``: event-free long clips per held-out identity (holdout/free, free_video: the
+    distractors alone, drawn with seeds of their own). Bad counts, rate or family: MexError, before any work."""
     start = time.perf_counter()
     if min(holdout_long, holdout_free, train_long, long_clips, train_long_after) < 0 or train_long_from < 1:
         raise MexError("--long-clips, --holdout-long, --holdout-free, --train-long and --train-long-after must be >= 0, "
