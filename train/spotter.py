@@ -112,6 +112,9 @@ class SpotterConfig:
                            "footage must be kept out of the choice)")
         if not self.truth:
             raise MexError("train.spotter: give at least one --truth folder of long clips")
+        both = sorted(str(t) for t in {t.resolve() for t in self.truth} & {t.resolve() for t in self.train_only})
+        if both:  # its clips would train twice, and its people could never be validated
+            raise MexError(f"train.spotter: {', '.join(both)}: given as --truth and as --train-only; give it once")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.runs < 1 or self.mix < 0:
             raise MexError("train.spotter: epochs, runs, batch size and lr must be positive, --mix >= 0")
         if self.past < 1 or self.lookahead < 0:

@@ -116,8 +116,15 @@ def test_missing_recordings_and_too_few_people_are_named(tmp_path, trained):
         assert spotter.split(clips + added, 1, seed) == (sorted([*train_ids, "long/sub04"]), val_ids)
     with pytest.raises(MexError, match="3 identities, 3 asked"):
         spotter.split(clips + added, 3, 0)
-    only = spotter.SpotterConfig(record=cfg.record, truth=cfg.truth, train_only=cfg.truth)
-    loaded = spotter.load_clips(only)  # each clip twice: once per folder, marked by where it came from
+    with pytest.raises(MexError, match=r"given as --truth and as --train-only; give it once"):
+        spotter.SpotterConfig(record=cfg.record, truth=cfg.truth, train_only=cfg.truth)
+    more = tmp_path / "more" / cfg.truth[0].name  # another folder of the same name, as the generator writes it
+    shutil.copytree(cfg.truth[0], more)
+    rec = tmp_path / "rec"
+    shutil.copytree(cfg.record, rec)
+    for video in more.glob("*.mp4"):
+        shutil.copy2(spotrec.path_for(cfg.record, cfg.truth[0] / video.name), spotrec.path_for(rec, video))
+    loaded = spotter.load_clips(spotter.SpotterConfig(record=rec, truth=cfg.truth, train_only=[more]))
     assert len(loaded) == 2 * len(clips) and sum(c.train_only for c in loaded) == len(clips)
     with pytest.raises(MexError, match="at least one --truth"):
         spotter.SpotterConfig()
