@@ -109,7 +109,17 @@ def test_missing_recordings_and_too_few_people_are_named(tmp_path, trained):
     clips = spotter.load_clips(cfg)
     with pytest.raises(MexError, match="3 identities, 3 asked for validation"):
         spotter.split(clips, 3, 0)
-    # --train-only: a person added only to train leaves each seed's validation draw as it was
+    with pytest.raises(MexError, match="at least one --truth"):
+        spotter.SpotterConfig()
+    with pytest.raises(MexError, match=r"--flow-size must be in \[32, 256\].*got 320"):
+        spotter.SpotterConfig(truth=cfg.truth, flow_size=320)
+    assert np.array_equal(clips[0].x, clips[1].x)  # the same recording gives the same features
+
+
+def test_train_only_people_never_change_the_validation_draw(tmp_path, trained):
+    cfg, _, _ = trained
+    clips = spotter.load_clips(cfg)
+    # a person added only to train (--train-only) leaves each seed's validation draw as it was
     added = [dataclasses.replace(c, identity="long/sub04", train_only=True) for c in clips[:1]]
     for seed in range(4):
         train_ids, val_ids = spotter.split(clips, 1, seed)
@@ -126,11 +136,6 @@ def test_missing_recordings_and_too_few_people_are_named(tmp_path, trained):
         shutil.copy2(spotrec.path_for(cfg.record, cfg.truth[0] / video.name), spotrec.path_for(rec, video))
     loaded = spotter.load_clips(spotter.SpotterConfig(record=rec, truth=cfg.truth, train_only=[more]))
     assert len(loaded) == 2 * len(clips) and sum(c.train_only for c in loaded) == len(clips)
-    with pytest.raises(MexError, match="at least one --truth"):
-        spotter.SpotterConfig()
-    with pytest.raises(MexError, match=r"--flow-size must be in \[32, 256\].*got 320"):
-        spotter.SpotterConfig(truth=cfg.truth, flow_size=320)
-    assert np.array_equal(clips[0].x, clips[1].x)  # the same recording gives the same features
 
 
 def test_a_kept_network_gets_its_decoder_chosen_again_and_nothing_else(tmp_path, trained):
