@@ -109,9 +109,13 @@ def cached_features(rec: Path, cfg: SpotterConfig) -> tuple[np.ndarray, np.ndarr
 
 
 def people_by_folder(clips: list[Clip]) -> dict[str, list[str]]:
-    """Truth folder (long: photo people, long_video: real videos) -> its identities, in the clips' order."""
+    """Truth folder (long: photo people, long_video: real videos) -> its identities that validation may draw, in the
+    clips' order: never a --train-only folder's people, so adding those changes no draw (a split, the folds)."""
+    fixed = {c.identity for c in clips if c.train_only}
     by_folder: dict[str, list[str]] = {}
     for c in clips:
+        if c.identity in fixed:
+            continue
         ids = by_folder.setdefault(c.identity.split("/")[0], [])
         if c.identity not in ids:
             ids.append(c.identity)
@@ -120,10 +124,9 @@ def people_by_folder(clips: list[Clip]) -> dict[str, list[str]]:
 
 def split(clips: list[Clip], k: int, seed: int) -> tuple[list[str], list[str]]:
     """(training, validation) identities: the validation ones drawn from each truth folder in proportion (photo and
-    video people alike), never among the --train-only folders' people, so adding those leaves the draw as it was."""
+    video people alike; ``people_by_folder``), the rest and every --train-only person to train."""
     rng = np.random.default_rng(seed)
-    fixed = {c.identity for c in clips if c.train_only}
-    by_folder = people_by_folder([c for c in clips if c.identity not in fixed])
+    by_folder = people_by_folder(clips)
     total = sum(len(v) for v in by_folder.values())
     if total <= k:
         raise MexError(f"train.spotter: {total} identities, {k} asked for validation: need more")

@@ -126,6 +126,8 @@ def test_train_only_people_never_change_the_validation_draw(tmp_path, trained):
         assert spotter.split(clips + added, 1, seed) == (sorted([*train_ids, "long/sub04"]), val_ids)
     with pytest.raises(MexError, match="3 identities, 3 asked"):
         spotter.split(clips + added, 3, 0)
+    for seed in range(4):  # --folds deals them into no fold either: always trained on
+        assert spotter_cv.deal(clips + added, 3, seed) == spotter_cv.deal(clips, 3, seed)
     with pytest.raises(MexError, match=r"given as --truth and as --train-only; give it once"):
         spotter.SpotterConfig(record=cfg.record, truth=cfg.truth, train_only=cfg.truth)
     more = tmp_path / "more" / cfg.truth[0].name  # another folder of the same name, as the generator writes it
