@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The learned spotter (--spotter learned) from nothing, on training identities only:
-#   1. long clips of the 14 training people (6 each), of the 3 more real-video people a 20-person draw adds (6 each,
-#      trained on only) and of the 8 held-out people (1 each, for evaluation only),
+#   1. long clips of the 14 training people (6 each, and 4 event-free ones each), of the 3 more real-video people a
+#      20-person draw adds (6 each, trained on only) and of the 8 held-out people (1 each, for evaluation only),
 #   2. the analyser's spotting inputs on the training clips and the real clips, recorded once (bench.spotting),
 #   3. python -m train.spotter: features, 4 training runs averaged (--keep mean), epoch and decoder chosen on validation people
-#      (and on event-free real footage), engines/spotter.*
-#   bash scripts/train_spotter.sh [DIR]     (about 2 h on 2 cores: generation 45, recording 35, training 30;
+#      (and on event-free real footage and the validation people's event-free clips), engines/spotter.*
+#   bash scripts/train_spotter.sh [DIR]     (about 2.5 h on 2 cores: generation 57, recording 50, training 30;
 #                                            docs/streaming.md, "Learned spotting")
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ REC=.cache/spot-rec-train
 PY=.venv/bin/python
 export GLOG_minloglevel=2
 [ -f "$DIR/identities.json" ] || $PY -m train.synth_me --out "$DIR" --subjects 14 --clips-per-subject 1 \
-  --holdout-identities 8 --holdout-clips 1 --train-long 6 --holdout-long 1 --quiet
+  --holdout-identities 8 --holdout-clips 1 --train-long 6 --holdout-long 1 --train-free 4 --quiet
 # the real-video people a 20-person draw adds (3 with the default faces; the held-out 8 are the same people): their
 # clips are only trained on (train.spotter --train-only), so each --seed keeps the validation people it kept before;
 # its identities.json names them training people, so their own footage is mixed in as the others' is
@@ -34,6 +34,7 @@ if [ -d "$SHARED/media/real" ]; then
   [ -n "$FACE" ] && FREE+=(--event-free "$FACE")
 fi
 $PY -m bench.spotting --record "$REC" --truth "$DIR/spot/long" --truth "$DIR/spot/long_video" \
-  --truth "$MORE/spot/long_video" "${REAL[@]}" --spotters flow > "$REC.flow.md"
+  --truth "$MORE/spot/long_video" --truth "$DIR/spot/free" --truth "$DIR/spot/free_video" "${REAL[@]}" \
+  --spotters flow > "$REC.flow.md"
 $PY -m train.spotter --record "$REC" --truth "$DIR/spot/long" --truth "$DIR/spot/long_video" \
-  --train-only "$MORE/spot/long_video" "${FREE[@]}"
+  --train-only "$MORE/spot/long_video" --free "$DIR/spot/free" --free "$DIR/spot/free_video" "${FREE[@]}"

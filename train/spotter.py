@@ -17,9 +17,10 @@ people's footage is never among it); never on the held-out identities. The netwo
 is exported to ONNX with its metadata, checked in ONNX Runtime against PyTorch, and published as
 ``engines/spotter.*``. ``--network`` keeps a trained spotter instead and chooses only its decoder again.
 ``--folds K`` keeps no one out: the epoch and decoder are chosen by K-fold cross-validation over the training
-people and one run is trained on all of them (``train.spotter_cv``). ``--mix`` (1 by default) also trains on
+people and one run is trained on all of them (``train.spotter_cv``). ``--mix`` (2 by default) also trains on
 each clip with a training person's event-free footage's movement added (``train.spotter_mix``); the false-alarm
-budget is then checked on the footage not mixed in. ``--train-only DIR`` adds a folder's people to training without
+budget is then checked on the footage not mixed in, and with ``--free`` on the validation people's event-free
+synthetic clips (``train.synth_me --train-free``). ``--train-only DIR`` adds a folder's people to training without
 drawing any of them for validation, so each ``--seed`` keeps the validation people it had.
 """
 
@@ -39,7 +40,7 @@ from mecore.atomic import write_text
 from mecore.errors import MexError, run_cli
 from mecore.spotflow import FEATURES_VERSION, NAMES, mirror, n_features
 from mecore.spotlearn import CLASSES, STEP_S
-from train.spotter_data import cached_features, labelled, load_clips, load_event_free, split  # noqa: F401 (API)
+from train.spotter_data import cached_features, labelled, load_clips, load_event_free, own_free, split  # noqa: F401 (API)
 from train.spotter_decode import (  # noqa: F401 (API)
     GAPS,
     MIN_FRAMES,
@@ -91,6 +92,11 @@ class SpotterConfig:
     # event there is false, and the chosen decoder must keep those within the budget too. ``identities`` (the
     # generator's identities.json) refuses the held-out people's footage, which must never steer a choice
     event_free: list[Path] = field(default_factory=list)
+    # the generator's event-free clips of the training people (train.synth_me --train-free: spot/free, free_video):
+    # the validation people's are checked like the real event-free footage (a held-out figure, 1.09 false micro/min
+    # on such minutes, showed the long clips' budget alone let through too many); the others are not used
+    free: list[Path] = field(default_factory=list)
+    train_on_free: bool = False  # the training people's --free clips trained on too, every frame none
     identities: Path | None = None
     val_identities: int = 4  # drawn per truth folder in proportion: 2 photo and 2 video people by default
     seed: int = 0
@@ -105,6 +111,7 @@ class SpotterConfig:
         self.truth = [Path(t) for t in self.truth]
         self.train_only = [Path(t) for t in self.train_only]
         self.event_free = [Path(t) for t in self.event_free]
+        self.free = [Path(t) for t in self.free]
         self.identities = Path(self.identities) if self.identities else None
         self.network = Path(self.network) if self.network else None
         if self.event_free and self.identities is None:
@@ -112,6 +119,8 @@ class SpotterConfig:
                            "footage must be kept out of the choice)")
         if not self.truth:
             raise MexError("train.spotter: give at least one --truth folder of long clips")
+        if self.train_on_free and not self.free:
+            raise MexError("train.spotter: --train-on-free trains on the --free clips: give --free DIR/spot/free")
         both = sorted(str(t) for t in {t.resolve() for t in self.truth} & {t.resolve() for t in self.train_only})
         if both:  # its clips would train twice, and its people could never be validated
             raise MexError(f"train.spotter: {', '.join(both)}: given as --truth and as --train-only; give it once")
@@ -275,14 +284,19 @@ def train(cfg: SpotterConfig) -> dict:
         train_ids, val_ids = split(clips, cfg.val_identities, cfg.seed)
         tr = [c for c in clips if c.identity in train_ids]
         va = [c for c in clips if c.identity in val_ids]
+        tr += own_free(cfg, tr) if cfg.train_on_free else []
         assert not {c.identity for c in tr} & {c.identity for c in va}
         print(f"{len(clips)} clips, features in {time.perf_counter() - t0:.0f} s; train {len(tr)} clips of "
               f"{len(train_ids)} identities, validation {len(va)} of {val_ids}")
         counts, weight = class_weight(tr)
         footage, free = footage_for(free, va, cfg.identities, cfg.mix)
-        if cfg.mix and (footage or free):
+        free += own_free(cfg, va)
+        if cfg.mix and footage:
             print(f"mixed into {cfg.mix} cop{'y' if cfg.mix == 1 else 'ies'} of each training clip per epoch: "
-                  f"{[c.key for c in footage]}; the false-alarm budget is checked on {[c.key for c in free]}")
+                  f"{[c.key for c in footage]}")
+        if free:
+            print(f"the false-alarm budget is checked on {[c.key for c in free]} "
+                  f"({sum(len(c.idx) / c.fps for c in free):.0f} s)")
         # one run's validation F1 moves by 0.11 with its seed alone: the best of a few, or their mean
         if cfg.network:
             chosen, model, history, _ = kept_network(cfg, val_ids, va, free, bool(footage))
@@ -374,6 +388,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="a --truth folder whose people are only trained on, never drawn for validation (repeatable)")
     ap.add_argument("--event-free", type=Path, action="append", default=[],
                     help="video or folder of real footage without micro-expressions (repeatable; recorded into --record)")
+    ap.add_argument("--free", type=Path, action="append", default=[],
+                    help="folder of the generator's event-free clips of the training people (train.synth_me "
+                         "--train-free: spot/free, free_video; repeatable): the validation people's are checked too")
+    ap.add_argument("--train-on-free", action="store_true",
+                    help="also train on the training people's --free clips, every frame none")
     ap.add_argument("--identities", type=Path, default=None,
                     help="the generator's identities.json: held-out people's footage is refused as --event-free")
     ap.add_argument("--out", type=Path, default=d["out"].default, help="report and exported files")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from mecore.errors import MexError
-from train.spotter_data import people_by_folder
+from train.spotter_data import own_free, people_by_folder
 from train.spotter_decode import Clip, best_epoch
 from train.spotter_mix import footage_for
 
@@ -52,7 +52,9 @@ def cross_validate(cfg, clips: list[Clip], free_all: list[Clip], weight_of) -> d
     for i, fold in enumerate(folds):
         va = [c for c in clips if c.identity in fold]
         tr = [c for c in clips if c.identity not in fold]
+        tr += own_free(cfg, tr) if cfg.train_on_free else []
         footage, free = footage_for(free_all, va, cfg.identities, cfg.mix)
+        free = free + own_free(cfg, va)
         print(f"fold {i + 1} of {len(folds)}: scored on {fold}, trained on {len(tr)} clips", flush=True)
         runs.append((va, free, [(predict(m, va, cfg), predict(m, free, cfg)) for _, m, _ in
                                 epochs(cfg, tr, weight_of(tr), cfg.seed, footage)]))
@@ -62,6 +64,7 @@ def cross_validate(cfg, clips: list[Clip], free_all: list[Clip], weight_of) -> d
     best, history = best_epoch(va, free, pooled, cfg.false_budget, "out of fold")
     footage, free = footage_for(free_all, [], cfg.identities, cfg.mix)
     print(f"chosen out of fold: epoch {best['epoch']}; the refit on all {len(clips)} clips", flush=True)
-    model = next(m for e, m, _ in epochs(cfg, clips, weight_of(clips), cfg.seed, footage) if e == best["epoch"])
+    everyone = clips + (own_free(cfg, clips) if cfg.train_on_free else [])
+    model = next(m for e, m, _ in epochs(cfg, everyone, weight_of(everyone), cfg.seed, footage) if e == best["epoch"])
     return {"chosen": dict(best, train_seed=cfg.seed, mix=cfg.mix if footage else 0), "model": model,
             "history": history, "folds": folds, "footage": footage, "free": free}

@@ -3,8 +3,8 @@
     python -m train.synth_me --out DIR [--subjects 14] [--clips-per-subject 10] [--fps 30] [--seed 0]
                              [--faces IMAGE_OR_VIDEO ...] [--no-default-faces] [--long-clips K]
                              [--holdout-identities K] [--holdout-clips 6] [--holdout-long 1] [--holdout-free K]
-                             [--train-long K]
-                             [--train-long-from N] [--train-long-kind photo|video] [--first-frame 1]
+                             [--train-long K] [--train-long-from N] [--train-long-kind photo|video]
+                             [--train-long-after N] [--train-free K] [--first-frame 1]
     python -m train.synth_me long --source VIDEO_OR_IMAGE --out DIR [--clips 1] [--events 5] [--seed 0]
                                   [--duration S] [--sway]
     python -m train.synth_me demo --out stream/assets [--seed 0]
@@ -41,6 +41,7 @@ def generate(
     train_long_after: int = 0,
     long_fps: float | None = None,
     holdout_free: int = 0,
+    train_free: int = 0,
 ) -> dict:
     """The synthetic set in the CASME II layout at ``out`` (see ``train.synth.generate``); returns its
     ground truth, with ``"summary"`` (one line), ``"seconds"`` and ``"identities"`` (train / holdout).
@@ -57,7 +58,7 @@ def generate(
     return _generate(out, cfg, faces=faces, long_clips=long_clips, progress=progress, default_faces=default_faces,
                      holdout_long=holdout_long, train_long=train_long, train_long_from=train_long_from,
                      train_long_kind=train_long_kind, train_long_after=train_long_after, holdout_free=holdout_free,
-                     **({"long_fps": long_fps} if long_fps is not None else {}))
+                     train_free=train_free, **({"long_fps": long_fps} if long_fps is not None else {}))
 
 
 def _range(text: str) -> tuple[float, float]:
@@ -95,7 +96,7 @@ def _dataset(argv: list[str]) -> str:
     p.add_argument("--train-long-from", type=int, default=1, metavar="N",
                    help="number of the first of those clips (N..N+K-1): adds the clips a larger --train-long writes")
     p.add_argument("--train-long-kind", choices=("photo", "video"), default=None,
-                   help="those clips only for the training people of this kind (default: both)")
+                   help="those clips and --train-free's only for the training people of this kind (default: both)")
     p.add_argument("--train-long-after", type=int, default=0, metavar="N",
                    help="those clips only for the training people numbered above N: the people a larger --subjects "
                         "adds, with the clips that set writes, without writing the first N's again")
@@ -111,6 +112,9 @@ def _dataset(argv: list[str]) -> str:
     p.add_argument("--holdout-free", type=int, default=0, metavar="K",
                    help="K event-free long clips per held-out identity (DIR/holdout/free, free_video): blinks, speech, "
                         "head turns and nods only, so every micro event a spotter gives there is false")
+    p.add_argument("--train-free", type=int, default=0, metavar="K",
+                   help="K event-free long clips per training identity (DIR/spot/free, free_video): where "
+                        "train.spotter --free checks its false-alarm budget on the validation people")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     try:
@@ -124,7 +128,7 @@ def _dataset(argv: list[str]) -> str:
                      default_faces=a.default_faces, holdout_long=a.holdout_long, train_long=a.train_long,
                      train_long_from=a.train_long_from, train_long_kind=a.train_long_kind,
                      train_long_after=a.train_long_after, long_fps=a.long_fps,
-                     holdout_warp=a.holdout_warp, holdout_free=a.holdout_free)
+                     holdout_warp=a.holdout_warp, holdout_free=a.holdout_free, train_free=a.train_free)
     return f"{truth['summary']} -> {a.out}"
 
 

@@ -140,6 +140,42 @@ def test_train_only_people_never_change_the_validation_draw(tmp_path, trained):
     assert len(loaded) == 2 * len(clips) and sum(c.train_only for c in loaded) == len(clips)
 
 
+def test_only_the_validation_peoples_event_free_clips_are_checked(tmp_path, trained):
+    # --free (train.synth_me --train-free): spot/free/subNN_* joins long/subNN, and only validation people's are read
+    cfg, report, first = trained
+    free = tmp_path / "free"
+    free.mkdir()
+    d = json.loads((ASSETS / "demo.json").read_text(encoding="utf-8"))
+    for sub in ("sub01_01", "sub02_01", "sub03_01"):
+        video = free / f"{sub}.mp4"
+        shutil.copy(ASSETS / "demo.mp4", video)
+        (free / f"{sub}.json").write_text(json.dumps({**d, "video": video.name, "events": []}), encoding="utf-8")
+        shutil.copy(first, spotrec.path_for(cfg.record, video))
+    kept = dataclasses.replace(cfg, network=cfg.out / "spotter.pt", out=tmp_path / "out",
+                               publish_dir=tmp_path / "engines", free=[free])
+    (val,) = report["val_identities"]
+    again = spotter.train(kept)
+    assert again["footage"]["checked"] == [f"free/{val.split('/')[1]}_01"]
+    # the demo's own motion, every micro event false: the budget is now checked on it too
+    assert again["chosen"]["free_per_min"] != report["chosen"]["free_per_min"]
+    clips = spotter.load_clips(cfg)
+    va = [c for c in clips if c.identity == val]
+    (clip,) = spotter_data.own_free(kept, va)
+    assert clip.identity == val and not clip.truth and not clip.y.any()
+    # --train-on-free: the training people's, the same way
+    assert sorted(c.identity for c in spotter_data.own_free(kept, clips)) == sorted({c.identity for c in clips})
+    with pytest.raises(MexError, match="--train-on-free trains on the --free clips"):
+        spotter.SpotterConfig(record=cfg.record, truth=cfg.truth, train_on_free=True)
+    sheet = free / f"{val.split('/')[1]}_01.json"
+    sheet.write_text(json.dumps({**d, "video": sheet.with_suffix(".mp4").name, "source": "someone-else", "events": []}))
+    with pytest.raises(MexError, match=rf"{val.split('/')[1]}_01\.mp4: not an event-free clip of {val} \(is of "
+                                       r"'someone-else', .*give --free the spot/free folders"):
+        spotter_data.own_free(kept, va)
+    sheet.write_text(json.dumps({**d, "video": sheet.with_suffix(".mp4").name}))
+    with pytest.raises(MexError, match=r"not an event-free clip of .* \(has events\)"):
+        spotter_data.own_free(kept, va)
+
+
 def test_a_kept_network_gets_its_decoder_chosen_again_and_nothing_else(tmp_path, trained):
     import torch
 

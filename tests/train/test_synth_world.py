@@ -183,7 +183,7 @@ def test_the_spotters_training_clips_are_of_training_people_only(tmp_path, face_
 
     out = tmp_path / "s"
     synth_me.generate(out, subjects=2, clips_per_subject=1, seed=5, holdout_identities=1, holdout_clips=1,
-                      holdout_long=1, train_long=1, holdout_free=1, progress=False)
+                      holdout_long=1, train_long=1, holdout_free=1, train_free=1, progress=False)
     split = json.loads((out / "identities.json").read_text())
     spot = [json.loads(p.read_text()) for p in sorted((out / "spot").glob("long*/*.json"))]
     held = [json.loads(p.read_text()) for p in sorted((out / "holdout").glob("long*/*.json"))]
@@ -198,6 +198,10 @@ def test_the_spotters_training_clips_are_of_training_people_only(tmp_path, face_
     # --holdout-free: the held-out person again, no expression at all, the distractors drawn anew
     assert person(free[0]) == person(held[0]) and free[0]["events"] == [] and len(free[0]["distractors"]) == 4
     assert free[0]["seed"] != held[0]["seed"] and free[0]["frame_count"] == held[0]["frame_count"]
+    # --train-free: the same for each training person, beside their long clips, with seeds of its own
+    own = [json.loads(p.read_text()) for p in sorted((out / "spot").glob("free*/*.json"))]
+    assert [person(d) for d in own] == [person(d) for d in spot] and all(d["events"] == [] for d in own)
+    assert not {d["seed"] for d in own} & {d["seed"] for d in spot + held + free}
 
 
 def test_later_training_clips_continue_the_numbering(tmp_path, monkeypatch):
@@ -267,7 +271,8 @@ def test_long_clips_from_photos_at_a_phones_rate(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("bad", [{"train_long": 1, "train_long_from": 0}, {"holdout_long": -1}, {"long_fps": 0.0},
                                  {"train_long": 1, "train_long_kind": "cartoon"}, {"holdout_warp": "swirl"},
-                                 {"holdout_free": -1}, {"holdout_free": 1}, {"train_long": 1, "train_long_after": -1}])
+                                 {"holdout_free": -1}, {"holdout_free": 1}, {"train_long": 1, "train_long_after": -1},
+                                 {"train_free": -1}])
 def test_generate_refuses_bad_long_clip_options_before_any_work(tmp_path, bad):
     # the API checks what the CLI used to check alone: nothing is written, no face is looked for
     from train.synth.dataset import generate

@@ -10,6 +10,8 @@ the held-out people in a folder of their own, optional long clips, the folder gu
                               speech, head turns and nods only, where every micro event a spotter gives is false
     DIR/spot/long, long_video/ the same kind of long clips of the training identities (--train-long K):
                               what a learned spotter is trained and tuned on
+    DIR/spot/free, free_video/ event-free long clips of the training identities (--train-free K): where a
+                              learned spotter's false-alarm budget is checked on its validation people
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ LONG_DIR = "long"
 HOLDOUT_DIR = "holdout"
 TRAIN_LONG_DIR = "spot"
 FREE_KEY = 500  # the event-free held-out clips' seeds (100 + subject: the held-out long clips', 300 +: training's)
+TRAIN_FREE_KEY = 700  # the training people's event-free clips'
 # Held-out long clips: every kind of event and distractor, the issue's ranges of size, compression and focus.
 HOLDOUT_LONG = LongClipConfig(seconds=24.0, events=5, amplitude=(0.5, 3.0), duration_s=(0.15, 0.5), macro=1,
                               distractors=4, warps=("rbf", "tps"), crf_range=(18, 30), blur_range=(0.0, 0.8),
@@ -94,22 +97,25 @@ def generate(
     long_fps: float = HOLDOUT_LONG.fps,
     holdout_warp: str = "",
     holdout_free: int = 0,
+    train_free: int = 0,
 ) -> dict:
     """Write the set into ``out`` (new, empty, or a previous synth output) and return its ground truth
     with ``"summary"`` (the one-line summary), ``"seconds"`` and ``"identities"`` added.
 
     ``holdout_long``: long clips per held-out identity (photo ones into holdout/long, video ones into
     holdout/long_video); ``train_long``: the same per training identity, into spot/, numbered from
-    ``train_long_from``, of ``train_long_kind``'s identities only when given (photo, video), and of the people
-    numbered above ``train_long_after`` only (those a larger ``subjects`` adds, their clips as that set writes them);
+    ``train_long_from``, of ``train_long_kind``'s identities only when given (photo, video; ``train_free``'s too),
+    and of the people numbered above ``train_long_after`` only (those a larger ``subjects`` adds, their clips as that
+    set writes them);
     ``long_fps``: the rate of those made from photos (a phone's 60 fps; a video keeps its own); ``holdout_warp``:
     every held-out event in this warp family (``warp.EVAL_WARPS``: one no training clip uses), the draws otherwise
     unchanged; ``holdout_free``: event-free long clips per held-out identity (holdout/free, free_video: the
-    distractors alone, drawn with seeds of their own). Bad counts, rate or family: MexError, before any work."""
+    distractors alone, drawn with seeds of their own); ``train_free``: the same per training identity (spot/free,
+    free_video). Bad counts, rate or family: MexError, before any work."""
     start = time.perf_counter()
-    if min(holdout_long, holdout_free, train_long, long_clips, train_long_after) < 0 or train_long_from < 1:
-        raise MexError("--long-clips, --holdout-long, --holdout-free, --train-long and --train-long-after must be >= 0, "
-                       "--train-long-from >= 1")
+    if min(holdout_long, holdout_free, train_long, long_clips, train_long_after, train_free) < 0 or train_long_from < 1:
+        raise MexError("--long-clips, --holdout-long, --holdout-free, --train-long, --train-long-after and --train-free "
+                       "must be >= 0, --train-long-from >= 1")
     if train_long_kind not in (None, "photo", "video"):
         raise MexError(f"--train-long-kind {train_long_kind!r}: photo or video")
     try:
@@ -130,12 +136,13 @@ def generate(
         planned.append(LONG_DIR)
     if cfg.holdout_identities:
         planned.append(HOLDOUT_DIR)
-    if train_long:
+    if train_long or train_free:
         planned.append(TRAIN_LONG_DIR)
     settings = {"config": asdict(cfg), "faces": list(faces or []), "long_clips": long_clips,
                 "default_faces": default_faces, "holdout_long": holdout_long}
-    if train_long:  # only when asked: earlier outputs' settings stay as they were
-        settings["train_long"] = train_long
+    if train_long or train_free:  # only when asked: earlier outputs' settings stay as they were
+        if train_long:
+            settings["train_long"] = train_long
         if (train_long_from, train_long_kind) != (1, None):
             settings["train_long_from"], settings["train_long_kind"] = train_long_from, train_long_kind
         if train_long_after:
@@ -146,6 +153,8 @@ def generate(
         settings["holdout_warp"] = holdout_warp
     if holdout_free:
         settings["holdout_free"] = holdout_free
+    if train_free:
+        settings["train_free"] = train_free
     with FaceTracker(mode="image", max_faces=6, blendshapes=False) as tracker:
         identities, notes = identities_for(faces, default_faces, tracker)
         train_ids, held_ids = split_holdout(identities, cfg.holdout_identities, cfg.seed)
@@ -167,6 +176,9 @@ def generate(
     if train_long:
         write_identity_long(out / TRAIN_LONG_DIR, subjects, train_ids, train_long, cfg.seed, key=300,
                             first=train_long_from, kind=train_long_kind, fps=long_fps, after=train_long_after)
+    if train_free:
+        write_identity_long(out / TRAIN_LONG_DIR, subjects, train_ids, train_free, cfg.seed, key=TRAIN_FREE_KEY,
+                            kind=train_long_kind, fps=long_fps, free=True)
     if held:
         hcfg = replace(cfg, clips_per_subject=cfg.holdout_clips, render_warp=holdout_warp)
         write_dataset(out / HOLDOUT_DIR, hcfg, held, progress=progress)
