@@ -4,8 +4,9 @@
 #      20-person draw adds (6 each, trained on only) and of the 8 held-out people (1 each, for evaluation only),
 #   2. the analyser's spotting inputs on the training clips and the real clips, recorded once (bench.spotting),
 #   3. python -m train.spotter: features, 4 training runs averaged (--keep mean), epoch and decoder chosen on validation people
-#      (and on event-free real footage and the validation people's event-free clips), engines/spotter.*
-#   bash scripts/train_spotter.sh [DIR]     (about 2.5 h on 2 cores: generation 57, recording 50, training 30;
+#      (and on event-free real footage and the validation people's event-free clips; the training people's are trained
+#      on, every frame none), engines/spotter.*
+#   bash scripts/train_spotter.sh [DIR]     (about 2.7 h on 2 cores: generation 57, recording 50, training 50;
 #                                            docs/streaming.md, "Learned spotting")
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,4 +38,5 @@ $PY -m bench.spotting --record "$REC" --truth "$DIR/spot/long" --truth "$DIR/spo
   --truth "$MORE/spot/long_video" --truth "$DIR/spot/free" --truth "$DIR/spot/free_video" "${REAL[@]}" \
   --spotters flow > "$REC.flow.md"
 $PY -m train.spotter --record "$REC" --truth "$DIR/spot/long" --truth "$DIR/spot/long_video" \
-  --train-only "$MORE/spot/long_video" --free "$DIR/spot/free" --free "$DIR/spot/free_video" "${FREE[@]}"
+  --train-only "$MORE/spot/long_video" --free "$DIR/spot/free" --free "$DIR/spot/free_video" --train-on-free \
+  "${FREE[@]}"

@@ -122,7 +122,9 @@ def test_one_sensitivity_moves_whichever_spotter_runs():
     t0 = LearnedSpotter.default_threshold(learned)
     assert retune(learned, 0.5, 0.5)["spot_threshold"] == pytest.approx(t0)
     keen, strict = retune(learned, 0.5, 1.0)["spot_threshold"], retune(learned, 0.5, 0.0)["spot_threshold"]
-    assert 0.5 < keen < t0 < strict < 1.0  # more sensitive: a lower p(event) opens an event
+    assert 0.0 < keen < t0 < strict < 1.0  # more sensitive: a lower p(event) opens an event
+    logit = [np.log(p / (1 - p)) for p in (keen, t0, strict)]
+    assert logit == pytest.approx([logit[1] - 2.0, logit[1], logit[1] + 2.0])  # 2 for each 0.5, whatever the engine's
     back = retune(StreamConfig(spotter="learned", spot_threshold=keen), 1.0, 0.5)["spot_threshold"]
     assert back == pytest.approx(t0)  # there and back
     assert retune(StreamConfig(spotter="flow"), 0.5, 1.0) == {"flow_noise_factor": pytest.approx(2.0)}
