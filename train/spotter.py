@@ -94,7 +94,7 @@ class SpotterConfig:
     event_free: list[Path] = field(default_factory=list)
     # the generator's event-free clips of the training people (train.synth_me --train-free: spot/free, free_video):
     # the validation people's are checked like the real event-free footage (a held-out figure, 1.09 false micro/min
-    # on such minutes, showed the long clips' budget alone let through too many); the others are not used
+    # on such minutes, showed the long clips' budget alone let through too many); the others only with train_on_free
     free: list[Path] = field(default_factory=list)
     train_on_free: bool = False  # the training people's --free clips trained on too, every frame none
     identities: Path | None = None

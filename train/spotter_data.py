@@ -1,6 +1,6 @@
 """Where ``train.spotter``'s clips come from: recordings of the generator's long clips, each frame labelled by
 the event it falls in; real event-free footage (never a held-out person's); the generator's event-free clips of
-the validation people; the validation people drawn."""
+the training people; the validation people drawn."""
 
 from __future__ import annotations
 
@@ -30,33 +30,44 @@ def load_clips(cfg: SpotterConfig) -> list[Clip]:
     for folder, only in [(f, False) for f in cfg.truth] + [(f, True) for f in cfg.train_only]:
         truth, videos = read_synthetic(folder)
         for key in sorted(truth):
-            rec = spotrec.path_for(cfg.record, videos[key])
-            if not rec.is_file():
-                raise MexError(f"{rec}: no recording of {videos[key]}; record them first: python -m bench.spotting "
-                               f"--record {cfg.record} --truth {folder} --no-real --face ''")
-            got = cached_features(rec, cfg)
-            if got is None:
-                print(f"note: {key}: no face tracked; left out", file=sys.stderr)
-                continue
-            sub = re.match(r"sub\d+", key)  # sub07_02: the second long clip of subject 7
-            clip = labelled(key, f"{folder.name}/{sub.group(0) if sub else key}", got, truth[key], cfg)
-            clips.append(dataclasses.replace(clip, source=source_of(videos[key].with_suffix(".json")), train_only=only))
+            got = recorded(cfg, folder, key, videos[key])
+            if got is not None:
+                clip = labelled(key, person(folder.name, key), got, truth[key], cfg)
+                clips.append(dataclasses.replace(clip, source=source_of(videos[key].with_suffix(".json")), train_only=only))
     # by person and clip, not by folder: one folder of 6 clips a person trains as two folders of 3 do
     return sorted(clips, key=lambda c: (c.identity, c.key))
 
 
-def own_free(cfg: SpotterConfig, va: list[Clip]) -> list[Clip]:
-    """The generator's event-free clips (``--free``: ``train.synth_me --train-free``) of the people of ``va``, as
-    event-free clips: any micro event there is false. Each must show the person that person's long clips show (the
-    same draw of people); other people's clips are not read."""
-    sources = {c.identity: c.source for c in va}
+def person(folder: str, key: str) -> str:
+    """The identity a generator clip belongs to: long/sub07 for long/sub07_02, the second long clip of subject 7."""
+    sub = re.match(r"sub\d+", key)
+    return f"{folder}/{sub.group(0) if sub else key}"
+
+
+def recorded(cfg: SpotterConfig, folder: Path, key: str, video: Path) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """A generator clip's features from its recording (none, said, where no face was tracked); a clip not recorded
+    yet is an error that says how to record it."""
+    rec = spotrec.path_for(cfg.record, video)
+    if not rec.is_file():
+        raise MexError(f"{rec}: no recording of {video}; record them first: python -m bench.spotting "
+                       f"--record {cfg.record} --truth {folder} --no-real --face ''")
+    got = cached_features(rec, cfg)
+    if got is None:
+        print(f"note: {key}: no face tracked; left out", file=sys.stderr)
+    return got
+
+
+def own_free(cfg: SpotterConfig, people: list[Clip]) -> list[Clip]:
+    """The generator's event-free clips (``--free``: ``train.synth_me --train-free``) of the people of ``people``'s
+    clips, as event-free clips: any micro event there is false. Each must show the person that person's long clips
+    show (the same draw of people); other people's clips are not read."""
+    sources = {c.identity: c.source for c in people}
     clips = []
     for folder in cfg.free:
         truth, videos = read_synthetic(folder)
         for key in sorted(truth):
-            sub = re.match(r"sub\d+", key)
             # free/sub09_01 is the event-free clip of the person whose long clips are long/sub09_*
-            who = f"{folder.name.replace('free', 'long', 1)}/{sub.group(0) if sub else key}"
+            who = person(folder.name.replace("free", "long", 1), key)
             if who not in sources:
                 continue
             source = source_of(videos[key].with_suffix(".json"))
@@ -64,11 +75,7 @@ def own_free(cfg: SpotterConfig, va: list[Clip]) -> list[Clip]:
                 why = "has events" if truth[key] else f"is of {source!r}, {who}'s long clips of {sources[who]!r}"
                 raise MexError(f"{videos[key]}: not an event-free clip of {who} ({why}); give --free the "
                                "spot/free folders of the generator run the --truth clips came from (--train-free K)")
-            rec = spotrec.path_for(cfg.record, videos[key])
-            if not rec.is_file():
-                raise MexError(f"{rec}: no recording of {videos[key]}; record it first: python -m bench.spotting "
-                               f"--record {cfg.record} --truth {folder} --no-real --face ''")
-            got = cached_features(rec, cfg)
+            got = recorded(cfg, folder, key, videos[key])
             if got is not None:
                 clips.append(labelled(f"{folder.name}/{key}", who, got, [], cfg))
     return clips
