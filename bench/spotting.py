@@ -35,6 +35,7 @@ from stream.spot_eval import (
     f1_interval,
     false_by_cause,
     match,
+    missed_by_cause,
     matched,
     person_of,
     read_distractors,
@@ -119,6 +120,7 @@ def run_truth(folders: list[str], config: StreamConfig, record: Path | None = No
                              sum(1 for _, a in micro if lo <= a < hi)] for lo, hi in BANDS]
             # the false micro events by what they fell on: a distractor, an expression they mislocated, nothing
             row["false"] = false_by_cause({key: truth[key]}, {key: [p for p in preds if p.kind == "micro"]}, around)
+            row["missed"] = missed_by_cause(truth[key], preds)
             out.append(row)
             print(f"{config.spotter}: {key}: micro TP/FP/FN {row['micro']}, macro {row['macro']}", file=sys.stderr)
     return out
@@ -204,7 +206,29 @@ def table(results: dict[str, dict], seen: dict[str, str] | None = None) -> str:
             results[s]["pooled"]["false"] = where
             lines.append(f"| {s} | {n} | {n / (secs / 60):.2f}/min | {alarms} ({alarms / (secs / 60):.2f}/min) | "
                          + (", ".join(f"{k} {v}" for k, v in sorted(where.items())) or "-") + " |")
+        lines += missed_table(results, names)
     return "\n".join(lines)
+
+
+def missed_table(results: dict[str, dict], names: list[str]) -> list[str]:
+    """Micro-expressions found per person and the missed ones by what the spotter gave there (``missed_by_cause``):
+    whether a person's misses are motion called macro, mislocated events or nothing at all."""
+    rows = results[names[0]]["synthetic"]
+    if not any(r["micro"][0] + r["micro"][2] for r in rows) or any("missed" not in r for r in rows):
+        return []  # event-free clips, or a report written before the column
+    lines = ["", "| micro-expressions, by person | found | missed: under a macro event | missed: a micro event off in time "
+             "| missed: nothing there |", "|---|---|---|---|---|"]
+    for s in names:
+        people: dict[str, list[int]] = {}
+        for r in results[s]["synthetic"]:
+            got = people.setdefault(person_of(r["clip"]), [0, 0, 0, 0, 0])
+            for j, v in enumerate((r["micro"][0], r["micro"][0] + r["micro"][2], r["missed"].get("macro", 0),
+                                   r["missed"].get("micro", 0), r["missed"].get("none", 0))):
+                got[j] += v
+        people["all"] = [sum(v[j] for v in people.values()) for j in range(5)]
+        results[s]["pooled"]["missed"] = {k: dict(zip(("found", "of", "macro", "micro", "none"), v)) for k, v in people.items()}
+        lines += [f"| {s}: {who} | {v[0]}/{v[1]} | {v[2]} | {v[3]} | {v[4]} |" for who, v in people.items()]
+    return lines
 
 
 def parser() -> argparse.ArgumentParser:

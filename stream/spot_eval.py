@@ -90,6 +90,20 @@ def false_by_cause(truth: dict[str, list[Interval]], preds: dict[str, list[Inter
     return dict(sorted(out.items()))
 
 
+def missed_by_cause(truth: list[Interval], preds: list[Interval]) -> dict[str, int]:
+    """The micro-expressions of ``truth`` no micro prediction matched (MEGC's one-to-one, IoU >= 0.5), by what
+    the spotter gave there: a micro event off in time ("micro"), a macro event over it ("macro": it saw the
+    motion but as part of a longer one, such as the face's own expression around it), or nothing ("none")."""
+    micro = [g for g in truth if g.kind == "micro"]
+    hit = {gi for gi, _ in matched(micro, [p for p in preds if p.kind == "micro"])}
+    out: dict[str, int] = defaultdict(int)
+    for gi, g in enumerate(micro):
+        if gi not in hit:
+            over = {p.kind for p in preds if p.iou(g) > 0}
+            out["micro" if "micro" in over else "macro" if "macro" in over else "none"] += 1
+    return dict(sorted(out.items()))
+
+
 def read_predictions(path: str | Path, video: str, fps: float | None = None, micro_max_s: float = 0.5,
                      ) -> list[Interval]:
     """events.jsonl (run_stream.py --events) -> intervals of ``video``."""

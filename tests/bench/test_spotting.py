@@ -26,6 +26,18 @@ def test_the_table_pools_false_micro_events_by_cause():
     assert "| learned | 2 | 4.00/min | 2 (4.00/min) | blink 2 |" in text and "[lo, hi]" not in text
 
 
+def test_the_table_counts_each_persons_missed_micro_expressions_by_what_was_there():
+    a1, a2, b1 = (_row(c, m, {}) for c, m in (("sub01_01", [3, 0, 2]), ("sub01_02", [1, 1, 3]), ("sub02_01", [5, 0, 0])))
+    a1["missed"], a2["missed"], b1["missed"] = {"macro": 2}, {"macro": 1, "none": 1, "micro": 1}, {}
+    results = {"learned": {"synthetic": [a1, a2, b1]}}
+    text = spotting.table(results)
+    assert "| learned: sub01 | 4/9 | 3 | 1 | 1 |" in text and "| learned: sub02 | 5/5 | 0 | 0 | 0 |" in text
+    assert "| learned: all | 9/14 | 3 | 1 | 1 |" in text
+    assert results["learned"]["pooled"]["missed"]["sub01"] == {"found": 4, "of": 9, "macro": 3, "micro": 1, "none": 1}
+    del a1["missed"]  # a report from before the column: no table rather than a wrong one
+    assert "missed: under a macro event" not in spotting.table(results)
+
+
 def test_real_clips_the_learned_engine_never_saw_are_pooled_apart():
     # its false alarms on footage that chose its decoder are a figure of that choice: the unseen ones stand apart
     real = [{"clip": f"{n}.mp4", "kind": "still", "seconds": s, "micro": m, "macro": 0}

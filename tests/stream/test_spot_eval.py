@@ -142,6 +142,19 @@ def test_class_accuracy_and_false_events_by_cause():
     assert false_by_cause(truth, preds, distractors) == {"blink": 1, "none": 1}
 
 
+def test_missed_micro_expressions_are_told_apart_by_what_the_spotter_gave_there():
+    from stream.spot_eval import Interval, missed_by_cause
+
+    truth = [Interval("v", 10, 20, "micro"), Interval("v", 50, 60, "micro"), Interval("v", 100, 110, "micro"),
+             Interval("v", 200, 210, "micro"), Interval("v", 300, 340, "macro")]
+    preds = [Interval("v", 10, 19, "micro"),  # found
+             Interval("v", 30, 90, "macro"),  # the face's own motion around the second, called macro
+             Interval("v", 108, 125, "micro"),  # the third, off in time (IoU 3/26)
+             Interval("v", 300, 340, "macro")]  # a macro truth: not a micro-expression, never counted here
+    assert missed_by_cause(truth, preds) == {"macro": 1, "micro": 1, "none": 1}
+    assert missed_by_cause(truth, [Interval("v", b.onset, b.offset, "micro") for b in truth[:4]]) == {}
+
+
 def test_micro_and_macro_are_scored_separately_against_hand_built_truth(tmp_path):
     """Truth with a micro and a macro event (and a distractor); predictions typed by their kind: a macro
     prediction on the micro event is no micro hit, and each type has its own TP / FP / FN."""
