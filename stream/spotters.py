@@ -44,8 +44,8 @@ def resolve(config: StreamConfig) -> str:
 def retune(config: StreamConfig, before: float, after: float) -> dict[str, float]:
     """The config changes that take the spotter ``config`` runs from sensitivity ``before`` to ``after`` (0..1, as
     the demo's slider gives it; 0.5 up halves the flow spotter's noise factor and the baseline's p, and moves the
-    learned spotter's p(event) threshold's logit down by 2: the shipped 0.9 -> 0.55; 0.5 down: up by 2, 0.9 ->
-    0.985), so the one control acts on whichever spotter ``auto`` picked for the source."""
+    learned spotter's p(event) threshold's logit down by 2: the shipped 0.95 -> 0.72; 0.5 down: up by 2, 0.95 ->
+    0.993), so the one control acts on whichever spotter ``auto`` picked for the source."""
     step = after - before
     name = resolve(config)
     if name == "learned":
