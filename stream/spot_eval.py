@@ -24,6 +24,7 @@ import argparse
 import json
 import sys
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mecore.errors import MexError, run_cli
@@ -197,32 +198,37 @@ def class_accuracy(truth: dict[str, list[Interval]], preds: dict[str, list[Inter
     return {"matched": hits, "correct": right, "accuracy": round(right / hits, 4) if hits else 0.0}
 
 
-def gather(args) -> tuple[dict[str, list[Interval]], dict[str, Path], dict[str, float | None], dict[str, list[Interval]]]:
-    """Every ground truth given on the command line: (intervals, video or image folder, the rate each video is read
-    and scored at (None: its own), the synthetic clips' distractors), each by video key."""
-    truth: dict[str, list[Interval]] = {}
-    videos: dict[str, Path] = {}
-    rates: dict[str, float | None] = {}
-    distractors: dict[str, list[Interval]] = {}
+@dataclass(frozen=True)
+class Sources:
+    """Every ground truth given on the command line, each by video key."""
 
-    def add(tr: dict[str, list[Interval]], rate: float | None, found: dict[str, Path]) -> None:
-        truth.update(tr)
-        videos.update(found)
-        rates.update(dict.fromkeys(tr, rate))
+    truth: dict[str, list[Interval]] = field(default_factory=dict)  # its intervals
+    videos: dict[str, Path] = field(default_factory=dict)  # the video or image folder
+    rates: dict[str, float | None] = field(default_factory=dict)  # read and scored at (None: its own rate)
+    distractors: dict[str, list[Interval]] = field(default_factory=dict)  # a synthetic clip's distractors
 
+    def add(self, truth: dict[str, list[Interval]], rate: float | None, videos: dict[str, Path]) -> None:
+        self.truth.update(truth)
+        self.videos.update(videos)
+        self.rates.update(dict.fromkeys(truth, rate))
+
+
+def gather(args) -> Sources:
+    """Every ground truth given on the command line (--truth, --casme2, --samm-lv, --casme3)."""
+    src = Sources()
     for t in args.truth:
         tr, found = read_synthetic(t)
-        add(tr, args.fps, found)
-        distractors.update(read_distractors(t))
+        src.add(tr, args.fps, found)
+        src.distractors.update(read_distractors(t))
     for sheet, reader, known in ((args.casme2, read_casme2, "casme2"), (args.samm_lv, read_samm_lv, "samm_lv")):
         if sheet:
             tr = reader(sheet)
             found = {key: v for key in tr if args.videos and (v := find_video(Path(args.videos), key))}
-            add(tr, args.fps or KNOWN_FPS[known], found)
+            src.add(tr, args.fps or KNOWN_FPS[known], found)
     if args.casme3:
         tr, found = casme3_truth(args.casme3, args.videos)
-        add(tr, args.fps or KNOWN_FPS["casme3"], found)
-    return truth, videos, rates, distractors
+        src.add(tr, args.fps or KNOWN_FPS["casme3"], found)
+    return src
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         if args.fps is not None and not 1 <= args.fps <= 1000:
             raise MexError(f"--fps must be in [1, 1000], got {args.fps}")
-        truth, videos, rates, distractors = gather(args)
+        src = gather(args)
+        truth, videos, rates, distractors = src.truth, src.videos, src.rates, src.distractors
         if not truth:
             raise MexError("no ground truth: give --truth, --casme2, --samm-lv or --casme3")
         from stream.config import StreamConfig
