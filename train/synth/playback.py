@@ -65,4 +65,4 @@ def playback(n: int, landmarks: np.ndarray, fps: float) -> np.ndarray:
 def turns(order: np.ndarray) -> list[int]:
     """The clip frames where ``order`` (source frame per clip frame) turns back."""
     d = np.diff(np.asarray(order))
-    return [i for i in range(1, len(order) - 1) if d[i - 1] * d[i] < 0]
+    return (np.flatnonzero(d[:-1] * d[1:] < 0) + 1).tolist()
