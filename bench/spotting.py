@@ -8,6 +8,9 @@ One table per run, each spotter (``--spotters flow,moilanen``) a column group:
 - synthetic long clips with known events (``--truth DIR``, repeatable: ``train.synth_me long`` output, e.g.
   held-out identities injected into real video): MEGC TP / FP / FN and F1 per type (micro, macro) and
   overall, per clip and pooled (``stream.spot_eval``'s matching, IoU >= 0.5).
+  Below them: micro-expressions found by amplitude; false micro events by what they fell on; per person, the
+  missed ones by what the spotter gave there; and by what the clip's source is (a photo, a talking / still /
+  macro-expression video) and where the AUs move the face (brows and eyes, mouth and below, both).
 - ``--face``: the event-free ``face.mp4`` (default ``../shared/media/face.mp4``).
 
 Each clip runs through the whole per-frame path (decode, MediaPipe, alignment, spotting; no engines),
@@ -47,6 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MEX_SHARED", REPO.parent / "shared"))
 KINDS = {"a": "talking", "b": "still", "bc": "still", "c": "macro", "d": "crowd / head turns"}
 BANDS = ((0.0, 1.0), (1.0, 2.0), (2.0, float("inf")))  # an event's largest AU displacement, px on the 256 crop
+HALVES = ("upper", "lower", "both")  # where an event's AUs move the face (face_half)
 
 
 def real_clips(folder: Path) -> list[tuple[str, Path]]:
@@ -95,11 +99,43 @@ def run_real(clips: list[tuple[str, Path]], config: StreamConfig, record: Path |
     return out
 
 
-def amplitudes(folder: str | Path, key: str) -> list[float]:
+def sheet(folder: str | Path, key: str) -> dict:
+    """The synthetic clip's ground-truth JSON (``folder`` is a folder of them or the one file)."""
+    f = Path(folder) / f"{key}.json" if Path(folder).is_dir() else Path(folder)
+    return json.loads(f.read_text(encoding="utf-8"))
+
+
+def amplitudes(d: dict) -> list[float]:
     """Each ground-truth event's largest AU displacement (``displacement_px``; 0 where not given), in order."""
-    d = json.loads((Path(folder) / f"{key}.json").read_text(encoding="utf-8")) if Path(folder).is_dir() else \
-        json.loads(Path(folder).read_text(encoding="utf-8"))
     return [max((e.get("displacement_px") or {"": 0.0}).values()) for e in d["events"]]
+
+
+def face_half(aus: str) -> str:
+    """Where an event's AUs ("6+L12") move the face: "upper" (brows and eyes: AUs 1-7, 41-46), "lower" or "both"."""
+    nums = {int(a.lstrip("LRB")) for a in aus.split("+") if a.lstrip("LRB").isdigit()}
+    up = {a for a in nums if a <= 7 or 41 <= a <= 46}
+    return "both" if up and nums - up else "upper" if up else "lower"
+
+
+def source_kind(d: dict) -> str:
+    """What the clip's source is: a real video's kind by its name's prefix (``KINDS``: talking, still, macro...), or
+    "photo" for a still photograph."""
+    src = str(d.get("source", ""))
+    if not src.endswith((".mp4", ".mov", ".avi", ".mkv", ".webm")):
+        return "photo"
+    return KINDS.get(src.split("_")[0], "other video")
+
+
+def recall_by(d: dict, truth: list[Interval], preds: list[Interval]) -> tuple[list[list[int]], dict[str, list[int]]]:
+    """[found, of] micro-expressions by amplitude band (``BANDS``) and by face half (``HALVES``); ``truth`` is
+    ``d``'s events as intervals, in its order."""
+    micro = [(a, face_half(e.get("aus", ""))) for i, a, e in zip(truth, amplitudes(d), d["events"]) if i.kind == "micro"]
+    hit = {gi for gi, _ in matched([i for i in truth if i.kind == "micro"], [p for p in preds if p.kind == "micro"])}
+    bands = [[sum(1 for j, (a, _) in enumerate(micro) if lo <= a < hi and j in hit),
+              sum(1 for a, _ in micro if lo <= a < hi)] for lo, hi in BANDS]
+    halves = {h: [sum(1 for j, (_, w) in enumerate(micro) if w == h and j in hit), sum(1 for _, w in micro if w == h)]
+              for h in HALVES}
+    return bands, halves
 
 
 def run_truth(folders: list[str], config: StreamConfig, record: Path | None = None) -> list[dict]:
@@ -112,12 +148,9 @@ def run_truth(folders: list[str], config: StreamConfig, record: Path | None = No
             row = {"clip": key, "seconds": round(n / fps, 2)}
             for kind in ("micro", "macro"):
                 row[kind] = match([i for i in truth[key] if i.kind == kind], [p for p in preds if p.kind == kind])
-            # micro recall by amplitude: [found, of] per band
-            amps = amplitudes(folder, key)
-            micro = [(i, a) for i, a in zip(truth[key], amps) if i.kind == "micro"]
-            hit = {gi for gi, _ in matched([i for i, _ in micro], [p for p in preds if p.kind == "micro"])}
-            row["bands"] = [[sum(1 for j, (_, a) in enumerate(micro) if lo <= a < hi and j in hit),
-                             sum(1 for _, a in micro if lo <= a < hi)] for lo, hi in BANDS]
+            d = sheet(folder, key)
+            row["bands"], row["halves"] = recall_by(d, truth[key], preds)
+            row["source_kind"] = source_kind(d)
             # the false micro events by what they fell on: a distractor, an expression they mislocated, nothing
             row["false"] = false_by_cause({key: truth[key]}, {key: [p for p in preds if p.kind == "micro"]}, around)
             row["missed"] = missed_by_cause(truth[key], preds)
@@ -206,8 +239,30 @@ def table(results: dict[str, dict], seen: dict[str, str] | None = None) -> str:
             results[s]["pooled"]["false"] = where
             lines.append(f"| {s} | {n} | {n / (secs / 60):.2f}/min | {alarms} ({alarms / (secs / 60):.2f}/min) | "
                          + (", ".join(f"{k} {v}" for k, v in sorted(where.items())) or "-") + " |")
-        lines += missed_table(results, names)
+        lines += missed_table(results, names) + halves_table(results, names)
     return "\n".join(lines)
+
+
+def halves_table(results: dict[str, dict], names: list[str]) -> list[str]:
+    """Micro-expressions found by what the clip's source is and where their AUs move the face: whether misses
+    follow the face's own motion (a talking source) and whether that motion hides only the mouth's events."""
+    rows = results[names[0]]["synthetic"]
+    if any("halves" not in r for r in rows) or not any(sum(v[1] for v in r["halves"].values()) for r in rows):
+        return []  # a report written before the column, or event-free clips
+    lines = ["", "| micro-expressions found, by source and face half | " + " | ".join(HALVES) + " | all |",
+             "|---|" + "---|" * (len(HALVES) + 1)]
+    for s in names:
+        kinds: dict[str, dict[str, list[int]]] = {}
+        for r in results[s]["synthetic"]:
+            got = kinds.setdefault(r["source_kind"], {h: [0, 0] for h in HALVES})
+            for h in HALVES:
+                got[h] = [got[h][0] + r["halves"][h][0], got[h][1] + r["halves"][h][1]]
+        results[s]["pooled"]["halves"] = kinds
+        for kind, got in sorted(kinds.items()):
+            tot = [sum(v[j] for v in got.values()) for j in range(2)]
+            lines.append(f"| {s}: {kind} | " + " | ".join(f"{got[h][0]}/{got[h][1]}" for h in HALVES)
+                         + f" | {tot[0]}/{tot[1]} |")
+    return lines
 
 
 def missed_table(results: dict[str, dict], names: list[str]) -> list[str]:

@@ -57,3 +57,29 @@ def test_the_shipped_engine_names_the_footage_that_steered_it():
     assert seen and set(seen.values()) == {"chose it", "trained on"}
     assert "bc_man_webcam_sad" not in seen  # a held-out person's clip never steers a choice
     assert spotting.steered(StreamConfig(spotter_model="/nonexistent/spotter.onnx")) == {}
+
+
+def test_micro_expressions_are_counted_by_face_half_and_by_what_the_source_is():
+    assert [spotting.face_half(a) for a in ("1+2", "L1+L2", "6+R12", "4+9+10", "14+17", "R4", "")] == \
+        ["upper", "upper", "both", "both", "lower", "upper", "lower"]
+    assert spotting.source_kind({"source": "a_man_suit_talking.mp4"}) == "talking"
+    assert spotting.source_kind({"source": "einstein"}) == "photo"
+    events = [{"onset": 10, "offset": 20, "kind": "micro", "aus": "1+2", "displacement_px": {"1": 2.5}},
+              {"onset": 40, "offset": 50, "kind": "micro", "aus": "12", "displacement_px": {"12": 0.7}},
+              {"onset": 70, "offset": 120, "kind": "macro", "aus": "6+12", "displacement_px": {"6": 9.0}},
+              {"onset": 140, "offset": 150, "kind": "micro", "aus": "L12", "displacement_px": {"12": 1.5}}]
+    truth = [spotting.Interval("c", e["onset"], e["offset"], e["kind"]) for e in events]
+    preds = [spotting.Interval("c", 11, 21, "micro"), spotting.Interval("c", 139, 149, "micro"),
+             spotting.Interval("c", 40, 50, "macro")]  # the mouth's 0.7 px one given as macro: missed
+    bands, halves = spotting.recall_by({"events": events}, truth, preds)
+    assert bands == [[0, 1], [1, 1], [1, 1]]
+    assert halves == {"upper": [1, 1], "lower": [1, 2], "both": [0, 0]}
+    a, b = _row("sub01_01", [2, 0, 1], {}), _row("sub02_01", [0, 0, 2], {})
+    a.update(source_kind="talking", halves=halves)
+    b.update(source_kind="photo", halves={"upper": [0, 1], "lower": [0, 0], "both": [0, 1]})
+    results = {"learned": {"synthetic": [a, b]}}
+    text = spotting.table(results)
+    assert "| learned: talking | 1/1 | 1/2 | 0/0 | 2/3 |" in text and "| learned: photo | 0/1 | 0/0 | 0/1 | 0/2 |" in text
+    assert results["learned"]["pooled"]["halves"]["talking"]["lower"] == [1, 2]
+    del b["halves"]  # a report from before the column: no table rather than a wrong one
+    assert "by source and face half" not in spotting.table(results)
