@@ -119,11 +119,10 @@ def face_half(aus: str) -> str:
 
 def source_kind(d: dict) -> str:
     """What the clip's source is: a real video's kind by its name's prefix (``KINDS``: talking, still, macro...), or
-    "photo" for a still photograph."""
-    src = str(d.get("source", ""))
-    if not src.endswith((".mp4", ".mov", ".avi", ".mkv", ".webm")):
+    "photo" for a still photograph (a clip without ``turns``, which the generator writes for a video's clip only)."""
+    if "turns" not in d:
         return "photo"
-    return KINDS.get(src.split("_")[0], "other video")
+    return KINDS.get(str(d.get("source", "")).split("_")[0], "other video")
 
 
 def recall_by(d: dict, truth: list[Interval], preds: list[Interval]) -> tuple[list[list[int]], dict[str, list[int]]]:

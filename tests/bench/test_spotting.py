@@ -62,7 +62,7 @@ def test_the_shipped_engine_names_the_footage_that_steered_it():
 def test_micro_expressions_are_counted_by_face_half_and_by_what_the_source_is():
     assert [spotting.face_half(a) for a in ("1+2", "L1+L2", "6+R12", "4+9+10", "14+17", "R4", "")] == \
         ["upper", "upper", "both", "both", "lower", "upper", "lower"]
-    assert spotting.source_kind({"source": "a_man_suit_talking.mp4"}) == "talking"
+    assert spotting.source_kind({"source": "a_man_suit_talking.mp4", "turns": []}) == "talking"
     assert spotting.source_kind({"source": "einstein"}) == "photo"
     events = [{"onset": 10, "offset": 20, "kind": "micro", "aus": "1+2", "displacement_px": {"1": 2.5}},
               {"onset": 40, "offset": 50, "kind": "micro", "aus": "12", "displacement_px": {"12": 0.7}},
